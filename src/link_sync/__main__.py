@@ -1,0 +1,3 @@
+from link_sync.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Printer backends: one module per printer API, all behind `base.Backend`."""

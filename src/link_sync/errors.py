@@ -1,0 +1,90 @@
+"""The exceptions link-sync raises, and what the caller should do about each.
+
+    LinkSyncError                 anything link-sync reports to the user
+    ├── UsageError                bad arguments or config (exit 2, nothing contacted)
+    │   └── ConfigError           names the file, the printer and the key
+    ├── SafetyRefusal             refused to act to protect data (exit 3)
+    └── PrinterError              one printer (or one action on it) failed
+        ├── Unreachable           could not connect / connection dropped   (retryable)
+        ├── RequestTimeout        no answer in time, or the printer said 408 (retryable)
+        ├── TransferInProgress    409 "Another transfer in progress"      (retryable)
+        ├── ServerError           5xx                                      (retryable)
+        ├── AuthFailed            wrong password or API key (401/403)
+        ├── FileBusy              the file is being printed (409)
+        ├── NotFound              404
+        ├── Refused               the printer will not take this file (415, 414, bad name, 409 exists)
+        ├── StorageFull           507
+        └── ProtocolError         an answer link-sync cannot understand
+
+Backends translate HTTP statuses into these once, where responses enter
+(`link_sync.backends.http.raise_for_status`); the engine only looks at
+`retryable` and the class.
+"""
+
+from __future__ import annotations
+
+
+class LinkSyncError(Exception):
+    """Base of every error link-sync reports to the user."""
+
+
+class UsageError(LinkSyncError):
+    """Bad command-line arguments or configuration: exit 2, nothing contacted."""
+
+
+class ConfigError(UsageError):
+    """The config file is invalid; the message names the file, printer and key."""
+
+
+class SafetyRefusal(LinkSyncError):
+    """link-sync refused to act because acting could lose data: exit 3."""
+
+
+class PrinterError(LinkSyncError):
+    """Something went wrong talking to one printer."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Unreachable(PrinterError):
+    retryable = True
+
+
+class RequestTimeout(PrinterError):
+    retryable = True
+
+
+class TransferInProgress(PrinterError):
+    retryable = True
+
+
+class ServerError(PrinterError):
+    retryable = True
+
+
+class AuthFailed(PrinterError):
+    pass
+
+
+class FileBusy(PrinterError):
+    pass
+
+
+class NotFound(PrinterError):
+    pass
+
+
+class Refused(PrinterError):
+    pass
+
+
+class StorageFull(PrinterError):
+    pass
+
+
+class ProtocolError(PrinterError):
+    pass

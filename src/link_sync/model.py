@@ -1,0 +1,81 @@
+"""Plain values shared by the scanner, the planner, the backends and the reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Extensions of files a printer can print, lower case, with the dot.
+PRINT_EXTENSIONS: frozenset[str] = frozenset({".gcode", ".bgcode", ".g", ".gc", ".gco", ".bgc"})
+
+
+def is_print_file(name: str) -> bool:
+    """True for a G-code file name (any case), never for a dot file."""
+    if name.startswith("."):
+        return False
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() in PRINT_EXTENSIONS
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    """One print file of the master folder.
+
+    `path` is relative to the printer's source, '/'-separated.
+    """
+
+    path: str
+    abspath: Path
+    size: int
+    mtime_ns: int
+
+    @property
+    def mtime(self) -> float:
+        return self.mtime_ns / 1e9
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteEntry:
+    """One file or folder on a printer's storage.
+
+    `path` is relative to the storage root, '/'-separated, with long (display) names.
+    Fields a listing does not tell are None: Buddy listings carry no `size`.
+    """
+
+    path: str
+    is_dir: bool
+    size: int | None = None
+    mtime: float | None = None  # epoch seconds, UTC
+    content_hash: str | None = None  # "sha1:<hex>" where the server offers one
+    short_path: str | None = None  # Buddy 8.3 path, for requests that must stay short
+    read_only: bool = False
+    print_file: bool = True  # False for files a printer lists but cannot print
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterStatus:
+    """What a printer is doing right now, normalised across backends."""
+
+    state: str  # IDLE, READY, BUSY, PRINTING, PAUSED, FINISHED, STOPPED, ERROR, ATTENTION, ...
+    job_path: str | None = None  # storage-relative display path of the file being printed
+    job_progress: float | None = None  # 0..100
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterInfo:
+    """What a printer says about itself (for `status` and for choosing quirks)."""
+
+    kind: str  # "buddy", "prusalink-pi", "octoprint", "moonraker"
+    model: str | None = None
+    firmware: str | None = None
+    storage: str = ""
+    free_space: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+#: States in which a printer is synced without --include-busy.
+IDLE_STATES: frozenset[str] = frozenset({"IDLE", "READY", "FINISHED", "STOPPED"})
