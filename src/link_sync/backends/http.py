@@ -1,0 +1,145 @@
+"""HTTP plumbing shared by every backend: one client per printer, streaming
+upload bodies, and the single place where HTTP statuses and transport errors
+become `link_sync.errors` exceptions."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+
+from link_sync import __version__, errors
+from link_sync.backends.base import BackendOptions, ProgressCallback
+
+log = logging.getLogger("link_sync.http")
+
+CHUNK_SIZE = 64 * 1024
+USER_AGENT = f"link-sync/{__version__}"
+
+
+def make_client(options: BackendOptions, *, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
+    """A client for one printer: bounded connections, connect and inactivity timeouts.
+
+    Buddy firmware serves at most 3 connections at once; two leave one for the
+    printer's own web page or another tool.
+    """
+    timeout = httpx.Timeout(
+        connect=options.connect_timeout,
+        read=options.read_timeout,
+        write=options.read_timeout,
+        pool=None,
+    )
+    return httpx.AsyncClient(
+        base_url=options.base_url,
+        auth=auth,
+        timeout=timeout,
+        limits=httpx.Limits(max_connections=2, max_keepalive_connections=2),
+        headers={"User-Agent": USER_AGENT},
+        verify=options.verify,
+        event_hooks={"response": [_log_response]},
+        trust_env=False,  # never send printer traffic through a proxy from the environment
+    )
+
+
+async def _log_response(response: httpx.Response) -> None:
+    # Method, URL and status only: headers carry credentials and are never logged.
+    if log.isEnabledFor(logging.DEBUG):
+        request = response.request
+        log.debug("%s %s -> %d", request.method, request.url, response.status_code)
+
+
+async def file_body(
+    source: Path, size: int, progress: ProgressCallback | None = None
+) -> AsyncIterator[bytes]:
+    """Stream `source` in chunks, never more than `size` bytes, reporting progress.
+
+    Raises `OSError` if the file shrank meanwhile, so a changed file is never
+    sent short under a promised Content-Length.
+    """
+    sent = 0
+    with source.open("rb") as handle:
+        while sent < size:
+            chunk = handle.read(min(CHUNK_SIZE, size - sent))
+            if not chunk:
+                raise OSError(f"{source} shrank while it was being uploaded")
+            sent += len(chunk)
+            yield chunk
+            if progress is not None:
+                progress(len(chunk))
+
+
+def error_message(response: httpx.Response) -> str:
+    """The human part of a printer's error body (Buddy text, Buddy/Pi JSON, HTML)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("message", "error", "title"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return str(value["message"])
+    text = response.text.strip()
+    if text.startswith("<"):
+        return response.reason_phrase or f"HTTP {response.status_code}"
+    # Buddy: "409: Conflict\n\nFile already exists\n" -> the last non-empty line
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith(str(response.status_code)):
+        return lines[1]
+    return lines[0][:200] if lines else (response.reason_phrase or f"HTTP {response.status_code}")
+
+
+def raise_for_status(response: httpx.Response, what: str) -> None:
+    """Turn a failed answer into the matching `PrinterError`; `what` names the action."""
+    status = response.status_code
+    if status < 400:
+        return
+    detail = error_message(response)
+    message = f"{what}: HTTP {status} {detail}"
+    exc: type[errors.PrinterError]
+    if status in (401, 403):
+        exc = errors.AuthFailed
+        message = f"{what}: HTTP {status}, wrong password or API key ({detail})"
+    elif status == 404:
+        exc = errors.NotFound
+    elif status == 408:
+        exc = errors.RequestTimeout
+    elif status == 409 and "transfer" in detail.lower() and "progress" in detail.lower():
+        exc = errors.TransferInProgress
+    elif status == 409 and ("busy" in detail.lower() or "print" in detail.lower()):
+        exc = errors.FileBusy
+    elif status == 507:
+        exc = errors.StorageFull
+    elif status >= 500:
+        exc = errors.ServerError
+    else:
+        exc = errors.Refused
+    raise exc(message, status=status)
+
+
+@contextlib.contextmanager
+def translate_transport_errors(what: str) -> Iterator[None]:
+    """Map httpx's transport exceptions to `Unreachable` / `RequestTimeout`, once."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise errors.RequestTimeout(f"{what}: no answer in time ({type(exc).__name__})") from exc
+    except httpx.StreamConsumed as exc:
+        # The printer asked to authenticate again mid-upload; the body cannot be replayed.
+        raise errors.ServerError(f"{what}: authentication renewed during upload") from exc
+    except (httpx.TransportError, httpx.DecodingError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise errors.Unreachable(f"{what}: connection failed ({reason})") from exc
+
+
+def parse_json(response: httpx.Response, what: str) -> object:
+    """The JSON body, or `ProtocolError` naming the action."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise errors.ProtocolError(f"{what}: the printer's answer is not JSON") from exc
