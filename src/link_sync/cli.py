@@ -1,15 +1,38 @@
 """Command line: parse arguments, call the core, render the result, exit.
 
-No logic lives here: each command hands an options object to a function of
-the core and turns its result into output and an exit code.
+No logic lives here: each command builds a request object, hands it to
+`link_sync.commands`, and renders the result as a live table, plain lines
+or JSON, then exits with the contract's code.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
+from rich.console import Console
 
 from link_sync import __version__
+from link_sync.commands.sync import Selection, SyncRequest, sync
 from link_sync.emulator.cli import emulate_command
+from link_sync.errors import LinkSyncError, SafetyRefusal, UsageError
+from link_sync.execute import Observer
+from link_sync.report import (
+    LiveProgress,
+    PlainLog,
+    explain_failures,
+    print_json,
+    summary_table,
+)
+from link_sync.result import EXIT_FAILED, EXIT_SAFETY, EXIT_USAGE, RunResult
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,7 +46,224 @@ def main() -> None:
       link-sync init                 write a commented link-sync.yml
       link-sync plan                 show what a sync would do
       link-sync sync                 do it, on every idle printer at once
+      link-sync sync -p mk4-01 -q    one printer, errors only (for cron)
     """
+
+
+def selection_options(func: F) -> F:
+    """-c, -s, -p, -x, --json, -q, -v: shared by sync, plan, status and pull."""
+    decorators = [
+        click.option(
+            "-c",
+            "--config",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Config file (default: $LINK_SYNC_CONFIG, else link-sync.yml and friends here).",
+        ),
+        click.option(
+            "-s",
+            "--source",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="The master folder (overrides the config's 'source').",
+        ),
+        click.option(
+            "-p", "--printer", "include", multiple=True, metavar="NAME", help="Only this printer."
+        ),
+        click.option(
+            "-x", "--exclude", multiple=True, metavar="NAME", help="All printers but this one."
+        ),
+        click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout."),
+        click.option("-q", "--quiet", is_flag=True, help="Print errors only."),
+        click.option(
+            "-v", "--verbose", is_flag=True, help="Debug log with HTTP trace (no secrets)."
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def reports_errors(func: F) -> F:
+    """Turn link-sync's errors into one line on stderr and the contract's exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SafetyRefusal as exc:
+            _error(f"refused: {exc}")
+            sys.exit(EXIT_SAFETY)
+        except UsageError as exc:
+            _error(str(exc))
+            sys.exit(EXIT_USAGE)
+        except LinkSyncError as exc:
+            _error(str(exc))
+            sys.exit(EXIT_FAILED)
+        except KeyboardInterrupt:
+            _error("interrupted; printers keep what was completely uploaded")
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _error(message: str) -> None:
+    click.echo(f"link-sync: {message}", err=True)
+
+
+def _setup_logging(verbose: bool) -> None:
+    if verbose:
+        logging.basicConfig(
+            level=logging.DEBUG,
+            format="%(asctime)s %(name)s %(message)s",
+            stream=sys.stderr,
+        )
+        # httpx logs request lines itself at INFO; ours (link_sync.http) are enough.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def use_terminal_ui(as_json: bool, quiet: bool) -> bool:
+    return (
+        not as_json
+        and not quiet
+        and sys.stdout.isatty()
+        and "NO_COLOR" not in os.environ
+        and os.environ.get("TERM") != "dumb"
+    )
+
+
+def run_and_render(request: SyncRequest, as_json: bool, quiet: bool) -> RunResult:
+    """Run a sync or plan with the output the situation calls for."""
+    if use_terminal_ui(as_json, quiet):
+        console = Console()
+        with LiveProgress(console) as live:
+            result = sync(request, live)
+        console.print(summary_table(result))
+        for line in explain_failures(result):
+            console.print(line, style="yellow" if ": note: " in line else "red", markup=False)
+        for warning in result.warnings:
+            console.print(f"warning: {warning}", style="yellow", markup=False)
+        return result
+    if as_json:
+        result = sync(request, Observer())
+        print_json(result.to_json())
+    else:
+        result = sync(request, PlainLog(sys.stdout, quiet=quiet, dry_run=request.dry_run))
+    for warning in result.warnings:
+        _error(f"warning: {warning}")
+    return result
+
+
+@main.command("sync")
+@selection_options
+@click.option("-n", "--dry-run", is_flag=True, help="Only show what would be done.")
+@click.option(
+    "--include-busy",
+    is_flag=True,
+    help="Also printers that are printing (the file in use is never touched).",
+)
+@click.option("--no-delete", is_flag=True, help="Never delete files on printers.")
+@click.option(
+    "--max-delete",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Refuse a printer with more than N deletes.",
+)
+@click.option("--allow-empty", is_flag=True, help="Permit a master folder with no print files.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Printers worked on at once (default: all).",
+)
+@reports_errors
+def sync_command(
+    config: Path | None,
+    source: Path | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+    dry_run: bool,
+    include_busy: bool,
+    no_delete: bool,
+    max_delete: int | None,
+    allow_empty: bool,
+    jobs: int | None,
+) -> None:
+    """Bring every selected printer in line with the master folder.
+
+    Uploads what is missing, replaces what is stale with one overwriting upload,
+    and deletes what no longer belongs, after that printer's uploads succeeded.
+    Printers that are printing are left alone unless --include-busy.
+
+    \b
+    Examples:
+      link-sync sync                       all idle printers
+      link-sync sync -p mk4-01 -p mk4-02   two printers
+      link-sync sync --max-delete 20 -q    for cron: refuse mass deletes, errors only
+      link-sync sync --json > run.json     machine-readable record
+    """
+    _setup_logging(verbose)
+    request = SyncRequest(
+        selection=Selection(config, source, include, exclude),
+        dry_run=dry_run,
+        include_busy=include_busy,
+        delete=not no_delete,
+        max_delete=max_delete,
+        allow_empty=allow_empty,
+        jobs=jobs,
+    )
+    result = run_and_render(request, as_json, quiet)
+    sys.exit(result.exit_code)
+
+
+@main.command("plan")
+@selection_options
+@click.option("--include-busy", is_flag=True, help="Also plan printers that are printing.")
+@click.option("--no-delete", is_flag=True, help="Plan no deletes.")
+@click.option(
+    "--max-delete",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Flag a printer with more than N deletes.",
+)
+@click.option("--allow-empty", is_flag=True, help="Permit a master folder with no print files.")
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N", help="Printers contacted at once.")
+@reports_errors
+def plan_command(
+    config: Path | None,
+    source: Path | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+    include_busy: bool,
+    no_delete: bool,
+    max_delete: int | None,
+    allow_empty: bool,
+    jobs: int | None,
+) -> None:
+    """Show, file by file, what `sync` would do. Changes nothing on any printer.
+
+    \b
+    Examples:
+      link-sync plan
+      link-sync plan -p xl-01 --json
+    """
+    _setup_logging(verbose)
+    request = SyncRequest(
+        selection=Selection(config, source, include, exclude),
+        dry_run=True,
+        include_busy=include_busy,
+        delete=not no_delete,
+        max_delete=max_delete,
+        allow_empty=allow_empty,
+        jobs=jobs,
+    )
+    result = run_and_render(request, as_json, quiet)
+    sys.exit(result.exit_code)
 
 
 main.add_command(emulate_command)

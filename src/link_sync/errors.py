@@ -12,7 +12,7 @@
         ├── AuthFailed            wrong password or API key (401/403)
         ├── FileBusy              the file is being printed (409)
         ├── NotFound              404
-        ├── Refused               the printer will not take this file (415, 414, bad name, 409 exists)
+        ├── Refused               the printer will not take this file (415, 414, bad name)
         ├── StorageFull           507
         └── ProtocolError         an answer link-sync cannot understand
 

@@ -1,0 +1,382 @@
+"""PrusaLink: the Buddy firmware (MK4/MK4S, MK3.5, MK3.9, XL, MINI, CORE One) and
+the Raspberry-Pi PrusaLink for MK3/MK3S, told apart from `/api/v1/storage`.
+
+Buddy: storage `usb` on FAT (case-insensitive, 8.3 short names next to long
+ones), listings without sizes, one transfer at a time, digest auth in RFC 2069
+form. Pi: storage `local`, POSIX names, sizes in listings, its own API key,
+`Content-Type: text/x.gcode` required on PUT, folders created one level at a
+time, listings that lag a moment behind changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from link_sync import errors
+from link_sync.backends.base import BackendOptions, Capabilities, ProgressCallback
+from link_sync.backends.http import (
+    file_body,
+    make_client,
+    parse_json,
+    raise_for_status,
+    translate_transport_errors,
+)
+from link_sync.model import PRINT_EXTENSIONS, PrinterInfo, PrinterStatus, RemoteEntry
+
+BUDDY_CAPABILITIES = Capabilities(
+    max_parallel_uploads=1,
+    case_insensitive=True,
+    extensions=PRINT_EXTENSIONS,
+    listing_has_size=False,
+)
+PI_CAPABILITIES = Capabilities(
+    max_parallel_uploads=1,
+    case_insensitive=False,
+    # The Pi lists .gcode .gc .g .gco as print files and knows no binary G-code.
+    extensions=frozenset({".gcode", ".gc", ".g", ".gco"}),
+    listing_has_size=True,
+    mkdir_before_upload=True,
+)
+
+#: Buddy refuses a request line whose URL is longer than this (414).
+BUDDY_MAX_URL_BYTES = 168
+BUDDY_FORBIDDEN = set('"*:<>?|\\') | {chr(c) for c in range(32)} | {"\x7f"}
+PI_FORBIDDEN = set('\\?"%¯°#ˇ') | {chr(c) for c in range(32)}
+PI_MAX_NAME_BYTES = 248
+PI_MAX_FOLDER_BYTES = 255
+
+# The Pi's listing follows the disk through inotify; a file just uploaded may
+# take up to about a second to appear.
+PI_SETTLE_ATTEMPTS = 12
+PI_SETTLE_DELAY = 0.15
+
+
+class QuotedDigestAuth(httpx.DigestAuth):
+    """httpx's digest auth, with every parameter but qop and nc quoted.
+
+    Buddy firmware before 6.0.0 rejected the unquoted `algorithm=MD5` that
+    httpx sends (Prusa-Firmware-Buddy commit 8bac9e14d; pyprusalink carries
+    the same workaround).
+    """
+
+    def _get_header_value(self, header_fields: dict[str, bytes]) -> str:
+        unquoted = ("qop", "nc")
+        return ", ".join(
+            f"{name}={value.decode()}" if name in unquoted else f'{name}="{value.decode()}"'
+            for name, value in header_fields.items()
+        )
+
+
+class PrusaLinkBackend:
+    """One PrusaLink printer (Buddy or Pi), through the v1 HTTP API."""
+
+    def __init__(self, options: BackendOptions) -> None:
+        self.name = options.name
+        self.options = options
+        self.capabilities = BUDDY_CAPABILITIES
+        self.kind = "buddy"
+        self.storage = options.storage or "usb"
+        headers: dict[str, str] = {}
+        auth: httpx.Auth | None = None
+        if options.api_key:
+            headers["X-Api-Key"] = options.api_key
+        elif options.password is not None:
+            auth = QuotedDigestAuth(options.username or "maker", options.password)
+        self._client = make_client(options, auth=auth)
+        self._client.headers.update(headers)
+        self._auth_at = 0.0  # when the current digest nonce was obtained
+
+    # -- discovery -------------------------------------------------------
+
+    async def probe(self) -> PrinterInfo:
+        version = await self._get_json("/api/version", "read version")
+        storages = await self._get_json("/api/v1/storage", "read storage list")
+        info: dict[str, Any] = {}
+        try:
+            info = _as_dict(await self._get_json("/api/v1/info", "read info"), "info")
+        except errors.PrinterError as exc:
+            if isinstance(exc, errors.AuthFailed):
+                raise
+        version = _as_dict(version, "version")
+        storage_list = _as_dict(storages, "storage").get("storage_list")
+        if not isinstance(storage_list, list):
+            raise errors.ProtocolError("read storage list: no storage_list in the answer")
+        names = {str(s.get("name")): s for s in storage_list if isinstance(s, dict)}
+        if "usb" in names:
+            self.kind, self.capabilities = "buddy", BUDDY_CAPABILITIES
+            default_storage = "usb"
+        elif "local" in names:
+            self.kind, self.capabilities = "prusalink-pi", PI_CAPABILITIES
+            default_storage = "local"
+        else:
+            raise errors.ProtocolError(
+                f"read storage list: no writable storage (found {sorted(names) or 'none'})"
+            )
+        self.storage = self.options.storage or default_storage
+        if self.storage not in names:
+            raise errors.Refused(
+                f"storage {self.storage!r} not on this printer (it has {', '.join(sorted(names))})"
+            )
+        storage = names[self.storage]
+        if storage.get("read_only") or storage.get("ro"):
+            raise errors.Refused(f"storage {self.storage!r} is read-only")
+        free = storage.get("free_space")
+        return PrinterInfo(
+            kind=self.kind,
+            model=_first_str(version, "original", "printer_model", "model")
+            or _first_str(info, "model", "printer_model"),
+            firmware=_first_str(version, "firmware", "server")
+            if self.kind == "buddy"
+            else _first_str(version, "server"),
+            storage=self.storage,
+            free_space=free if isinstance(free, int) else None,
+            extra={k: str(v) for k, v in (("hostname", info.get("hostname")),) if v},
+        )
+
+    async def status(self) -> PrinterStatus:
+        body = _as_dict(await self._get_json("/api/v1/status", "read status"), "status")
+        printer = body.get("printer")
+        state = printer.get("state") if isinstance(printer, dict) else None
+        if not isinstance(state, str):
+            raise errors.ProtocolError("read status: no printer state in the answer")
+        job = body.get("job")
+        job_path: str | None = None
+        progress: float | None = None
+        if isinstance(job, dict):
+            raw = job.get("progress")
+            progress = float(raw) if isinstance(raw, int | float) else None
+            job_path = await self._job_path()
+        return PrinterStatus(state=state.upper(), job_path=job_path, job_progress=progress)
+
+    async def _job_path(self) -> str | None:
+        """The storage-relative display path of the file being printed."""
+        with translate_transport_errors("read job"):
+            response = await self._client.get("/api/v1/job")
+        if response.status_code == 204:
+            return None
+        raise_for_status(response, "read job")
+        body = parse_json(response, "read job")
+        file = body.get("file") if isinstance(body, dict) else None
+        if not isinstance(file, dict):
+            return None
+        # Buddy: path "/usb/PARTS" + display_name; Pi: path "/local/parts/x.gcode".
+        folder = str(file.get("path") or "")
+        name = file.get("display_name") or file.get("name")
+        full = folder if not name or folder.endswith(str(name)) else f"{folder}/{name}"
+        parts = [p for p in full.split("/") if p]
+        if parts and parts[0] == self.storage:
+            parts = parts[1:]
+        # Buddy reports the folder by its short name; map it to long names when we can.
+        return "/".join(parts) or None
+
+    # -- listing ---------------------------------------------------------
+
+    async def list_tree(self, folder: str) -> list[RemoteEntry]:
+        entries: list[RemoteEntry] = []
+        # (display path, request path); Buddy folders are visited by short name
+        # so that deep URLs stay within the firmware's 168-byte limit.
+        pending: list[tuple[str, str]] = [(folder, folder)]
+        while pending:
+            display, request_path = pending.pop()
+            listing = await self._list_folder(request_path)
+            if listing is None:
+                if display == folder:
+                    return []
+                continue
+            for child in listing:
+                entry = self._entry(display, request_path, child)
+                if entry is None:
+                    continue
+                entries.append(entry)
+                if entry.is_dir:
+                    pending.append((entry.path, entry.short_path or entry.path))
+        return entries
+
+    async def _list_folder(self, path: str) -> list[dict[str, Any]] | None:
+        url = self._url(path) + "/"
+        with translate_transport_errors(f"list {path or '/'}"):
+            response = await self._client.get(url)
+        if response.status_code == 404:
+            return None
+        raise_for_status(response, f"list {path or '/'}")
+        body = parse_json(response, f"list {path or '/'}")
+        children = body.get("children", []) if isinstance(body, dict) else None
+        if not isinstance(children, list):
+            raise errors.ProtocolError(f"list {path or '/'}: 'children' is not a list")
+        return [c for c in children if isinstance(c, dict)]
+
+    def _entry(self, parent: str, parent_request: str, child: dict[str, Any]) -> RemoteEntry | None:
+        display = child.get("display_name") or child.get("name")
+        short = child.get("name") or display
+        if not isinstance(display, str) or not display or not isinstance(short, str):
+            return None
+        kind = child.get("type")
+        is_dir = kind == "FOLDER"
+        size = child.get("size")
+        mtime = child.get("m_timestamp")
+        return RemoteEntry(
+            path=f"{parent}/{display}" if parent else display,
+            is_dir=is_dir,
+            size=size if isinstance(size, int) and not is_dir else None,
+            mtime=float(mtime) if isinstance(mtime, int | float) else None,
+            short_path=f"{parent_request}/{short}" if parent_request else short,
+            read_only=bool(child.get("ro") or child.get("read_only")),
+            print_file=is_dir or kind == "PRINT_FILE",
+        )
+
+    async def stat(self, path: str) -> RemoteEntry | None:
+        attempts = PI_SETTLE_ATTEMPTS if self.kind == "prusalink-pi" else 1
+        for attempt in range(attempts):
+            with translate_transport_errors(f"read {path}"):
+                response = await self._client.get(self._url(path))
+            if response.status_code != 404:
+                break
+            if attempt + 1 < attempts:
+                await asyncio.sleep(PI_SETTLE_DELAY)
+        if response.status_code == 404:
+            return None
+        raise_for_status(response, f"read {path}")
+        body = _as_dict(parse_json(response, f"read {path}"), f"read {path}")
+        parent = path.rsplit("/", 1)[0] if "/" in path else ""
+        entry = self._entry(parent, parent, body)
+        if entry is None:
+            raise errors.ProtocolError(f"read {path}: no name in the answer")
+        return entry
+
+    # -- changes ---------------------------------------------------------
+
+    async def upload(
+        self,
+        path: str,
+        source: Path,
+        size: int,
+        *,
+        overwrite: bool,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        if size == 0 and self.kind == "buddy":
+            raise errors.Refused(f"upload {path}: the printer cannot store empty files")
+        await self._refresh_nonce()
+        headers = {
+            "Content-Length": str(size),
+            # The Pi needs this exact type; with application/octet-stream and
+            # Overwrite, PrusaLink 0.8.1 answers 415 AND deletes the old file.
+            "Content-Type": "text/x.gcode",
+            "Print-After-Upload": "?0",
+        }
+        if overwrite:
+            headers["Overwrite"] = "?1"
+        with translate_transport_errors(f"upload {path}"):
+            response = await self._client.put(
+                self._url(path),
+                content=file_body(source, size, progress),
+                headers=headers,
+            )
+        raise_for_status(response, f"upload {path}")
+
+    async def delete(self, path: str) -> None:
+        await self._delete(path, f"delete {path}")
+
+    async def rmdir(self, path: str) -> None:
+        await self._delete(path, f"remove folder {path}")
+
+    async def _delete(self, path: str, what: str) -> None:
+        with translate_transport_errors(what):
+            response = await self._client.delete(self._url(path))
+        raise_for_status(response, what)
+
+    async def mkdir(self, path: str) -> None:
+        what = f"create folder {path}"
+        with translate_transport_errors(what):
+            response = await self._client.put(
+                self._url(path), headers={"Create-Folder": "?1", "Content-Length": "0"}
+            )
+        if response.status_code == 409 and self.kind == "buddy":
+            return  # Buddy: "Already exists"
+        raise_for_status(response, what)
+
+    def check_name(self, path: str) -> str | None:
+        if self.kind == "buddy":
+            return _buddy_name_problem(self.storage, path)
+        return _pi_name_problem(path)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # -- helpers ---------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        quoted = urllib.parse.quote(path.strip("/"), safe="/")
+        return f"/api/v1/files/{self.storage}/{quoted}".rstrip("/")
+
+    async def _get_json(self, url: str, what: str) -> object:
+        with translate_transport_errors(what):
+            response = await self._client.get(url)
+        if response.status_code == 401 or "www-authenticate" in response.headers:
+            self._auth_at = time.monotonic()
+        raise_for_status(response, what)
+        if not self._auth_at:
+            self._auth_at = time.monotonic()
+        return parse_json(response, what)
+
+    async def _refresh_nonce(self) -> None:
+        """Renew the digest nonce before an upload if it may expire meanwhile.
+
+        A stale nonce makes the printer answer 401 to the PUT, and a streamed
+        body cannot be sent again; a cheap GET renews the nonce first.
+        """
+        if not isinstance(self._client.auth, httpx.DigestAuth):
+            return
+        lifetime = 240.0 if self.kind == "buddy" else 45.0  # Buddy 300 s, Pi 60 s
+        if time.monotonic() - self._auth_at > lifetime:
+            await self._get_json("/api/v1/status", "read status")
+            self._auth_at = time.monotonic()
+
+
+def _buddy_name_problem(storage: str, path: str) -> str | None:
+    for part in path.split("/"):
+        bad = sorted({c for c in part if c in BUDDY_FORBIDDEN})
+        if bad:
+            shown = " ".join(repr(c) for c in bad)
+            return f"name has characters the printer's FAT storage refuses: {shown}"
+        if part != part.rstrip(". "):
+            return "name ends with a dot or space, which FAT storage drops"
+    url = f"/api/v1/files/{storage}/" + urllib.parse.quote(path, safe="/")
+    if len(url.encode()) > BUDDY_MAX_URL_BYTES:
+        return (
+            f"path too long for the printer: {len(url.encode())} bytes in the request, "
+            f"at most {BUDDY_MAX_URL_BYTES}"
+        )
+    return None
+
+
+def _pi_name_problem(path: str) -> str | None:
+    parts = path.split("/")
+    for index, part in enumerate(parts):
+        bad = sorted({c for c in part if c in PI_FORBIDDEN})
+        if bad:
+            return "name has characters PrusaLink refuses: " + " ".join(repr(c) for c in bad)
+        limit = PI_MAX_NAME_BYTES if index == len(parts) - 1 else PI_MAX_FOLDER_BYTES
+        if len(part.encode()) > limit:
+            return f"name longer than {limit} bytes"
+    return None
+
+
+def _as_dict(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise errors.ProtocolError(f"{what}: unexpected answer (not a JSON object)")
+    return value
+
+
+def _first_str(data: dict[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None

@@ -1,0 +1,1 @@
+"""The core of each CLI command: options in, result objects out, no printing."""

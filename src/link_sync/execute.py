@@ -1,0 +1,497 @@
+"""Carry out a sync: every selected printer at once, one transfer at a time each.
+
+Per printer: probe, read state, list the managed destination, plan (asking
+for sizes and hashes only where the journal and timestamps cannot decide),
+then upload, verify, and only after every upload succeeded, delete. A printer
+that fails or hangs never delays another: each runs in its own task with
+timeouts on every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TypeVar
+
+from link_sync import errors
+from link_sync.backends import create_backend
+from link_sync.backends.base import Backend
+from link_sync.config import PrinterConfig
+from link_sync.journal import Journal, JournalEntry
+from link_sync.model import IDLE_STATES, LocalFile, PrinterStatus, RemoteEntry
+from link_sync.plan import JOURNAL_HASH, Action, Plan, PlanRules, make_plan, path_key
+from link_sync.result import ActionResult, PrinterResult, RunResult
+
+log = logging.getLogger("link_sync")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff for retryable printer errors."""
+
+    attempts: int = 4
+    first_delay: float = 1.0
+    max_delay: float = 15.0
+
+    def delays(self) -> list[float]:
+        return [min(self.first_delay * 2**i, self.max_delay) for i in range(self.attempts - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    dry_run: bool = False
+    include_busy: bool = False
+    delete: bool = True
+    max_delete: int | None = None
+    jobs: int | None = None
+    stale_after: float = 60.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+class Observer:
+    """Receives progress events; the terminal and log renderers subclass it."""
+
+    def printer_started(self, name: str) -> None: ...
+    def printer_state(self, name: str, text: str) -> None: ...
+    def plan_ready(self, name: str, plan: Plan) -> None: ...
+    def transfer_started(self, name: str, action: Action) -> None: ...
+    def transfer_progress(self, name: str, sent: int) -> None: ...
+    def transfer_restarted(self, name: str, action: Action, reason: str) -> None: ...
+    def action_done(self, name: str, result: ActionResult) -> None: ...
+    def printer_done(self, result: PrinterResult) -> None: ...
+
+
+@dataclass(slots=True)
+class PrinterJob:
+    """One printer's share of a run: its config and its master files."""
+
+    printer: PrinterConfig
+    files: Sequence[LocalFile]
+
+
+class LocalHashes:
+    """Content hashes of master files, each computed once per run.
+
+    SHA-256 hashes also go to the journal's cache, keyed by path, size and
+    mtime, so an unchanged file is not read again on the next run.
+    """
+
+    def __init__(self, journal: Journal | None) -> None:
+        self._journal = journal
+        self._memo: dict[tuple[str, str], asyncio.Future[str]] = {}
+
+    async def get(self, file: LocalFile, algorithm: str) -> str:
+        key = (str(file.abspath), algorithm)
+        future = self._memo.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._compute(file, algorithm))
+            self._memo[key] = future
+        return await asyncio.shield(future)
+
+    async def _compute(self, file: LocalFile, algorithm: str) -> str:
+        journal = self._journal if algorithm == JOURNAL_HASH else None
+        if journal is not None:
+            cached = journal.cached_hash(str(file.abspath), file.size, file.mtime_ns)
+            if cached is not None:
+                return cached
+        digest = await asyncio.to_thread(hash_file, file.abspath, algorithm)
+        if journal is not None:
+            journal.remember_hash(str(file.abspath), file.size, file.mtime_ns, digest)
+        return digest
+
+
+def hash_file(path: Path, algorithm: str) -> str:
+    """'<algorithm>:<hex>' of a file, read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm)
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return f"{algorithm}:{digest.hexdigest()}"
+
+
+async def run_sync(
+    jobs: Sequence[PrinterJob],
+    options: SyncOptions,
+    journal: Journal | None,
+    observer: Observer | None = None,
+) -> RunResult:
+    """Sync (or, with dry_run, plan) every printer at once."""
+    observer = observer or Observer()
+    hashes = LocalHashes(journal)
+    limit = asyncio.Semaphore(options.jobs or len(jobs) or 1)
+
+    async def one(job: PrinterJob) -> PrinterResult:
+        async with limit:
+            started = time.monotonic()
+            observer.printer_started(job.printer.name)
+            worker = PrinterSync(job, options, journal, hashes, observer)
+            result = await worker.run()
+            result.seconds = time.monotonic() - started
+            observer.printer_done(result)
+            return result
+
+    results = await asyncio.gather(*(one(job) for job in jobs))
+    return RunResult(printers=list(results), dry_run=options.dry_run)
+
+
+class PrinterSync:
+    """The whole sync of one printer."""
+
+    def __init__(
+        self,
+        job: PrinterJob,
+        options: SyncOptions,
+        journal: Journal | None,
+        hashes: LocalHashes,
+        observer: Observer,
+    ) -> None:
+        self.printer = job.printer
+        self.files = job.files
+        self.options = options
+        self.journal = journal
+        self.hashes = hashes
+        self.observer = observer
+        self.result = PrinterResult(name=self.printer.name, host=self.printer.base_url)
+        self.backend: Backend = create_backend(self.printer)
+        self.destination = ""
+        self.journal_key = ""
+
+    async def run(self) -> PrinterResult:
+        try:
+            await self._run()
+        except errors.Unreachable as exc:
+            self.result.status = "unreachable"
+            self.result.error = str(exc)
+        except errors.PrinterError as exc:
+            self.result.status = "failed"
+            self.result.error = str(exc)
+        except OSError as exc:  # a master file vanished or became unreadable mid-run
+            self.result.status = "failed"
+            self.result.error = f"local file error: {exc}"
+        finally:
+            await self.backend.aclose()
+        return self.result
+
+    async def _run(self) -> None:
+        name = self.printer.name
+        self.observer.printer_state(name, "connecting")
+        info = await self._retrying("connect", self.backend.probe)
+        self.result.kind = info.kind
+        status = await self._retrying("read status", self.backend.status)
+        self.result.state = status.state
+        if status.state not in IDLE_STATES and not self.options.include_busy:
+            self.result.status = "busy"
+            self.observer.printer_state(name, f"busy ({status.state})")
+            return
+
+        self.destination = _strip_storage(self.printer.destination, info.storage)
+        self.journal_key = f"{name}|{self.printer.base_url}|{info.storage}|{self.destination}"
+        self.observer.printer_state(name, "listing")
+        listing = await self._retrying(
+            "list files", lambda: self.backend.list_tree(self.destination)
+        )
+        remote = _relative_to(listing, self.destination, self.backend.capabilities.case_insensitive)
+        plan = await self._plan(remote, status)
+        self.observer.plan_ready(name, plan)
+        self.result.unchanged = plan.unchanged
+        self.result.skipped = [(p.path, p.reason) for p in plan.skipped]
+        for problem in plan.refused:
+            self.result.actions.append(
+                ActionResult("upload", problem.path, ok=False, error=problem.reason)
+            )
+
+        max_delete = self.options.max_delete
+        if max_delete is not None and len(plan.deletes) > max_delete:
+            self.result.status = "skipped"
+            self.result.error = (
+                f"refused: {len(plan.deletes)} files would be deleted, more than "
+                f"--max-delete {max_delete}; nothing was changed on this printer"
+            )
+            return
+        if self.options.dry_run:
+            self.result.actions.extend(
+                ActionResult(a.op, a.path, a.bytes, reason=a.reason) for a in plan.actions
+            )
+            self.result.status = "failed" if self.result.failed else "planned"
+            return
+        await self._execute(plan)
+        self.result.status = "failed" if self.result.failed else "synced"
+
+    # -- planning --------------------------------------------------------
+
+    async def _plan(self, remote: list[RemoteEntry], status: PrinterStatus) -> Plan:
+        caps = self.backend.capabilities
+        ci = caps.case_insensitive
+        rules = PlanRules(
+            stale_after=self.options.stale_after,
+            case_insensitive=ci,
+            extensions=caps.extensions,
+            delete=self.options.delete,
+            mkdir_before_upload=caps.mkdir_before_upload,
+            listing_has_size=caps.listing_has_size,
+            protected=_protected_path(status.job_path, remote, self.destination, ci),
+        )
+        journal = self.journal.entries(self.journal_key) if self.journal is not None else {}
+        problems = {
+            f.path: reason
+            for f in self.files
+            if (reason := self.backend.check_name(self._remote_path(f.path))) is not None
+        }
+        local_hashes: dict[tuple[str, str], str] = {}
+        stats: dict[str, RemoteEntry] = {}
+        while True:
+            plan = make_plan(
+                self.files,
+                remote,
+                journal,
+                rules,
+                local_hashes=local_hashes,
+                stat_results=stats,
+                name_problems=problems,
+            )
+            if plan.is_final:
+                break
+            for file, algorithm in plan.needs_hash:
+                local_hashes[(file.path, algorithm)] = await self.hashes.get(file, algorithm)
+            for path in plan.needs_stat:
+                entry = await self._retrying(
+                    f"read {path}", lambda p=path: self.backend.stat(self._remote_path(p))
+                )
+                # Gone since the listing: plan it as missing.
+                stats[path] = entry if entry is not None else _missing(path)
+        await self._remember_confirmed(plan)
+        return plan
+
+    async def _remember_confirmed(self, plan: Plan) -> None:
+        """Files found identical go into the journal, so the next run need not ask."""
+        if self.journal is None or self.options.dry_run:
+            return
+        for found in plan.confirmed:
+            await self._record(found.local, found.remote)
+
+    # -- doing -----------------------------------------------------------
+
+    async def _execute(self, plan: Plan) -> None:
+        name = self.printer.name
+        for action in plan.mkdirs:
+            await self._do(action, lambda a=action: self.backend.mkdir(self._remote_path(a.path)))
+        for action in plan.transfers:
+            self.observer.printer_state(name, "uploading")
+            await self._transfer(action)
+        if self.result.failed:
+            if plan.deletes:
+                self.result.notes.append("deletes postponed: not every upload succeeded")
+            return
+        if not plan.deletes:
+            return
+        # A print may have started while we uploaded: look again before deleting.
+        status = await self._retrying("read status", self.backend.status)
+        self.result.state = status.state
+        protected: str | None = None
+        if status.state not in IDLE_STATES:
+            if not self.options.include_busy:
+                self.result.notes.append(f"deletes postponed: printer is now {status.state}")
+                return
+            protected = status.job_path
+        self.observer.printer_state(name, "deleting")
+        ci = self.backend.capabilities.case_insensitive
+        protected_key = path_key(protected, ci) if protected else None
+        for action in plan.deletes:
+            remote_path = self._remote_path(action.path)
+            short = action.remote.short_path if action.remote else None
+            if protected_key in {path_key(remote_path, ci), path_key(short or "", ci)}:
+                self.result.notes.append(f"kept {action.path}: it is being printed")
+                continue
+            ok = await self._do(action, lambda p=remote_path: self._delete(p))
+            if ok and self.journal is not None:
+                self.journal.forget(self.journal_key, path_key(action.path, ci))
+        for action in plan.rmdirs:
+            await self._rmdir(action)
+
+    async def _delete(self, remote_path: str) -> None:
+        with contextlib.suppress(errors.NotFound):  # already gone: the goal is reached
+            await self.backend.delete(remote_path)
+
+    async def _rmdir(self, action: Action) -> None:
+        try:
+            await self._retrying(
+                f"remove folder {action.path}",
+                lambda: self.backend.rmdir(self._remote_path(action.path)),
+            )
+        except (errors.Refused, errors.NotFound, errors.FileBusy) as exc:
+            # Printers hide some files from listings; a folder that still holds
+            # one is kept, which is what we want anyway.
+            self.result.notes.append(f"kept folder {action.path}: {exc}")
+            return
+        except errors.PrinterError as exc:
+            self._failed(action, exc)
+            return
+        self._succeeded(action)
+
+    async def _transfer(self, action: Action) -> None:
+        assert action.local is not None
+        local = action.local
+        remote_path = self._remote_path(action.path)
+        name = self.printer.name
+
+        async def attempt() -> None:
+            self.observer.transfer_started(name, action)
+            _check_unchanged(local)
+            await self.backend.upload(
+                remote_path,
+                local.abspath,
+                local.size,
+                overwrite=action.op == "replace",
+                progress=lambda n: self.observer.transfer_progress(name, n),
+            )
+
+        try:
+            await self._retrying(f"upload {action.path}", attempt, restart=action)
+            entry = await self._verify(action, remote_path)
+        except errors.PrinterError as exc:
+            self._failed(action, exc)
+            return
+        except OSError as exc:
+            self._failed(action, errors.Refused(f"cannot read the master file: {exc}"))
+            return
+        await self._record(local, entry)
+        self._succeeded(action)
+
+    async def _verify(self, action: Action, remote_path: str) -> RemoteEntry:
+        """An upload counts only when the printer then shows the expected size."""
+        assert action.local is not None
+        entry = await self._retrying(f"check {action.path}", lambda: self.backend.stat(remote_path))
+        if entry is None:
+            raise errors.ProtocolError(
+                f"upload {action.path}: accepted, but the file is not on the printer"
+            )
+        if entry.size is not None and entry.size != action.local.size:
+            raise errors.ProtocolError(
+                f"upload {action.path}: the printer holds {entry.size} bytes, "
+                f"expected {action.local.size}"
+            )
+        return entry
+
+    async def _do(self, action: Action, call: Callable[[], Awaitable[None]]) -> bool:
+        try:
+            await self._retrying(f"{action.op} {action.path}", call)
+        except errors.PrinterError as exc:
+            self._failed(action, exc)
+            return False
+        self._succeeded(action)
+        return True
+
+    def _succeeded(self, action: Action) -> None:
+        result = ActionResult(action.op, action.path, action.bytes, reason=action.reason)
+        self.result.actions.append(result)
+        self.observer.action_done(self.printer.name, result)
+
+    def _failed(self, action: Action, exc: errors.PrinterError) -> None:
+        result = ActionResult(action.op, action.path, 0, ok=False, error=str(exc))
+        self.result.actions.append(result)
+        self.observer.action_done(self.printer.name, result)
+        if isinstance(exc, errors.Unreachable | errors.AuthFailed):
+            raise exc  # the printer is gone or refuses us: no point in going on
+
+    async def _retrying(
+        self,
+        what: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        restart: Action | None = None,
+    ) -> T:
+        """`call()`, again after a pause on retryable errors, a bounded number of times."""
+        delays = self.options.retry.delays()
+        for attempt in range(len(delays) + 1):
+            try:
+                return await call()
+            except errors.PrinterError as exc:
+                if not exc.retryable or attempt == len(delays):
+                    raise
+                log.info("%s: %s failed (%s); retrying", self.printer.name, what, exc)
+                if restart is not None:
+                    self.observer.transfer_restarted(self.printer.name, restart, str(exc))
+                await asyncio.sleep(delays[attempt])
+        raise AssertionError("unreachable")
+
+    async def _record(self, local: LocalFile, remote: RemoteEntry) -> None:
+        """Remember what the printer now holds for this master file."""
+        if self.journal is None:
+            return
+        digest = await self.hashes.get(local, JOURNAL_HASH)
+        ci = self.backend.capabilities.case_insensitive
+        self.journal.record(
+            self.journal_key,
+            JournalEntry(
+                path=path_key(local.path, ci),
+                local_size=local.size,
+                local_mtime_ns=local.mtime_ns,
+                content_hash=digest,
+                remote_mtime=remote.mtime,
+                remote_size=remote.size,
+            ),
+        )
+
+    def _remote_path(self, relative: str) -> str:
+        return f"{self.destination}/{relative}" if self.destination else relative
+
+
+def _check_unchanged(local: LocalFile) -> None:
+    """Refuse to send a master file that changed since the scan (it is being written)."""
+    stat = local.abspath.stat()
+    if stat.st_size != local.size or stat.st_mtime_ns != local.mtime_ns:
+        raise OSError(f"{local.abspath} changed during the sync; it will be sent next run")
+
+
+def _strip_storage(destination: str, storage: str) -> str:
+    """'usb/prints' -> 'prints' when the printer's storage is 'usb' (the original's -d form)."""
+    parts = [p for p in destination.split("/") if p]
+    if parts and storage and parts[0].casefold() == storage.casefold():
+        parts = parts[1:]
+    return "/".join(parts)
+
+
+def _relative_to(entries: Sequence[RemoteEntry], folder: str, ci: bool) -> list[RemoteEntry]:
+    """Entries below `folder`, with paths relative to it (whole components compared)."""
+    if not folder:
+        return list(entries)
+    prefix = path_key(folder, ci) + "/"
+    out: list[RemoteEntry] = []
+    for entry in entries:
+        if path_key(entry.path, ci).startswith(prefix):
+            out.append(_with_path(entry, entry.path[len(prefix) :]))
+    return out
+
+
+def _with_path(entry: RemoteEntry, path: str) -> RemoteEntry:
+    return replace(entry, path=path)
+
+
+def _missing(path: str) -> RemoteEntry:
+    return RemoteEntry(path=path, is_dir=False, size=-1, mtime=None)
+
+
+def _protected_path(
+    job_path: str | None, remote: Sequence[RemoteEntry], destination: str, ci: bool
+) -> str | None:
+    """The destination-relative path of the file being printed, if it is in there.
+
+    Printers name the job file by long or by 8.3 short path; either matches.
+    """
+    if not job_path:
+        return None
+    wanted = path_key(job_path.strip("/"), ci)
+    prefix = path_key(destination, ci) + "/" if destination else ""
+    for entry in remote:
+        full = path_key(prefix + entry.path, ci) if prefix else path_key(entry.path, ci)
+        short = path_key(entry.short_path or "", ci)
+        if wanted in (full, short):
+            return entry.path
+    return None

@@ -1,0 +1,324 @@
+"""Decide what to do on one printer: a pure function of what is known.
+
+Inputs are the master's files, the printer's listing of the managed
+destination, the journal's memory of earlier uploads and the local content
+hashes the journal asked for. No I/O happens here, so every rule can be tested
+with a table. Where neither the journal nor the timestamps decide whether a
+file is stale and the listing carries no size (Buddy firmware), the plan asks
+for that file's size (`Plan.needs_stat`) and is made again once it is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from link_sync.journal import JournalEntry
+from link_sync.model import LocalFile, RemoteEntry, is_print_file
+
+Op = Literal["upload", "replace", "delete", "mkdir", "rmdir"]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One change on a printer. `path` is relative to the managed destination."""
+
+    op: Op
+    path: str
+    local: LocalFile | None = None
+    #: what a replace or delete removes: the printer's entry as listed
+    remote: RemoteEntry | None = None
+    #: why the file is (re)sent, for `-v` and the plan listing
+    reason: str = ""
+
+    @property
+    def bytes(self) -> int:
+        return self.local.size if self.local is not None and self.op in ("upload", "replace") else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A file that cannot be synced to this printer, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class InSync:
+    """A file found identical on the printer; the journal should remember it."""
+
+    local: LocalFile
+    remote: RemoteEntry
+
+
+@dataclass(slots=True)
+class Plan:
+    """Everything to do on one printer, in the order it must happen."""
+
+    mkdirs: list[Action] = field(default_factory=list)
+    transfers: list[Action] = field(default_factory=list)  # uploads and replaces
+    deletes: list[Action] = field(default_factory=list)
+    rmdirs: list[Action] = field(default_factory=list)
+    #: files this printer cannot hold (unsupported type): reported, never sent
+    skipped: list[Problem] = field(default_factory=list)
+    #: files refused before sending (bad names, collisions): each one fails
+    refused: list[Problem] = field(default_factory=list)
+    #: files found in sync without the journal's word: remember them
+    confirmed: list[InSync] = field(default_factory=list)
+    #: remote paths whose size must be fetched before the plan can be final
+    needs_stat: list[str] = field(default_factory=list)
+    #: local files to hash (with which algorithm) before the plan can be final
+    needs_hash: list[tuple[LocalFile, str]] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def actions(self) -> list[Action]:
+        return [*self.mkdirs, *self.transfers, *self.deletes, *self.rmdirs]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.actions and not self.refused
+
+    @property
+    def is_final(self) -> bool:
+        """False while sizes or hashes are still needed to decide."""
+        return not self.needs_stat and not self.needs_hash
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRules:
+    """The knobs of the planner for one printer."""
+
+    stale_after: float = 60.0
+    case_insensitive: bool = False
+    extensions: frozenset[str] = frozenset()
+    delete: bool = True
+    mkdir_before_upload: bool = False
+    listing_has_size: bool = True
+    #: destination-relative path of the file being printed: never replaced or deleted
+    protected: str | None = None
+
+
+def path_key(path: str, case_insensitive: bool) -> str:
+    """How two paths are compared on this printer (FAT folds case)."""
+    return path.casefold() if case_insensitive else path
+
+
+def make_plan(
+    local: Sequence[LocalFile],
+    remote: Sequence[RemoteEntry],
+    journal: Mapping[str, JournalEntry],
+    rules: PlanRules,
+    *,
+    local_hashes: Mapping[tuple[str, str], str] | None = None,
+    stat_results: Mapping[str, RemoteEntry] | None = None,
+    name_problems: Mapping[str, str] | None = None,
+) -> Plan:
+    """Compare the master with the printer and list what to do.
+
+    `remote` paths are relative to the managed destination. `journal` is keyed
+    by `path_key`; `local_hashes` by (local path, algorithm) with values like
+    "sha256:<hex>"; `stat_results` by remote path.
+    `name_problems` maps local paths the printer would refuse to the reason.
+    """
+    hashes: Mapping[tuple[str, str], str] = local_hashes or {}
+    stats = stat_results or {}
+    problems = name_problems or {}
+    ci = rules.case_insensitive
+    plan = Plan()
+    protected_key = path_key(rules.protected, ci) if rules.protected else None
+
+    remote_files: dict[str, RemoteEntry] = {}
+    remote_dirs: dict[str, RemoteEntry] = {}
+    for entry in remote:
+        key = path_key(entry.path, ci)
+        (remote_dirs if entry.is_dir else remote_files)[key] = entry
+
+    wanted_keys: set[str] = set()
+    colliding = _case_collisions(local) if ci else set()
+    needed_dirs: dict[str, str] = {}
+
+    for file in local:
+        key = path_key(file.path, ci)
+        wanted_keys.add(key)
+        if _extension(file.path) not in rules.extensions:
+            plan.skipped.append(Problem(file.path, "this printer cannot store this file type"))
+            continue
+        if key in colliding:
+            plan.refused.append(
+                Problem(file.path, "another master file differs only in letter case")
+            )
+            continue
+        if file.path in problems:
+            plan.refused.append(Problem(file.path, problems[file.path]))
+            continue
+
+        existing = remote_files.get(key)
+        if existing is not None and existing.path in stats:
+            existing = stats[existing.path]
+        if existing is None:
+            if key in remote_dirs:
+                plan.refused.append(Problem(file.path, "a folder of that name is on the printer"))
+                continue
+            plan.transfers.append(Action("upload", file.path, local=file, reason="missing"))
+            for folder in _parents(file.path):
+                folder_key = path_key(folder, ci)
+                if folder_key not in remote_dirs:
+                    needed_dirs.setdefault(folder_key, folder)
+            continue
+        if key == protected_key:
+            plan.unchanged += 1  # being printed: never replaced, whatever its state
+            continue
+        if existing.read_only:
+            plan.refused.append(Problem(file.path, "read-only on the printer"))
+            continue
+
+        verdict = _compare(file, existing, journal.get(key), hashes, rules)
+        if verdict == SAME:
+            plan.unchanged += 1
+        elif verdict == CONFIRMED:
+            plan.unchanged += 1
+            plan.confirmed.append(InSync(file, existing))
+        elif verdict == NEED_SIZE:
+            plan.needs_stat.append(existing.path)
+        elif verdict.startswith(NEED_HASH):
+            plan.needs_hash.append((file, verdict.removeprefix(NEED_HASH)))
+        else:
+            plan.transfers.append(
+                Action("replace", file.path, local=file, remote=existing, reason=verdict)
+            )
+
+    if rules.mkdir_before_upload:
+        # parents before children: sorted paths put "a" before "a/b"
+        for folder_key in sorted(needed_dirs):
+            plan.mkdirs.append(Action("mkdir", needed_dirs[folder_key]))
+
+    if rules.delete:
+        _plan_deletes(plan, remote_files, remote_dirs, wanted_keys, protected_key, rules)
+    return plan
+
+
+# Verdicts of `_compare` besides a reason to resend.
+SAME, CONFIRMED, NEED_SIZE, NEED_HASH = "same", "confirmed", "need-size", "need-hash:"
+JOURNAL_HASH = "sha256"
+
+
+def _compare(
+    file: LocalFile,
+    remote: RemoteEntry,
+    record: JournalEntry | None,
+    hashes: Mapping[tuple[str, str], str],
+    rules: PlanRules,
+) -> str:
+    """SAME, CONFIRMED (same, new to the journal), NEED_*, or why to resend."""
+    if record is not None and _remote_matches_record(remote, record):
+        # The printer still holds what link-sync sent: only a local change counts,
+        # so clock skew and the firmware's timestamp bugs cannot cause re-uploads.
+        if record.local_size == file.size and record.local_mtime_ns == file.mtime_ns:
+            return SAME
+        if record.local_size != file.size:
+            return "changed size"
+        # Same size, other mtime (touched, or restored from a backup): the hash decides.
+        local_hash = hashes.get((file.path, JOURNAL_HASH))
+        if local_hash is None:
+            return NEED_HASH + JOURNAL_HASH
+        return SAME if local_hash == record.content_hash else "changed content"
+
+    # The journal has no word on this file (or the printer's copy changed since):
+    # fall back to what the listing shows.
+    if remote.content_hash is not None:
+        algorithm = remote.content_hash.split(":", 1)[0]
+        local_hash = hashes.get((file.path, algorithm))
+        if local_hash is None:
+            return NEED_HASH + algorithm
+        return CONFIRMED if local_hash == remote.content_hash else "changed content"
+    if remote.size is not None and remote.size != file.size:
+        return "size differs"
+    if remote.mtime is not None and file.mtime > remote.mtime + rules.stale_after:
+        return "newer in master"
+    if remote.size is None:
+        return NEED_SIZE
+    return CONFIRMED
+
+
+def _remote_matches_record(remote: RemoteEntry, record: JournalEntry) -> bool:
+    sizes_known = remote.size is not None and record.remote_size is not None
+    if sizes_known and remote.size != record.remote_size:
+        return False
+    if remote.mtime is not None and record.remote_mtime is not None:
+        return abs(remote.mtime - record.remote_mtime) < 1.0
+    return remote.size is not None and remote.size == record.remote_size
+
+
+def _plan_deletes(
+    plan: Plan,
+    remote_files: Mapping[str, RemoteEntry],
+    remote_dirs: Mapping[str, RemoteEntry],
+    wanted_keys: set[str],
+    protected_key: str | None,
+    rules: PlanRules,
+) -> None:
+    ci = rules.case_insensitive
+    kept_dirs: set[str] = set()  # folders that will still hold something
+    for key, entry in sorted(remote_files.items()):
+        deletable = (
+            key not in wanted_keys
+            and entry.print_file
+            and is_print_file(entry.name)
+            and not entry.read_only
+            and key != protected_key
+        )
+        if deletable:
+            plan.deletes.append(Action("delete", entry.path, remote=entry, reason="not in master"))
+        else:
+            kept_dirs.update(path_key(p, ci) for p in _parents(entry.path))
+    for file_action in plan.transfers:
+        kept_dirs.update(path_key(p, ci) for p in _parents(file_action.path))
+    for folder in plan.mkdirs:
+        kept_dirs.add(path_key(folder.path, ci))
+    for key in wanted_keys:
+        kept_dirs.update(_parents(key))
+
+    emptied: set[str] = set()
+    for entry in plan.deletes:
+        for folder in _parents(entry.path):
+            folder_key = path_key(folder, ci)
+            if folder_key not in kept_dirs and folder_key in remote_dirs:
+                emptied.add(folder_key)
+    # A folder is removed only when everything listed in it goes away; folders
+    # that were already empty before this run are left alone.
+    for folder_key in emptied:
+        if any(_is_below(d, folder_key) and d not in emptied for d in remote_dirs):
+            kept_dirs.add(folder_key)
+    removable = sorted((k for k in emptied if k not in kept_dirs), key=lambda k: (-k.count("/"), k))
+    plan.rmdirs.extend(
+        Action("rmdir", remote_dirs[k].path, remote=remote_dirs[k]) for k in removable
+    )
+
+
+def _case_collisions(files: Sequence[LocalFile]) -> set[str]:
+    seen: dict[str, str] = {}
+    clashes: set[str] = set()
+    for file in files:
+        key = file.path.casefold()
+        if key in seen and seen[key] != file.path:
+            clashes.add(key)
+        seen[key] = file.path
+    return clashes
+
+
+def _parents(path: str) -> list[str]:
+    """'a/b/c.gcode' -> ['a', 'a/b']."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _is_below(path: str, folder: str) -> bool:
+    return path.startswith(folder + "/")
+
+
+def _extension(path: str) -> str:
+    dot = path.rfind(".")
+    return path[dot:].lower() if dot > path.rfind("/") else ""

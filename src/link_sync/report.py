@@ -1,0 +1,252 @@
+"""Rendering: live progress on a terminal, plain log lines for cron, JSON, summaries.
+
+Renderers only listen (they are `execute.Observer`s) and print; they decide
+nothing. Plain lines are one per event, unwrapped, `printer: what` so that
+`grep mk4-01` finds a printer's whole story.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from link_sync.execute import Observer
+from link_sync.plan import Action, Plan
+from link_sync.result import ActionResult, PrinterResult, RunResult
+
+VERBS = {
+    "upload": "uploaded",
+    "replace": "replaced",
+    "delete": "deleted",
+    "mkdir": "created folder",
+    "rmdir": "removed folder",
+    "pull": "pulled",
+}
+
+
+def human_bytes(count: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(count) < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} GB"
+
+
+class PlainLog(Observer):
+    """One greppable line per action, for cron and pipes."""
+
+    def __init__(self, stream: IO[str], *, quiet: bool = False, dry_run: bool = False) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.dry_run = dry_run
+
+    def _line(self, text: str, *, error: bool = False) -> None:
+        if self.quiet and not error:
+            return
+        print(text, file=self.stream, flush=True)
+
+    def plan_ready(self, name: str, plan: Plan) -> None:
+        for problem in plan.skipped:
+            self._line(f"{name}: skip {problem.path}: {problem.reason}")
+
+    def transfer_restarted(self, name: str, action: Action, reason: str) -> None:
+        self._line(f"{name}: retry {action.op} {action.path}: {reason}")
+
+    def action_done(self, name: str, result: ActionResult) -> None:
+        if result.ok:
+            size = f" ({human_bytes(result.bytes)})" if result.bytes else ""
+            self._line(f"{name}: {VERBS.get(result.op, result.op)} {result.path}{size}")
+        else:
+            self._line(f"{name}: FAILED {result.op} {result.path}: {result.error}", error=True)
+
+    def printer_done(self, result: PrinterResult) -> None:
+        if self.dry_run and result.status == "planned":
+            for action in result.actions:
+                why = f" ({action.reason})" if action.reason else ""
+                self._line(f"{result.name}: would {action.op} {action.path}{why}")
+        if result.status in ("failed", "unreachable", "skipped"):
+            for action in result.actions:
+                if not action.ok and self.dry_run:
+                    self._line(
+                        f"{result.name}: FAILED {action.op} {action.path}: {action.error}",
+                        error=True,
+                    )
+            message = result.error or f"{result.failed} action(s) failed"
+            self._line(f"{result.name}: {result.status.upper()}: {message}", error=True)
+        else:
+            self._line(f"{result.name}: {summary_line(result)}")
+        for note in result.notes:
+            self._line(f"{result.name}: note: {note}")
+
+
+def summary_line(result: PrinterResult) -> str:
+    if result.status == "busy":
+        return f"busy ({result.state}), not synced"
+    counts = [
+        f"{result.count(op)} {VERBS[op]}"
+        for op in ("upload", "replace", "delete")
+        if result.count(op)
+    ]
+    if result.status == "planned":
+        planned = {op: sum(1 for a in result.actions if a.op == op) for op in VERBS}
+        counts = [f"{n} to {op}" for op, n in planned.items() if n]
+        return "plan: " + (", ".join(counts) if counts else "nothing to do")
+    done = ", ".join(counts) if counts else "nothing to do"
+    return f"{result.status}: {done} ({human_bytes(result.bytes)}, {result.seconds:.1f} s)"
+
+
+@dataclass(slots=True)
+class _Row:
+    state: str = "waiting"
+    current: str = ""
+    total: int = 0
+    done: int = 0
+    in_flight: int = 0
+    started: float = field(default_factory=time.monotonic)
+    status: str = ""
+
+
+class LiveProgress(Observer):
+    """A live table, one row per printer, plus a farm total (terminal only)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.rows: dict[str, _Row] = {}
+        self.live = Live(self._render(), console=console, refresh_per_second=8, transient=False)
+        self.started = time.monotonic()
+
+    def __enter__(self) -> LiveProgress:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.update(self._render())
+        self.live.__exit__(None, None, None)
+
+    def printer_started(self, name: str) -> None:
+        self.rows[name] = _Row(state="connecting")
+        self._refresh()
+
+    def printer_state(self, name: str, text: str) -> None:
+        self.rows[name].state = text
+        self._refresh()
+
+    def plan_ready(self, name: str, plan: Plan) -> None:
+        self.rows[name].total = sum(a.bytes for a in plan.transfers)
+        self._refresh()
+
+    def transfer_started(self, name: str, action: Action) -> None:
+        row = self.rows[name]
+        row.current = action.path
+        row.in_flight = 0
+        self._refresh()
+
+    def transfer_progress(self, name: str, sent: int) -> None:
+        row = self.rows[name]
+        row.in_flight += sent
+        row.done += sent
+
+    def transfer_restarted(self, name: str, action: Action, reason: str) -> None:
+        row = self.rows[name]
+        row.done -= row.in_flight
+        row.in_flight = 0
+        row.state = f"retrying: {reason}"[:60]
+
+    def action_done(self, name: str, result: ActionResult) -> None:
+        if not result.ok:
+            self.console.print(
+                Text(f"{name}: {result.op} {result.path} failed: {result.error}", style="red")
+            )
+        self._refresh()
+
+    def printer_done(self, result: PrinterResult) -> None:
+        row = self.rows[result.name]
+        row.state = result.status
+        row.current = ""
+        row.status = result.status
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.live.update(self._render())
+
+    def _render(self) -> Table:
+        table = Table(expand=False, box=None, pad_edge=False)
+        for column in ("printer", "state", "file", "progress", "rate", "ETA"):
+            table.add_column(column, no_wrap=True, overflow="ellipsis")
+        total_done = total = 0
+        now = time.monotonic()
+        for name, row in self.rows.items():
+            total_done += row.done
+            total += row.total
+            elapsed = max(now - row.started, 1e-3)
+            rate = row.done / elapsed
+            eta = (row.total - row.done) / rate if rate > 0 and row.total > row.done else 0
+            style = {"synced": "green", "failed": "red", "unreachable": "red", "busy": "yellow"}
+            table.add_row(
+                name,
+                Text(row.state, style=style.get(row.status, "")),
+                row.current[-40:],
+                f"{human_bytes(row.done)} / {human_bytes(row.total)}" if row.total else "",
+                f"{human_bytes(rate)}/s" if row.done else "",
+                f"{eta:.0f} s" if eta else "",
+            )
+        elapsed = max(now - self.started, 1e-3)
+        table.add_row(
+            Text("farm", style="bold"),
+            "",
+            "",
+            f"{human_bytes(total_done)} / {human_bytes(total)}" if total else "",
+            f"{human_bytes(total_done / elapsed)}/s" if total_done else "",
+            "",
+        )
+        return table
+
+
+def summary_table(result: RunResult) -> Table:
+    """The per-printer summary printed after a sync on a terminal."""
+    table = Table(title="dry run: nothing was changed" if result.dry_run else None)
+    for column in ("printer", "status", "uploaded", "replaced", "deleted", "failed", "bytes"):
+        table.add_column(column, justify="right" if column not in ("printer", "status") else "left")
+    table.add_column("time", justify="right")
+    colors = {"synced": "green", "planned": "cyan", "busy": "yellow", "skipped": "magenta"}
+    for p in result.printers:
+        planned = result.dry_run and p.status == "planned"
+
+        def n(op: str, p: PrinterResult = p, planned: bool = planned) -> str:
+            return str(sum(1 for a in p.actions if a.op == op)) if planned else str(p.count(op))
+
+        table.add_row(
+            p.name,
+            Text(p.status, style=colors.get(p.status, "red")),
+            n("upload"),
+            n("replace"),
+            n("delete"),
+            str(p.failed),
+            human_bytes(p.bytes if not planned else sum(a.bytes for a in p.actions)),
+            f"{p.seconds:.1f} s",
+        )
+    return table
+
+
+def explain_failures(result: RunResult) -> list[str]:
+    """One line per problem, for the end of a terminal run."""
+    lines: list[str] = []
+    for p in result.printers:
+        if p.error:
+            lines.append(f"{p.name}: {p.error}")
+        lines.extend(f"{p.name}: {a.path}: {a.error}" for a in p.actions if not a.ok)
+        lines.extend(f"{p.name}: note: {note}" for note in p.notes)
+    return lines
+
+
+def print_json(document: dict[str, Any], stream: IO[str] | None = None) -> None:
+    json.dump(document, stream or sys.stdout, indent=2, ensure_ascii=False)
+    (stream or sys.stdout).write("\n")
