@@ -7,6 +7,7 @@ or JSON, then exits with the contract's code.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -19,6 +20,7 @@ import click
 from rich.console import Console
 
 from link_sync import __version__
+from link_sync.commands.status import status_async
 from link_sync.commands.sync import Selection, SyncRequest, sync
 from link_sync.emulator.cli import emulate_command
 from link_sync.errors import LinkSyncError, SafetyRefusal, UsageError
@@ -28,6 +30,8 @@ from link_sync.report import (
     PlainLog,
     explain_failures,
     print_json,
+    status_lines,
+    status_table,
     summary_table,
 )
 from link_sync.result import EXIT_FAILED, EXIT_SAFETY, EXIT_USAGE, RunResult
@@ -264,6 +268,83 @@ def plan_command(
     )
     result = run_and_render(request, as_json, quiet)
     sys.exit(result.exit_code)
+
+
+@main.command("status")
+@selection_options
+@reports_errors
+def status_command(
+    config: Path | None,
+    source: Path | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """One row per printer: reachable, model, firmware, state, job, files, in sync.
+
+    Asks every printer at once and changes nothing.
+
+    \b
+    Examples:
+      link-sync status
+      link-sync status --json | jq '.printers[] | select(.in_sync == false) | .name'
+    """
+    _setup_logging(verbose)
+    request = SyncRequest(selection=Selection(config, source, include, exclude))
+    report = asyncio.run(status_async(request))
+    if as_json:
+        print_json(report.to_json())
+    elif use_terminal_ui(as_json, quiet):
+        Console().print(status_table(report.rows))
+    elif not quiet:
+        for line in status_lines(report.rows):
+            click.echo(line)
+    for warning in report.warnings:
+        _error(f"warning: {warning}")
+    sys.exit(report.exit_code)
+
+
+@main.command("demo")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to put the sample master, printers and state (default: a new temp folder).",
+)
+@reports_errors
+def demo_command(workdir: Path | None) -> None:
+    """Sync a sample master folder to six emulated printers, live, on 127.0.0.1.
+
+    Nothing outside this machine is contacted. The farm: MK4, MK4S, MK3.9, MINI,
+    an XL that is printing (left alone), and an MK3S with the Raspberry-Pi PrusaLink.
+
+    \b
+    Example:
+      link-sync demo
+    """
+    from link_sync.demo import run_demo
+
+    terminal = use_terminal_ui(False, False)
+    console = Console()
+    console.print("link-sync demo: six emulated printers on 127.0.0.1, one master folder\n")
+    if terminal:
+        with LiveProgress(console) as live:
+            outcome = asyncio.run(run_demo(workdir, live, os.environ))
+        console.print(summary_table(outcome.sync))
+    else:
+        outcome = asyncio.run(run_demo(workdir, PlainLog(sys.stdout), os.environ))
+    console.print("\nlink-sync status, after the sync:")
+    if terminal:
+        console.print(status_table(outcome.status.rows))
+    else:
+        for line in status_lines(outcome.status.rows):
+            click.echo(line)
+    click.echo(
+        f"\nThe sample master, the printers' storage and the config are in {outcome.workdir}\n"
+        "Next: `link-sync init` writes a config for your own farm."
+    )
+    sys.exit(outcome.sync.exit_code)
 
 
 main.add_command(emulate_command)

@@ -184,8 +184,13 @@ class PrinterSync:
         self.observer.printer_state(name, "connecting")
         info = await self._retrying("connect", self.backend.probe)
         self.result.kind = info.kind
+        self.result.model = info.model
+        self.result.firmware = info.firmware
+        self.result.free_space = info.free_space
         status = await self._retrying("read status", self.backend.status)
         self.result.state = status.state
+        self.result.job = status.job_path
+        self.result.job_progress = status.job_progress
         if status.state not in IDLE_STATES and not self.options.include_busy:
             self.result.status = "busy"
             self.observer.printer_state(name, f"busy ({status.state})")
@@ -198,6 +203,7 @@ class PrinterSync:
             "list files", lambda: self.backend.list_tree(self.destination)
         )
         remote = _relative_to(listing, self.destination, self.backend.capabilities.case_insensitive)
+        self.result.managed_files = sum(1 for e in remote if not e.is_dir and e.print_file)
         plan = await self._plan(remote, status)
         self.observer.plan_ready(name, plan)
         self.result.unchanged = plan.unchanged

@@ -250,3 +250,51 @@ def explain_failures(result: RunResult) -> list[str]:
 def print_json(document: dict[str, Any], stream: IO[str] | None = None) -> None:
     json.dump(document, stream or sys.stdout, indent=2, ensure_ascii=False)
     (stream or sys.stdout).write("\n")
+
+
+def status_table(rows: list[Any]) -> Table:
+    """`link-sync status` as a table (rows are `commands.status.PrinterStatusRow`)."""
+    table = Table()
+    for column in ("printer", "reachable", "model", "firmware", "state", "job", "files", "sync"):
+        table.add_column(column, no_wrap=column in ("printer", "state"))
+    table.add_column("free", justify="right")
+    for row in rows:
+        table.add_row(*status_cells(row))
+    return table
+
+
+def status_cells(row: Any) -> list[str]:
+    p = row.printer
+    job = ""
+    if p.job:
+        job = p.job + (f" {p.job_progress:.0f}%" if p.job_progress is not None else "")
+    if row.in_sync is None:
+        sync_text = f"? {p.error}" if p.error else "?"
+    elif row.in_sync:
+        sync_text = "in sync"
+    else:
+        pending = ", ".join(f"{n} to {op}" for op, n in row.pending.items() if n)
+        failed = f", {p.failed} refused" if p.failed else ""
+        sync_text = f"{pending or 'nothing to send'}{failed} ({human_bytes(row.pending_bytes)})"
+    return [
+        p.name,
+        "yes" if row.reachable else "no",
+        p.model or p.kind or "",
+        p.firmware or "",
+        p.state or "",
+        job,
+        "" if p.managed_files is None else str(p.managed_files),
+        sync_text,
+        human_bytes(p.free_space) if p.free_space is not None else "",
+    ]
+
+
+def status_lines(rows: list[Any]) -> list[str]:
+    """`link-sync status` as plain lines, one per printer."""
+    heads = ("reachable", "model", "firmware", "state", "job", "files", "sync", "free")
+    lines = []
+    for row in rows:
+        cells = status_cells(row)
+        pairs = [f"{k}={v}" for k, v in zip(heads, cells[1:], strict=True) if v]
+        lines.append(f"{cells[0]}: " + " ".join(pairs))
+    return lines

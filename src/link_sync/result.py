@@ -47,6 +47,13 @@ class PrinterResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     kind: str | None = None
+    model: str | None = None
+    firmware: str | None = None
+    job: str | None = None
+    job_progress: float | None = None
+    free_space: int | None = None
+    #: print files found in the managed destination before any change
+    managed_files: int | None = None
     unchanged: int = 0
     seconds: float = 0.0
 
@@ -70,6 +77,12 @@ class PrinterResult:
             "actions": [a.to_json() for a in self.actions],
             "error": self.error,
             "kind": self.kind,
+            "model": self.model,
+            "firmware": self.firmware,
+            "job": self.job,
+            "job_progress": self.job_progress,
+            "free_space": self.free_space,
+            "managed_files": self.managed_files,
             "unchanged": self.unchanged,
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "notes": self.notes,

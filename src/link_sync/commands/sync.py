@@ -91,6 +91,17 @@ def sync(
     cwd: Path | None = None,
 ) -> RunResult:
     """Run a sync (or a plan, with dry_run) and return what happened."""
+    return asyncio.run(sync_async(request, observer, environ=environ, cwd=cwd))
+
+
+async def sync_async(
+    request: SyncRequest,
+    observer: Observer | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> RunResult:
+    """`sync` for callers that already run an event loop (the demo, tests)."""
     env = os.environ if environ is None else environ
     config, printers = load_selection(request.selection, env, cwd or Path.cwd())
     jobs, warnings = scan_masters(printers, request.allow_empty)
@@ -105,7 +116,7 @@ def sync(
     )
     states = state_dir(env)
     with _lock(states, request.dry_run), _journal(states) as journal:
-        result = asyncio.run(run_sync(jobs, options, journal, observer))
+        result = await run_sync(jobs, options, journal, observer)
     result.warnings = [*config.warnings, *journal.warnings, *warnings]
     return result
 
