@@ -1,0 +1,294 @@
+"""Moonraker (tested against 0.11.0), the API host of Klipper printers: its `gcodes` root.
+
+Moonraker serves files whether or not Klipper is connected. Uploads carry a
+SHA-256 that Moonraker checks against what it received. Its errors are terse:
+most failures are a 400 with a message, told apart here by that message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from link_sync import errors
+from link_sync.backends.base import BackendOptions, Capabilities, ProgressCallback
+from link_sync.backends.http import (
+    make_client,
+    parse_json,
+    raise_for_status,
+    translate_transport_errors,
+)
+from link_sync.backends.octoprint import MultipartFile, quote_path
+from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry
+
+#: Moonraker's VALID_GCODE_EXTS minus .ufp/.nc. Others (.bgcode) are stored but
+#: never listed as G-code, so a sync would send them again on every run.
+MOONRAKER_EXTENSIONS = frozenset({".gcode", ".gco", ".g"})
+
+CAPABILITIES = Capabilities(
+    max_parallel_uploads=1,
+    case_insensitive=False,
+    extensions=MOONRAKER_EXTENSIONS,
+    listing_has_size=True,
+    mkdir_before_upload=False,  # an upload creates missing folders
+    rmdir_needs_empty=True,  # else `force=true`; the engine never needs it
+)
+
+ROOT = "gcodes"
+MAX_NAME_BYTES = 255
+
+#: print_stats.state -> link-sync state
+STATES = {
+    "standby": "IDLE",
+    "printing": "PRINTING",
+    "paused": "PAUSED",
+    "complete": "FINISHED",
+    "cancelled": "STOPPED",
+    "error": "ERROR",
+}
+
+
+class MoonrakerBackend:
+    """One Moonraker host; `api_key` is sent as X-Api-Key (or none on a trusted network)."""
+
+    def __init__(self, options: BackendOptions) -> None:
+        self.name = options.name
+        self.options = options
+        self.capabilities = CAPABILITIES
+        self._client = make_client(options)
+        if options.api_key:
+            self._client.headers["X-Api-Key"] = options.api_key
+
+    # -- discovery -------------------------------------------------------
+
+    async def probe(self) -> PrinterInfo:
+        info = _result(await self._get("/server/info", "read server info"), "read server info")
+        root = await self._directory("", "read storage")
+        usage = root.get("disk_usage") if root is not None else None
+        free = usage.get("free") if isinstance(usage, dict) else None
+        extra = {"klippy_state": str(info.get("klippy_state", "unknown"))}
+        model: str | None = None
+        if info.get("klippy_connected"):
+            printer = await self._get("/printer/info", "read printer info")
+            if printer.status_code == 200:
+                details = _result(printer, "read printer info")
+                model = "Klipper"
+                extra["klipper"] = str(details.get("software_version", ""))
+                extra["hostname"] = str(details.get("hostname", ""))
+        version = info.get("moonraker_version")
+        return PrinterInfo(
+            kind="moonraker",
+            model=model,
+            firmware=version if isinstance(version, str) else None,
+            storage=ROOT,
+            free_space=free if isinstance(free, int) else None,
+            extra=extra,
+        )
+
+    async def status(self) -> PrinterStatus:
+        what = "read print state"
+        with translate_transport_errors(what):
+            response = await self._client.get(
+                "/printer/objects/query", params={"print_stats": "", "virtual_sdcard": ""}
+            )
+        if response.status_code in (400, 503) and "klippy" in response.text.lower():
+            # Klipper is not connected (host booting, MCU down, service stopped).
+            # Moonraker still serves files, and with no Klipper nothing can be
+            # printing: Moonraker itself then allows changing every file. IDLE
+            # lets the engine sync; `probe()` reports the Klippy state alongside.
+            return PrinterStatus(state="IDLE")
+        raise_for_status(response, what)
+        status = _result(response, what).get("status")
+        stats = status.get("print_stats") if isinstance(status, dict) else None
+        if not isinstance(stats, dict) or not isinstance(stats.get("state"), str):
+            raise errors.ProtocolError(f"{what}: no print_stats.state in the answer")
+        state = STATES.get(stats["state"], stats["state"].upper())
+        filename = stats.get("filename")
+        job_path = filename if isinstance(filename, str) and filename else None
+        progress: float | None = None
+        sdcard = status.get("virtual_sdcard") if isinstance(status, dict) else None
+        if isinstance(sdcard, dict) and isinstance(sdcard.get("progress"), int | float):
+            progress = float(sdcard["progress"]) * 100
+        if state not in ("PRINTING", "PAUSED"):
+            return PrinterStatus(state=state, job_path=job_path)
+        return PrinterStatus(state=state, job_path=job_path, job_progress=progress)
+
+    # -- listing ---------------------------------------------------------
+
+    async def list_tree(self, folder: str) -> list[RemoteEntry]:
+        entries: list[RemoteEntry] = []
+        pending = [folder.strip("/")]
+        while pending:
+            current = pending.pop()
+            listing = await self._directory(current, f"list {current or '/'}")
+            if listing is None:
+                continue  # gone meanwhile, or `folder` does not exist
+            prefix = f"{current}/" if current else ""
+            for item in listing.get("dirs", []):
+                entry = _entry(prefix, item, "dirname", is_dir=True)
+                if entry is not None:
+                    entries.append(entry)
+                    pending.append(entry.path)
+            for item in listing.get("files", []):
+                entry = _entry(prefix, item, "filename", is_dir=False)
+                if entry is not None:
+                    entries.append(entry)
+        return entries
+
+    async def stat(self, path: str) -> RemoteEntry | None:
+        folder, _, name = path.strip("/").rpartition("/")
+        listing = await self._directory(folder, f"read {path}")
+        if listing is None:
+            return None
+        for item in listing.get("files", []):
+            if isinstance(item, dict) and item.get("filename") == name:
+                return _entry(f"{folder}/" if folder else "", item, "filename", is_dir=False)
+        return None
+
+    async def _directory(self, folder: str, what: str) -> dict[str, Any] | None:
+        """One level of `folder` (dirs, files, disk_usage), or None if it does not exist."""
+        path = f"{ROOT}/{folder}" if folder else ROOT
+        with translate_transport_errors(what):
+            response = await self._client.get(
+                "/server/files/directory", params={"path": path, "extended": "false"}
+            )
+        if response.status_code in (400, 404) and "does not exist" in response.text:
+            return None
+        self._raise(response, what)
+        return _result(response, what)
+
+    # -- changes ---------------------------------------------------------
+
+    async def upload(
+        self,
+        path: str,
+        source: Path,
+        size: int,
+        *,
+        overwrite: bool,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        # Moonraker always overwrites; `overwrite` only matters to printers that ask.
+        folder, _, name = path.strip("/").rpartition("/")
+        fields = {"root": ROOT, "path": folder}
+        body = MultipartFile(fields, "file", name, source, size, progress, sha256_field="checksum")
+        what = f"upload {path}"
+        with translate_transport_errors(what):
+            response = await self._client.post(
+                "/server/files/upload", content=body.body(), headers=body.headers
+            )
+        if response.status_code == 422 and "checksum" in response.text.lower():
+            raise errors.ServerError(
+                f"{what}: the file arrived damaged (SHA-256 mismatch); Moonraker discarded it",
+                status=422,
+            )
+        self._raise(response, what)
+        # The upload answer is not wrapped in "result" like the others.
+        answer = parse_json(response, what)
+        item = answer.get("item") if isinstance(answer, dict) else None
+        stored = item.get("size") if isinstance(item, dict) else None
+        if isinstance(stored, int) and stored != size:
+            raise errors.ProtocolError(f"{what}: Moonraker stored {stored} bytes, sent {size}")
+
+    async def delete(self, path: str) -> None:
+        what = f"delete {path}"
+        with translate_transport_errors(what):
+            response = await self._client.delete(f"/server/files/{ROOT}/{quote_path(path)}")
+        self._raise(response, what)
+
+    async def mkdir(self, path: str) -> None:
+        """Create `path` and any missing parents (Moonraker makes one level at a time)."""
+        what = f"create folder {path}"
+        response = await self._directory_call("POST", path, what)
+        if response.status_code == 400 and "No such file" in response.text and "/" in path:
+            await self.mkdir(path.rsplit("/", 1)[0])
+            response = await self._directory_call("POST", path, what)
+        if response.status_code == 400 and "File exists" in response.text:
+            return
+        self._raise(response, what)
+
+    async def rmdir(self, path: str) -> None:
+        what = f"remove folder {path}"
+        response = await self._directory_call("DELETE", path, what)
+        if response.status_code == 400 and "not empty" in response.text:
+            # Moonraker leaves a hidden `.thumbs` folder behind when a G-code file is
+            # deleted; a folder holding nothing but such dot entries is empty to us.
+            listing = await self._directory(path.strip("/"), what)
+            names = [
+                str(item.get("dirname") or item.get("filename") or "")
+                for key in ("dirs", "files")
+                for item in (listing or {}).get(key, [])
+                if isinstance(item, dict)
+            ]
+            if listing is not None and all(name.startswith(".") for name in names):
+                response = await self._directory_call("DELETE", path, what, force=True)
+        self._raise(response, what)
+
+    async def _directory_call(
+        self, method: str, path: str, what: str, *, force: bool = False
+    ) -> httpx.Response:
+        params = {"path": f"{ROOT}/{path.strip('/')}"}
+        if force:
+            params["force"] = "true"
+        with translate_transport_errors(what):
+            return await self._client.request(method, "/server/files/directory", params=params)
+
+    def check_name(self, path: str) -> str | None:
+        for part in path.strip("/").split("/"):
+            if part.startswith("."):
+                return "Moonraker hides names starting with a dot"
+            if "\x00" in part or part != part.strip():
+                return "name starts or ends with a space or holds a NUL character"
+            if len(part.encode()) > MAX_NAME_BYTES:
+                return f"name longer than {MAX_NAME_BYTES} bytes"
+        return None
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # -- helpers ---------------------------------------------------------
+
+    async def _get(self, url: str, what: str) -> httpx.Response:
+        with translate_transport_errors(what):
+            response = await self._client.get(url)
+        if response.status_code != 503:  # /printer/* without Klippy: checked by callers
+            raise_for_status(response, what)
+        return response
+
+    @staticmethod
+    def _raise(response: httpx.Response, what: str) -> None:
+        status, text = response.status_code, response.text
+        if status == 403 and ("in use" in text or "loaded" in text):
+            # 403 here is the file lock of the current print; a wrong key is 401.
+            raise errors.FileBusy(f"{what}: HTTP 403, in use by the current print", status=403)
+        if status == 400 and ("Invalid file path" in text or "does not exist" in text):
+            raise errors.NotFound(f"{what}: not on the printer", status=404)
+        raise_for_status(response, what)
+
+
+def _entry(prefix: str, item: object, key: str, *, is_dir: bool) -> RemoteEntry | None:
+    if not isinstance(item, dict):
+        return None
+    name = item.get(key)
+    if not isinstance(name, str) or not name or name.startswith("."):
+        return None  # Moonraker's own (.thumbs) and hidden files
+    size, modified = item.get("size"), item.get("modified")
+    dot = name.rfind(".")
+    return RemoteEntry(
+        path=prefix + name,
+        is_dir=is_dir,
+        size=size if isinstance(size, int) and not is_dir else None,
+        mtime=float(modified) if isinstance(modified, int | float) else None,
+        read_only="w" not in str(item.get("permissions", "rw")),
+        print_file=is_dir or (dot > 0 and name[dot:].lower() in MOONRAKER_EXTENSIONS),
+    )
+
+
+def _result(response: httpx.Response, what: str) -> dict[str, Any]:
+    body = parse_json(response, what)
+    result = body.get("result") if isinstance(body, dict) else None
+    if not isinstance(result, dict):
+        raise errors.ProtocolError(f"{what}: no 'result' object in the answer")
+    return result
