@@ -1,0 +1,95 @@
+"""One sync at a time: an exclusive `flock` on a file in the state folder.
+
+The kernel drops a flock when its process dies, however it dies, so a lock
+file left by a killed run is not "held" and is simply taken over; no pid
+guessing. The file itself is never deleted: removing a lock file while another
+process waits on it would let two runs lock two different files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from types import TracebackType
+
+from link_sync.errors import SafetyRefusal
+
+
+class LockHeld(SafetyRefusal):
+    """Another link-sync run holds the lock."""
+
+
+class RunLock:
+    """`with RunLock(path):` — hold the run lock, or raise LockHeld at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def acquire(self) -> None:
+        """Take the lock without waiting; LockHeld names the run that has it."""
+        if self._fd is not None:
+            raise RuntimeError("RunLock is not re-entrant")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise LockHeld(
+                f"another link-sync run is in progress ({holder}; lock file {self.path}); "
+                "wait for it to finish"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        _write_holder(fd)
+
+    def release(self) -> None:
+        """Let go of the lock (also done by the kernel if this process dies)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            os.ftruncate(fd, 0)  # no stale holder details for the next reader
+        finally:
+            os.close(fd)  # closing the last descriptor releases the flock
+
+
+def _write_holder(fd: int) -> None:
+    started = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime())
+    info = {"pid": os.getpid(), "started": started, "host": socket.gethostname()}
+    data = (json.dumps(info) + "\n").encode()
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, data, 0)
+
+
+def _read_holder(fd: int) -> str:
+    """'pid 123 on farm-pc, started 2025-01-01 02:00:00 +0100' as well as it is known."""
+    try:
+        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except (OSError, ValueError):
+        info = {}
+    if not isinstance(info, dict) or "pid" not in info:
+        return "its pid is not known yet"
+    host = f" on {info['host']}" if info.get("host") else ""
+    started = f", started {info['started']}" if info.get("started") else ""
+    return f"pid {info['pid']}{host}{started}"
