@@ -274,6 +274,18 @@ xl-b:
     assert a.destination == ""
 
 
+def test_top_level_keys_rule_out_the_seed_format(tmp_path: Path) -> None:
+    message = error_of(tmp_path, "defaults:\n  host: h\n")
+    assert message == "link-sync.yml: no printers defined; add a 'printers:' section"
+
+
+def test_defaults_with_password_and_password_file(tmp_path: Path) -> None:
+    message = error_of(
+        tmp_path, "defaults: {password: x, password_file: f}\nprinters: {a: {host: a}}\n"
+    )
+    assert message == "link-sync.yml: defaults: set 'password' or 'password_file', not both"
+
+
 def test_seed_format_checks_keys(tmp_path: Path) -> None:
     message = error_of(tmp_path, "mk4:\n  host: h\n  pasword: x\n")
     assert (

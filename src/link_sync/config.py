@@ -243,6 +243,7 @@ class _Loader:
         if not top.printers:
             raise self.error("no printers defined; add a 'printers:' section")
         # Checked alone for a message that names `defaults`; merged raw into each printer.
+        self._check_secret_pairs(top.defaults, "defaults: ")
         self._validate(_PrinterFields, top.defaults, "defaults: ")
         source = self._top_source(top.source)
         destination = self._destination(top.destination, "")
@@ -346,9 +347,7 @@ class _Loader:
         top_destination: str,
     ) -> PrinterConfig:
         where = f"printer '{name}': "
-        for key in _SECRET_PARTNERS:
-            if key in own and _SECRET_PARTNERS[key] in own:
-                raise self.error(f"{where}set '{key}' or '{_SECRET_PARTNERS[key]}', not both")
+        self._check_secret_pairs(own, where)
         merged = dict(defaults)
         for key in own:
             merged.pop(_SECRET_PARTNERS.get(key, ""), None)
@@ -373,12 +372,17 @@ class _Loader:
             api_key=self._secret(fields.api_key, fields.api_key_file, where, "api_key_file"),
             source=_printer_source(setting, top_source, self.path.parent),
             destination=destination,
-            storage=fields.storage.strip("/") or None if fields.storage else None,
+            storage=(fields.storage or "").strip("/") or None,
             verify=fields.verify,
             ca_file=self._ca_file(fields.ca_file, where, base_url),
             fingerprint=self._fingerprint(fields.fingerprint, where, base_url),
             source_setting=setting,
         )
+
+    def _check_secret_pairs(self, section: Mapping[str, Any], where: str) -> None:
+        for key in ("password", "api_key"):
+            if key in section and _SECRET_PARTNERS[key] in section:
+                raise self.error(f"{where}set '{key}' or '{_SECRET_PARTNERS[key]}', not both")
 
     def _top_source(self, value: str | None) -> Path | None:
         if value is None or not value.strip():
@@ -499,7 +503,7 @@ def _exposed(path: Path) -> bool:
 
 def _is_seed(raw: Mapping[str, Any]) -> bool:
     """The original link-sync's file: name → {printer_type, host, username, password}."""
-    if "printers" in raw or not raw:
+    if not raw or any(key in _KNOWN_TOP_KEYS for key in raw):
         return False
     return all(isinstance(value, dict) and "host" in value for value in raw.values())
 
