@@ -5,6 +5,9 @@ progress (print_stats state/filename), so that its "file in use" checks can be
 exercised.  Moonraker reads print_stats once when it subscribes, so the
 harness restarts this process to change what it reports.
 
+It touches SOCKET.subscribed once Moonraker has subscribed to print_stats,
+which is when Moonraker's own file-in-use check knows the state.
+
 usage: fake_klippy.py SOCKET GCODES_DIR [PRINTING_FILE]
 """
 
@@ -69,6 +72,9 @@ def answer(method: str, params: dict[str, Any]) -> dict[str, Any]:
     if method in ("objects/query", "objects/subscribe"):
         current = status()
         wanted = params.get("objects", {})
+        if method == "objects/subscribe" and "print_stats" in wanted:
+            with open(SOCK + ".subscribed", "w"):
+                pass
         return {"eventtime": time.monotonic(), "status": {k: current.get(k, {}) for k in wanted}}
     return {}
 

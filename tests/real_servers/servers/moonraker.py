@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import httpx
@@ -105,6 +106,7 @@ class MoonrakerServer(RealServer):
     def start_klippy(self, printing: str = "") -> Child:
         """(Re)start the fake Klippy; `printing` = gcodes-relative file it reports."""
         self.stop_klippy()
+        self._subscribed_marker.unlink(missing_ok=True)
         argv = [str(self.venv.python), script("fake_klippy.py"), str(self.klippy_socket)]
         argv += [str(self.storage), printing]
         return self.spawn("fake-klippy", argv)
@@ -114,12 +116,24 @@ class MoonrakerServer(RealServer):
         if old is not None:
             old.stop()
 
+    @property
+    def _subscribed_marker(self) -> Path:
+        return self.klippy_socket.with_name(self.klippy_socket.name + ".subscribed")
+
     def _wait_print_state(self, state: str) -> None:
+        # Moonraker's file-in-use check reads print_stats from its subscription,
+        # which follows a reconnect; the fake Klippy marks when that happened.
+        wait_for(
+            lambda: self._subscribed_marker.exists() or None,
+            timeout=30,
+            what="Moonraker to subscribe to the fake Klippy",
+        )
         wait_for(
             lambda: self.print_state() == state or None,
             timeout=30,
             what=f"Moonraker to report print_stats {state}",
         )
+        time.sleep(0.1)  # the subscription's answer is applied just after it is sent
 
     def start_printing(self, path: str) -> None:
         """Make Moonraker believe Klipper prints `path` (gcodes-relative)."""
