@@ -244,3 +244,10 @@ def test_name_problems_are_refused_per_file() -> None:
 def test_read_only_entries_are_never_touched() -> None:
     plan = make_plan([], [remote("ro.gcode", read_only=True)], {}, PI)
     assert ops(plan) == []
+
+
+def test_nothing_is_deleted_below_an_unreadable_master_path() -> None:
+    rules = PlanRules(extensions=PRINT_EXTENSIONS, unreadable=("nas",))
+    listing = [folder("nas"), remote("nas/a.gcode"), remote("other.gcode")]
+    plan = make_plan([], listing, {}, rules)
+    assert ops(plan) == [("delete", "other.gcode")]

@@ -347,4 +347,35 @@ def demo_command(workdir: Path | None) -> None:
     sys.exit(outcome.sync.exit_code)
 
 
+@main.command("init")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), default="link-sync.yml")
+@click.option(
+    "-s", "--source", default="~/farm/gcodes", show_default=True, help="The master folder."
+)
+@click.option(
+    "-p",
+    "--printer",
+    "printers",
+    multiple=True,
+    metavar="NAME=HOST",
+    help="A printer to put in the config (repeatable); default: commented examples.",
+)
+@reports_errors
+def init_command(file: Path, source: str, printers: tuple[str, ...]) -> None:
+    """Write a commented example config (YAML) explaining every key.
+
+    Refuses to overwrite an existing file. The file is created readable by you only,
+    since it may hold printer passwords.
+
+    \b
+    Examples:
+      link-sync init
+      link-sync init farm.yml -s /mnt/nas/gcodes -p mk4-01=192.168.1.50 -p xl-01=192.168.1.60
+    """
+    from link_sync.commands.init import parse_printer_arguments, render_config, write_config
+
+    write_config(file, render_config(source, parse_printer_arguments(printers)))
+    click.echo(f"wrote {file}; edit it, then check it with: link-sync plan -c {file}")
+
+
 main.add_command(emulate_command)

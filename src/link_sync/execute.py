@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TypeVar
 
 from link_sync import errors
@@ -27,6 +26,7 @@ from link_sync.journal import Journal, JournalEntry
 from link_sync.model import IDLE_STATES, LocalFile, PrinterStatus, RemoteEntry
 from link_sync.plan import JOURNAL_HASH, Action, Plan, PlanRules, make_plan, path_key
 from link_sync.result import ActionResult, PrinterResult, RunResult
+from link_sync.scan import hash_file
 
 log = logging.getLogger("link_sync")
 T = TypeVar("T")
@@ -74,6 +74,8 @@ class PrinterJob:
 
     printer: PrinterConfig
     files: Sequence[LocalFile]
+    #: master paths that could not be read: nothing below them is deleted
+    unreadable: tuple[str, ...] = ()
 
 
 class LocalHashes:
@@ -105,15 +107,6 @@ class LocalHashes:
         if journal is not None:
             journal.remember_hash(str(file.abspath), file.size, file.mtime_ns, digest)
         return digest
-
-
-def hash_file(path: Path, algorithm: str) -> str:
-    """'<algorithm>:<hex>' of a file, read in 1 MiB chunks."""
-    digest = hashlib.new(algorithm)
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return f"{algorithm}:{digest.hexdigest()}"
 
 
 async def run_sync(
@@ -154,6 +147,7 @@ class PrinterSync:
     ) -> None:
         self.printer = job.printer
         self.files = job.files
+        self.unreadable = job.unreadable
         self.options = options
         self.journal = journal
         self.hashes = hashes
@@ -243,6 +237,7 @@ class PrinterSync:
             mkdir_before_upload=caps.mkdir_before_upload,
             listing_has_size=caps.listing_has_size,
             protected=_protected_path(status.job_path, remote, self.destination, ci),
+            unreadable=self.unreadable,
         )
         journal = self.journal.entries(self.journal_key) if self.journal is not None else {}
         problems = {
@@ -268,7 +263,7 @@ class PrinterSync:
                 local_hashes[(file.path, algorithm)] = await self.hashes.get(file, algorithm)
             for path in plan.needs_stat:
                 entry = await self._retrying(
-                    f"read {path}", lambda p=path: self.backend.stat(self._remote_path(p))
+                    f"read {path}", functools.partial(self.backend.stat, self._remote_path(path))
                 )
                 # Gone since the listing: plan it as missing.
                 stats[path] = entry if entry is not None else _missing(path)
@@ -287,7 +282,9 @@ class PrinterSync:
     async def _execute(self, plan: Plan) -> None:
         name = self.printer.name
         for action in plan.mkdirs:
-            await self._do(action, lambda a=action: self.backend.mkdir(self._remote_path(a.path)))
+            await self._do(
+                action, functools.partial(self.backend.mkdir, self._remote_path(action.path))
+            )
         for action in plan.transfers:
             self.observer.printer_state(name, "uploading")
             await self._transfer(action)
@@ -315,7 +312,7 @@ class PrinterSync:
             if protected_key in {path_key(remote_path, ci), path_key(short or "", ci)}:
                 self.result.notes.append(f"kept {action.path}: it is being printed")
                 continue
-            ok = await self._do(action, lambda p=remote_path: self._delete(p))
+            ok = await self._do(action, functools.partial(self._delete, remote_path))
             if ok and self.journal is not None:
                 self.journal.forget(self.journal_key, path_key(action.path, ci))
         for action in plan.rmdirs:

@@ -99,6 +99,9 @@ class PlanRules:
     listing_has_size: bool = True
     #: destination-relative path of the file being printed: never replaced or deleted
     protected: str | None = None
+    #: master paths that could not be read (dead symlink, unreadable folder):
+    #: nothing at or below them is deleted, since we cannot know what belongs there
+    unreadable: tuple[str, ...] = ()
 
 
 def path_key(path: str, case_insensitive: bool) -> str:
@@ -262,9 +265,11 @@ def _plan_deletes(
 ) -> None:
     ci = rules.case_insensitive
     kept_dirs: set[str] = set()  # folders that will still hold something
+    unreadable = [path_key(p, ci) for p in rules.unreadable]
     for key, entry in sorted(remote_files.items()):
         deletable = (
             key not in wanted_keys
+            and not any(key == u or _is_below(key, u) for u in unreadable)
             and entry.print_file
             and is_print_file(entry.name)
             and not entry.read_only
@@ -276,14 +281,14 @@ def _plan_deletes(
             kept_dirs.update(path_key(p, ci) for p in _parents(entry.path))
     for file_action in plan.transfers:
         kept_dirs.update(path_key(p, ci) for p in _parents(file_action.path))
-    for folder in plan.mkdirs:
-        kept_dirs.add(path_key(folder.path, ci))
+    for mkdir in plan.mkdirs:
+        kept_dirs.add(path_key(mkdir.path, ci))
     for key in wanted_keys:
         kept_dirs.update(_parents(key))
 
     emptied: set[str] = set()
-    for entry in plan.deletes:
-        for folder in _parents(entry.path):
+    for deletion in plan.deletes:
+        for folder in _parents(deletion.path):
             folder_key = path_key(folder, ci)
             if folder_key not in kept_dirs and folder_key in remote_dirs:
                 emptied.add(folder_key)

@@ -57,15 +57,15 @@ def scan_source(root: Path) -> ScanResult:
             gc.enable()
 
 
-def hash_file(path: Path) -> str:
-    """'sha256:<hex>' of a file's content, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
+def hash_file(path: Path, algorithm: str = "sha256") -> str:
+    """'<algorithm>:<hex>' of a file's content, read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm)
     buffer = bytearray(HASH_CHUNK)
     view = memoryview(buffer)
     with open(path, "rb", buffering=0) as stream:
         while count := stream.readinto(buffer):
             digest.update(view[:count])
-    return "sha256:" + digest.hexdigest()
+    return f"{algorithm}:{digest.hexdigest()}"
 
 
 def _check_root(root: Path) -> None:

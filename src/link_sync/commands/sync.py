@@ -19,9 +19,8 @@ from link_sync.errors import SafetyRefusal, UsageError
 from link_sync.execute import Observer, PrinterJob, RetryPolicy, SyncOptions, run_sync
 from link_sync.journal import Journal
 from link_sync.lock import RunLock
-from link_sync.model import LocalFile
 from link_sync.result import RunResult
-from link_sync.scan import scan_source
+from link_sync.scan import ScanResult, scan_source
 from link_sync.statedir import state_dir
 
 
@@ -61,7 +60,7 @@ def scan_masters(
     printers: Sequence[PrinterConfig], allow_empty: bool
 ) -> tuple[list[PrinterJob], list[str]]:
     """Each printer's master files; each distinct master folder is scanned once."""
-    scanned: dict[Path, list[LocalFile]] = {}
+    scanned: dict[Path, ScanResult] = {}
     warnings: list[str] = []
     jobs: list[PrinterJob] = []
     for printer in printers:
@@ -78,8 +77,9 @@ def scan_masters(
                     f"the master folder {printer.source} has no print files; refusing to "
                     "empty the printers (is it mounted?). Pass --allow-empty to sync it anyway."
                 )
-            scanned[printer.source] = result.files
-        jobs.append(PrinterJob(printer, scanned[printer.source]))
+            scanned[printer.source] = result
+        found = scanned[printer.source]
+        jobs.append(PrinterJob(printer, found.files, tuple(found.incomplete)))
     return jobs, warnings
 
 

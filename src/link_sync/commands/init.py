@@ -1,0 +1,112 @@
+"""`link-sync init`: write a commented example config that explains every key."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from link_sync.errors import UsageError
+
+TEMPLATE = """\
+# link-sync configuration: one master folder, every printer in line with it.
+# Check it with `link-sync plan` (changes nothing), then run `link-sync sync`.
+# Reference: README.md, section "Configuration".
+
+# The master folder: every print file below it (.gcode .bgcode .g .gc .gco .bgc,
+# any case, in any sub-folder) belongs on every printer. Dot files are ignored.
+# If this folder is missing or has no print files (a NAS that is not mounted),
+# link-sync refuses to run rather than empty the printers.
+source: {source}
+
+# The folder on each printer that link-sync manages ("/" = the whole storage).
+# Only print files inside it are ever deleted; nothing outside it is touched.
+destination: /
+
+# Seconds a master file may be newer than the printer's copy before it counts
+# as stale (printer clocks drift; FAT timestamps have 2-second steps).
+stale_after: 60
+
+# Keys applied to every printer (each printer may override them).
+defaults:
+  # PrusaLink on Buddy firmware (MK4/MK4S, MK3.5, MK3.9, XL, MINI, CORE One):
+  # user "maker" and the password shown on the printer (Settings > Network > PrusaLink).
+  username: maker
+  # Secrets: write ${{NAME}} to read an environment variable, or use
+  # password_file: /etc/link-sync/farm-password  (first line of the file).
+  password: ${{FARM_PASSWORD}}
+
+printers:
+{printers}
+# Every printer key:
+#   host:          192.168.1.50, 192.168.1.50:8080 or https://printer.lan (required)
+#   type:          prusalink (default; Buddy firmware and Raspberry-Pi PrusaLink),
+#                  octoprint, or moonraker
+#   username:      digest user (PrusaLink; "maker" on Buddy firmware)
+#   password:      digest password (PrusaLink)      password_file: read it from a file
+#   api_key:       X-Api-Key (OctoPrint, Moonraker, Raspberry-Pi PrusaLink)
+#                                                    api_key_file: read it from a file
+#   source:        this printer's own master: relative to `source` above, or absolute
+#   destination:   this printer's managed folder, overrides the top-level one
+#   storage:       storage name (default: usb on Buddy, local on the Pi)
+#   verify:        false to skip TLS certificate checks for https:// hosts
+#   ca_file:       a CA bundle to verify an https:// printer with
+#   fingerprint:   SHA-256 fingerprint of the printer's TLS certificate, to pin it
+"""
+
+EXAMPLE_PRINTERS = """\
+  # A Buddy-firmware printer: only the host is needed, the rest comes from defaults.
+  mk4-01:
+    host: 192.168.1.50
+  # An XL with its own sub-folder of the master (source/xl).
+  xl-01:
+    host: 192.168.1.60
+    source: xl
+  # An MK3S with the Raspberry-Pi PrusaLink: its own user and API key.
+  mk3s-01:
+    host: 192.168.1.70:8080
+    username: maker
+    password: ${MK3_DIGEST_PASSWORD}
+    api_key: ${MK3_API_KEY}
+  # OctoPrint and Moonraker (Klipper) hosts use an API key.
+  # octopi-01:
+  #   type: octoprint
+  #   host: 192.168.1.80
+  #   api_key: ${OCTOPRINT_API_KEY}
+  # voron-01:
+  #   type: moonraker
+  #   host: 192.168.1.90:7125
+  #   api_key: ${MOONRAKER_API_KEY}
+"""
+
+
+def render_config(source: str, printers: Sequence[tuple[str, str]] = ()) -> str:
+    """The example config; `printers` (name, host) replace the example printers."""
+    if printers:
+        body = "".join(f"  {name}:\n    host: {host}\n" for name, host in printers)
+    else:
+        body = EXAMPLE_PRINTERS
+    return TEMPLATE.format(source=source, printers=body)
+
+
+def parse_printer_arguments(values: Sequence[str]) -> list[tuple[str, str]]:
+    """'mk4-01=192.168.1.50' -> ('mk4-01', '192.168.1.50')."""
+    printers: list[tuple[str, str]] = []
+    for value in values:
+        name, sep, host = value.partition("=")
+        if not sep or not name.strip() or not host.strip():
+            raise UsageError(f"--printer takes NAME=HOST, got {value!r}")
+        printers.append((name.strip(), host.strip()))
+    return printers
+
+
+def write_config(path: Path, text: str) -> None:
+    """Create `path` with owner-only permissions; never overwrite an existing file."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UsageError(f"{path} already exists; not overwriting it") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)

@@ -1,0 +1,57 @@
+"""Shared fixtures: emulated farms (in-process), master folders, running a sync in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from link_sync.commands.sync import Selection, SyncRequest, sync_async
+from link_sync.result import RunResult
+from sync_helpers import FAST_RETRY, Master, SyncRunner
+
+pytest_plugins = ["link_sync.emulator.testing"]
+
+
+@pytest.fixture
+def master(tmp_path: Path) -> Master:
+    return Master(tmp_path / "master")
+
+
+@pytest.fixture
+def state_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """An environment whose state dir (journal, lock) is private to the test."""
+    env = {"LINK_SYNC_STATE_DIR": str(tmp_path / "state")}
+    yield env
+
+
+@pytest.fixture
+def run_sync(tmp_path: Path, master: Master, state_env: Mapping[str, str]) -> SyncRunner:
+    """`await run_sync(farm, **request_fields, config_extra={...})` -> RunResult."""
+
+    async def runner(
+        farm: Any,
+        *,
+        config_extra: Mapping[str, Any] | None = None,
+        printer_extra: Mapping[str, Mapping[str, Any]] | None = None,
+        **fields: Any,
+    ) -> RunResult:
+        config = farm.config(source=str(master.root))
+        config.update(config_extra or {})
+        for name, extra in (printer_extra or {}).items():
+            config["printers"][name].update(extra)
+        path = tmp_path / "link-sync.yml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True))
+        selection = Selection(
+            config=path,
+            include=tuple(fields.pop("include", ())),
+            exclude=tuple(fields.pop("exclude", ())),
+        )
+        fields.setdefault("retry", FAST_RETRY)
+        request = SyncRequest(selection=selection, **fields)
+        return await sync_async(request, environ=state_env, cwd=tmp_path)
+
+    return runner

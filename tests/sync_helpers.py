@@ -1,0 +1,41 @@
+"""Helpers shared by the sync tests (imported by conftest and test modules)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from link_sync.execute import RetryPolicy
+from link_sync.result import RunResult
+
+#: Fast retries for tests: the behaviour is the same, the pauses are shorter.
+FAST_RETRY = RetryPolicy(attempts=4, first_delay=0.02, max_delay=0.1)
+
+SyncRunner = Callable[..., Awaitable[RunResult]]
+
+
+class Master:
+    """A master folder on disk that tests fill and change."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def write(self, relative: str, data: bytes | str, mtime: float | None = None) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        if mtime is not None:
+            os.utime(path, (mtime, mtime))
+        return path
+
+    def remove(self, relative: str) -> None:
+        (self.root / relative).unlink()
+
+    def files(self) -> dict[str, bytes]:
+        return {
+            p.relative_to(self.root).as_posix(): p.read_bytes()
+            for p in sorted(self.root.rglob("*"))
+            if p.is_file() and not any(part.startswith(".") for part in p.parts)
+        }

@@ -1,0 +1,438 @@
+"""The sync engine against emulated farms over real HTTP on loopback.
+
+Each test states one rule of the sync-engine issue and checks it on the
+printers' storage and in the requests they received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from link_sync.lock import LockHeld, RunLock
+
+from link_sync.emulator import Fault, PrinterSpec
+from link_sync.errors import SafetyRefusal
+from sync_helpers import Master, SyncRunner
+
+BUDDY_PROFILES = ["mk4", "mk4s", "mk3.5", "mk3.9", "xl", "mini", "coreone"]
+ALL_PROFILES = [*BUDDY_PROFILES, "mk3"]
+
+NESTED = {
+    "benchy.gcode": b"G28\nG1 X10\n" * 50,
+    "Parts/cable clip 3x.GCODE": b"G1 Y2\n" * 80,
+    "Parts/Türgriff links.bgcode": b"GCDE" + b"\x01" * 300,
+    "customers/ACME order 1042/bracket v3.gcode": b"G1 Z0.2\n" * 40,
+    "calibration/first_layer.g": b"M104 S215\n" * 10,
+}
+
+
+def spec(name: str, profile: str = "mk4", **kw: Any) -> PrinterSpec:
+    if profile == "mk3":
+        kw.setdefault("api_key", "pi-key-123")
+    return PrinterSpec(name, profile=profile, **kw)
+
+
+def fill(master: Master, files: dict[str, bytes], age: float = 3600) -> None:
+    for path, data in files.items():
+        master.write(path, data, mtime=time.time() - age)
+
+
+def file_gets(printer: Any) -> list[str]:
+    """Per-file GETs (not folder listings) the printer received."""
+    return [
+        r.path
+        for r in printer.requests
+        if r.method == "GET" and r.path.startswith("/api/v1/files/") and not r.path.endswith("/")
+    ]
+
+
+def writes(printer: Any) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in printer.requests if r.method in ("PUT", "DELETE", "POST")]
+
+
+async def test_nested_master_reaches_every_profile_exactly(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, NESTED)
+    farm = await farm_factory([spec(f"p-{p}", p) for p in ALL_PROFILES])
+    result = await run_sync(farm)
+
+    assert result.exit_code == 0, result.to_json()
+    for printer in farm:
+        expected = dict(NESTED)
+        if printer.spec.profile == "mk3":
+            # The Pi knows no binary G-code: reported as skipped, never sent.
+            del expected["Parts/Türgriff links.bgcode"]
+            report = next(p for p in result.printers if p.name == printer.name)
+            assert [path for path, _ in report.skipped] == ["Parts/Türgriff links.bgcode"]
+        assert printer.files() == expected, printer.name
+    assert {p.status for p in result.printers} == {"synced"}
+
+
+async def test_second_run_does_nothing_and_asks_no_file_on_buddy(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, NESTED)
+    farm = await farm_factory([spec("mk4", "mk4"), spec("pi", "mk3")])
+    await run_sync(farm)
+    for printer in farm:
+        printer.requests.clear()
+
+    again = await run_sync(farm)
+
+    assert again.exit_code == 0
+    assert all(p.actions == [] for p in again.printers)
+    assert again.totals() == {"uploaded": 0, "replaced": 0, "deleted": 0, "bytes": 0, "failed": 0}
+    for printer in farm:
+        assert writes(printer) == []
+    assert file_gets(farm["mk4"]) == []  # the journal vouched for every file
+
+
+async def test_journal_outlasts_clock_skew_and_the_fat_seconds_bug(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    # Master files written "now"; printers whose clocks are an hour behind
+    # would look stale by timestamps alone on every run.
+    for path, data in NESTED.items():
+        master.write(path, data)
+    farm = await farm_factory(
+        [spec("behind", clock_offset=-3600), spec("bug", fat_seconds_bug=True)]
+    )
+    await run_sync(farm)
+    for printer in farm:
+        printer.requests.clear()
+    again = await run_sync(farm)
+    assert all(p.actions == [] for p in again.printers)
+    assert all(writes(p) == [] for p in farm)
+
+
+async def test_stale_file_is_replaced_by_one_overwriting_upload(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"a.gcode": b"G1 X1\n" * 10})
+    farm = await farm_factory([spec("mk4"), spec("pi", "mk3")])
+    await run_sync(farm)
+    master.write("a.gcode", b"G1 X2\n" * 11)
+    for printer in farm:
+        printer.requests.clear()
+
+    result = await run_sync(farm)
+
+    assert result.totals()["replaced"] == 2
+    for printer in farm:
+        assert printer.files() == {"a.gcode": b"G1 X2\n" * 11}
+        puts = [r for r in printer.requests if r.method == "PUT"]
+        assert len(puts) == 1 and puts[0].headers.get("Overwrite") == "?1"
+        assert not [r for r in printer.requests if r.method == "DELETE"]
+
+
+async def test_local_change_with_old_mtime_is_detected_by_hash(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    old = time.time() - 86400
+    master.write("a.gcode", b"G1 X1\n", mtime=old)
+    farm = await farm_factory([spec("mk4")])
+    await run_sync(farm)
+    # Restored from a backup: same size, different content, an even older mtime.
+    master.write("a.gcode", b"G1 X9\n", mtime=old - 86400)
+    result = await run_sync(farm)
+    assert [(a.op, a.path) for a in result.printers[0].actions] == [("replace", "a.gcode")]
+    assert farm["mk4"].files() == {"a.gcode": b"G1 X9\n"}
+
+
+async def test_files_already_on_the_printer_are_recognised_without_upload(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"a.gcode": b"G1\n" * 20}, age=7200)
+    # Put there by hand an hour after the master file was written: same size.
+    farm = await farm_factory([spec("mk4", files={"a.gcode": b"G1\n" * 20})])
+    result = await run_sync(farm)
+    assert result.printers[0].actions == []
+    assert file_gets(farm["mk4"]) == ["/api/v1/files/usb/a.gcode"]  # one size check, once
+    farm["mk4"].requests.clear()
+    await run_sync(farm)
+    assert file_gets(farm["mk4"]) == []
+
+
+async def test_excess_deleted_after_uploads_other_files_and_outside_untouched(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"new.gcode": b"G1\n" * 10})
+    farm = await farm_factory(
+        [
+            spec(
+                "pi",
+                "mk3",
+                files={
+                    "prints/old.gcode": b"old",
+                    "prints/notes.txt": b"keep me",
+                    "prints2/other.gcode": b"outside",
+                    "top.gcode": b"outside too",
+                },
+            )
+        ]
+    )
+    result = await run_sync(farm, config_extra={"destination": "/prints"})
+
+    assert result.exit_code == 0, result.to_json()
+    assert farm["pi"].files() == {
+        "prints/new.gcode": b"G1\n" * 10,
+        "prints/notes.txt": b"keep me",
+        "prints2/other.gcode": b"outside",
+        "top.gcode": b"outside too",
+    }
+    order = [m for m, _ in writes(farm["pi"])]
+    assert order.index("DELETE") > order.index("PUT")  # deletes only after uploads
+
+
+async def test_folders_emptied_by_deletes_are_removed(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"keep/a.gcode": b"G1\n"})
+    files = {"keep/a.gcode": b"G1\n", "gone/deep/x.gcode": b"x", "gone/y.gcode": b"y"}
+    farm = await farm_factory([spec("mk4", files=files), spec("pi", "mk3", files=files)])
+    result = await run_sync(farm)
+    assert result.exit_code == 0, result.to_json()
+    for printer in farm:
+        assert printer.files() == {"keep/a.gcode": b"G1\n"}
+        assert printer.entry("gone") is None, printer.name
+        ops = [
+            (a.op, a.path)
+            for a in next(r for r in result.printers if r.name == printer.name).actions
+        ]
+        assert ("rmdir", "gone/deep") in ops and ("rmdir", "gone") in ops
+
+
+async def test_busy_printer_is_skipped_by_default(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"a.gcode": b"G1\n"})
+    farm = await farm_factory(
+        [
+            spec("busy", files={"job.gcode": b"J"}, state="PRINTING", job_file="job.gcode"),
+            spec("idle"),
+        ]
+    )
+    result = await run_sync(farm)
+    statuses = {p.name: p.status for p in result.printers}
+    assert statuses == {"busy": "busy", "idle": "synced"}
+    assert result.exit_code == 0
+    assert writes(farm["busy"]) == []
+    assert farm["busy"].files() == {"job.gcode": b"J"}
+
+
+async def test_include_busy_never_touches_the_file_being_printed(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"job.gcode": b"new version\n", "a.gcode": b"G1\n"}, age=60)
+    files = {"job.gcode": b"old", "excess.gcode": b"x"}
+    farm = await farm_factory(
+        [
+            spec("mk4", files=files, state="PRINTING", job_file="job.gcode"),
+            spec("pi", "mk3", files=files, state="PRINTING", job_file="job.gcode"),
+        ]
+    )
+    result = await run_sync(farm, include_busy=True)
+    assert result.exit_code == 0, result.to_json()
+    for printer in farm:
+        assert printer.files() == {"job.gcode": b"old", "a.gcode": b"G1\n"}, printer.name
+
+
+async def test_printer_that_starts_printing_mid_run_gets_no_deletes(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"big.gcode": b"G1\n" * 20000})
+    farm = await farm_factory([spec("mk4", rate=200_000, files={"old.gcode": b"o"})])
+
+    async def start_printing_soon() -> None:
+        await asyncio.sleep(0.1)
+        farm["mk4"].start_print("old.gcode")
+
+    starter = asyncio.create_task(start_printing_soon())
+    result = await run_sync(farm)
+    await starter
+    assert "old.gcode" in farm["mk4"].files()
+    assert "big.gcode" in farm["mk4"].files()
+    assert any("deletes postponed" in n for n in result.printers[0].notes)
+
+
+@pytest.mark.parametrize("how", ["missing", "empty"])
+async def test_missing_or_empty_source_is_refused_before_contact(
+    farm_factory: Any, master: Master, run_sync: SyncRunner, how: str
+) -> None:
+    farm = await farm_factory([spec("mk4", files={"a.gcode": b"keep"})])
+    if how == "missing":
+        master.root.rmdir()
+    else:
+        master.write("readme.txt", "not a print file")
+    with pytest.raises(SafetyRefusal):
+        await run_sync(farm)
+    assert farm["mk4"].requests == []
+    assert farm["mk4"].files() == {"a.gcode": b"keep"}
+
+
+async def test_allow_empty_empties_the_managed_folder(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    farm = await farm_factory([spec("mk4", files={"a.gcode": b"x"})])
+    result = await run_sync(farm, allow_empty=True)
+    assert result.exit_code == 0
+    assert farm["mk4"].files() == {}
+
+
+async def test_max_delete_refuses_that_printer_only(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"a.gcode": b"G1\n"})
+    many = {f"old{i}.gcode": b"x" for i in range(5)}
+    farm = await farm_factory([spec("many", files=many), spec("few", files={"old.gcode": b"x"})])
+    result = await run_sync(farm, max_delete=3)
+    statuses = {p.name: p.status for p in result.printers}
+    assert statuses == {"many": "skipped", "few": "synced"}
+    assert result.exit_code == 3
+    assert farm["many"].files() == many  # nothing changed at all
+    assert writes(farm["many"]) == []
+
+
+async def test_second_run_while_the_lock_is_held_is_refused(
+    farm_factory: Any, master: Master, run_sync: SyncRunner, state_env: dict[str, str]
+) -> None:
+    fill(master, {"a.gcode": b"G1\n"})
+    farm = await farm_factory([spec("mk4")])
+    state = Path(state_env["LINK_SYNC_STATE_DIR"])
+    state.mkdir(parents=True, exist_ok=True)
+    with RunLock(state / "sync.lock"), pytest.raises(LockHeld):
+        await run_sync(farm)
+    assert farm["mk4"].requests == []
+
+
+async def test_wrong_password_fails_that_printer_and_others_sync(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"a.gcode": b"G1\n"})
+    farm = await farm_factory([spec("good"), spec("bad"), spec("pi", "mk3")])
+    result = await run_sync(
+        farm, printer_extra={"bad": {"password": "wrong"}, "pi": {"api_key": "wrong"}}
+    )
+    by_name = {p.name: p for p in result.printers}
+    assert by_name["good"].status == "synced"
+    for name in ("bad", "pi"):
+        assert by_name[name].status == "failed"
+        assert "wrong password or API key" in (by_name[name].error or "")
+    assert result.exit_code == 1
+    assert "wrong" not in str(result.to_json())  # the secret itself is never shown
+
+
+async def test_offline_printer_is_unreachable_and_never_delays_the_others(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"a.gcode": b"G1\n"})
+    farm = await farm_factory([spec("up"), spec("down")])
+    farm["down"].go_offline()
+    started = time.monotonic()
+    result = await run_sync(farm)
+    by_name = {p.name: p for p in result.printers}
+    assert by_name["up"].status == "synced"
+    assert by_name["down"].status == "unreachable"
+    assert result.exit_code == 1
+    assert time.monotonic() - started < 10
+
+
+async def test_transient_errors_are_retried_and_the_upload_verified(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"a.gcode": b"G1\n" * 100})
+    faults = [
+        Fault("status", op="upload", status=409, count=1),  # another transfer in progress
+        Fault("status", op="upload", status=503, count=1),
+        Fault("reset", op="upload", after_bytes=0.5, count=1),
+    ]
+    farm = await farm_factory([spec("mk4", faults=faults)])
+    result = await run_sync(farm)
+    assert result.exit_code == 0, result.to_json()
+    assert farm["mk4"].files() == {"a.gcode": b"G1\n" * 100}
+
+
+async def test_refused_names_fail_per_file_and_the_rest_goes_on(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"ok.gcode": b"G1\n", "what?.gcode": b"G1\n", ("x" * 170) + ".gcode": b"G1\n"})
+    farm = await farm_factory([spec("mk4")])
+    result = await run_sync(farm)
+    report = result.printers[0]
+    assert farm["mk4"].files() == {"ok.gcode": b"G1\n"}
+    failed = sorted(a.path for a in report.actions if not a.ok)
+    assert failed == sorted(["what?.gcode", ("x" * 170) + ".gcode"])
+    assert report.status == "failed" and result.exit_code == 1
+    assert not [r for r in farm["mk4"].requests if r.status in (404, 414)]  # never sent
+
+
+async def test_case_collision_in_master_is_refused_on_fat_only(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"A.gcode": b"upper", "a.gcode": b"lower", "b.gcode": b"b"})
+    farm = await farm_factory([spec("mk4"), spec("pi", "mk3")])
+    result = await run_sync(farm)
+    assert farm["mk4"].files() == {"b.gcode": b"b"}
+    assert farm["pi"].files() == {"A.gcode": b"upper", "a.gcode": b"lower", "b.gcode": b"b"}
+    assert {p.name: p.status for p in result.printers} == {"mk4": "failed", "pi": "synced"}
+
+
+async def test_dry_run_changes_nothing(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"a.gcode": b"G1\n"})
+    farm = await farm_factory([spec("mk4", files={"old.gcode": b"x"})])
+    result = await run_sync(farm, dry_run=True)
+    assert result.dry_run and result.printers[0].status == "planned"
+    assert [(a.op, a.path) for a in result.printers[0].actions] == [
+        ("upload", "a.gcode"),
+        ("delete", "old.gcode"),
+    ]
+    assert writes(farm["mk4"]) == []
+    assert farm["mk4"].files() == {"old.gcode": b"x"}
+
+
+async def test_seed_config_format_of_the_original_tool_is_read(
+    farm_factory: Any, master: Master, tmp_path: Any, state_env: dict[str, str]
+) -> None:
+    import yaml
+
+    from link_sync.commands.sync import Selection, SyncRequest, sync_async
+
+    fill(master, {"a.gcode": b"G1\n"})
+    farm = await farm_factory([spec("mk4")])
+    seed = {
+        "mk4": {
+            "printer_type": "MK4",
+            "host": farm["mk4"].url,
+            "username": "maker",
+            "password": "maker-pass",
+        }
+    }
+    path = tmp_path / "printers.yml"
+    path.write_text(yaml.safe_dump(seed))
+    request = SyncRequest(selection=Selection(config=path, source=master.root))
+    result = await sync_async(request, environ=state_env, cwd=tmp_path)
+    assert result.exit_code == 0, result.to_json()
+    assert farm["mk4"].files() == {"a.gcode": b"G1\n"}
+
+
+async def test_pi_folders_are_created_one_level_at_a_time_and_lag_is_tolerated(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"a/b/c/deep.gcode": b"G1\n"})
+    farm = await farm_factory([spec("pi", "mk3", listing_lag=0.3)])
+    result = await run_sync(farm)
+    assert result.exit_code == 0, result.to_json()
+    folders = [r.path for r in farm["pi"].requests if r.headers.get("Create-Folder") == "?1"]
+    assert folders == [
+        "/api/v1/files/local/a",
+        "/api/v1/files/local/a/b",
+        "/api/v1/files/local/a/b/c",
+    ]
+    assert farm["pi"].files() == {"a/b/c/deep.gcode": b"G1\n"}
