@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from .servers import MoonrakerServer, OctoPrintServer, PrusaLinkServer
+from .servers import MoonrakerServer, OctoPrintServer, PrusaLinkServer, slow_gcode
 
 
 def test_octoprint_answers_with_the_api_key(octoprint_server: OctoPrintServer) -> None:
@@ -55,3 +55,29 @@ def test_prusalink_digest_and_api_key(prusalink_server: PrusaLinkServer) -> None
             raise AssertionError("the uploaded file never appeared in PrusaLink's listing")
         assert client.delete("/api/v1/files/local/harness%20check.gcode").status_code == 204
     assert not (server.storage / "harness check.gcode").exists()
+
+
+def test_prusalink_prints_on_the_fake_mk3s(prusalink_server: PrusaLinkServer) -> None:
+    server = prusalink_server
+    with server.client() as client:
+        put = client.put(
+            "/api/v1/files/local/harness%20job.gcode",
+            content=slow_gcode(60),
+            headers={"Content-Type": "text/x.gcode"},
+        )
+        assert put.status_code == 201
+        for _ in range(20):  # listings lag behind the disk by up to ~1 s
+            if client.get("/api/v1/files/local/harness%20job.gcode").status_code == 200:
+                break
+            time.sleep(0.1)
+    server.start_printing("harness job.gcode")
+    try:
+        with server.client() as client:
+            job = client.get("/api/v1/job").json()
+            assert job["file"]["display_name"] == "harness job.gcode"
+            refused = client.delete("/api/v1/files/local/harness%20job.gcode")
+            assert refused.status_code == 409
+    finally:
+        server.stop_printing()
+    assert server.printer_state() in ("STOPPED", "IDLE", "FINISHED")
+    assert (server.storage / "harness job.gcode").exists()

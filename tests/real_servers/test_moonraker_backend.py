@@ -178,6 +178,22 @@ async def test_large_upload_streams_with_flat_memory(
     await backend.delete("t-big/big.gcode")
 
 
+async def test_bgcode_is_stored_but_not_a_print_file(
+    backend: MoonrakerBackend, moonraker_server: MoonrakerServer, tmp_path: Path
+) -> None:
+    # Why .bgcode is not in the capabilities: Moonraker takes it, but never lists
+    # it as G-code (/server/files/list), so it is no print file to Klipper.
+    source = make_file(tmp_path, "x.bgcode", b"GCDE")
+    await backend.upload("t-bgcode/x.bgcode", source, 4, overwrite=False)
+    assert (moonraker_server.storage / "t-bgcode/x.bgcode").exists()
+    with moonraker_server.client() as client:
+        listed = client.get("/server/files/list", params={"root": "gcodes"}).json()["result"]
+    assert "t-bgcode/x.bgcode" not in {item["path"] for item in listed}
+    entries = {e.path: e for e in await backend.list_tree("t-bgcode")}
+    assert not entries["t-bgcode/x.bgcode"].print_file
+    await backend.delete("t-bgcode/x.bgcode")
+
+
 def test_check_name(backend: MoonrakerBackend) -> None:
     assert backend.check_name("ok/Größe #2/Würfel 20 mm?.gcode") is None
     assert backend.check_name(".hidden/x.gcode") is not None
