@@ -21,9 +21,7 @@ BACKEND_TYPES: dict[str, str] = {
 
 
 def backend_options(printer: PrinterConfig) -> BackendOptions:
-    verify: bool | str = printer.verify
-    if printer.verify and printer.ca_file is not None:
-        verify = str(printer.ca_file)
+    """The connection settings of one configured printer (TLS: see `backends.tls`)."""
     return BackendOptions(
         name=printer.name,
         base_url=printer.base_url,
@@ -31,7 +29,9 @@ def backend_options(printer: PrinterConfig) -> BackendOptions:
         password=printer.password,
         api_key=printer.api_key,
         storage=printer.storage,
-        verify=verify,
+        verify=printer.verify,
+        ca_file=printer.ca_file if printer.verify else None,
+        fingerprint=printer.fingerprint,
     )
 
 

@@ -109,5 +109,10 @@ class BackendOptions:
     storage: str | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
+    #: False: no certificate checks; a text: a CA bundle (same as `ca_file`).
     verify: bool | str = True
+    #: Trust only this CA bundle for an https:// printer.
+    ca_file: Path | None = None
+    #: SHA-256 of the printer's certificate (hex); pins it, replacing CA checks.
+    fingerprint: str | None = None
     extra: dict[str, str] = field(default_factory=dict)

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 
-from link_sync import __version__, errors
+from link_sync import __version__, errors, redact
+from link_sync.backends import tls
 from link_sync.backends.base import BackendOptions, ProgressCallback
 
 log = logging.getLogger("link_sync.http")
@@ -26,19 +28,21 @@ def make_client(options: BackendOptions, *, auth: httpx.Auth | None = None) -> h
     Buddy firmware serves at most 3 connections at once; two leave one for the
     printer's own web page or another tool.
     """
+    redact.register(options.password, options.api_key)
     timeout = httpx.Timeout(
         connect=options.connect_timeout,
         read=options.read_timeout,
         write=options.read_timeout,
         pool=None,
     )
+    limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
     return httpx.AsyncClient(
         base_url=options.base_url,
         auth=auth,
         timeout=timeout,
-        limits=httpx.Limits(max_connections=2, max_keepalive_connections=2),
         headers={"User-Agent": USER_AGENT},
-        verify=options.verify,
+        # Certificate checks, `ca_file:` and `fingerprint:` pins live in the transport.
+        transport=tls.PrinterTransport(tls.tls_settings(options), limits),
         event_hooks={"response": [_log_response]},
         trust_env=False,  # never send printer traffic through a proxy from the environment
     )
@@ -132,9 +136,43 @@ def translate_transport_errors(what: str) -> Iterator[None]:
     except httpx.StreamConsumed as exc:
         # The printer asked to authenticate again mid-upload; the body cannot be replayed.
         raise errors.ServerError(f"{what}: authentication renewed during upload") from exc
+    except httpx.ConnectError as exc:
+        trust_problem = _tls_trust_problem(exc)
+        if trust_problem is not None:
+            # Not retryable and not "unreachable": the printer answered, but is not
+            # the one we trust, so no credentials were (or will be) sent to it.
+            raise errors.AuthFailed(f"{what}: {trust_problem}") from exc
+        raise errors.Unreachable(f"{what}: connection failed ({_reason(exc)})") from exc
     except (httpx.TransportError, httpx.DecodingError) as exc:
-        reason = str(exc) or type(exc).__name__
-        raise errors.Unreachable(f"{what}: connection failed ({reason})") from exc
+        raise errors.Unreachable(f"{what}: connection failed ({_reason(exc)})") from exc
+
+
+NOT_TRUSTED_HINT = "use ca_file: or fingerprint: in the config"
+
+
+def _tls_trust_problem(exc: BaseException) -> str | None:
+    """One clear sentence if `exc` comes from a certificate that is not trusted."""
+    if isinstance(exc, tls.TlsSetupError):
+        return str(exc)
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, tls.CertificateMismatch):
+            return (
+                f"TLS certificate does not match the configured fingerprint "
+                f"(the printer presented sha256 {cause.presented or 'nothing'}); "
+                "nothing was sent to it"
+            )
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            detail = cause.verify_message or "verification failed"
+            return f"TLS certificate not trusted: {detail} ({NOT_TRUSTED_HINT})"
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    return redact.redact(str(exc)) or type(exc).__name__
 
 
 def parse_json(response: httpx.Response, what: str) -> object:
