@@ -316,7 +316,7 @@ async def test_wrong_password_fails_that_printer_and_others_sync(
     fill(master, {"a.gcode": b"G1\n"})
     farm = await farm_factory([spec("good"), spec("bad"), spec("pi", "mk3")])
     result = await run_sync(
-        farm, printer_extra={"bad": {"password": "wrong"}, "pi": {"api_key": "wrong"}}
+        farm, printer_extra={"bad": {"password": "Zq-bad-pw-77"}, "pi": {"api_key": "Zq-bad-key-77"}}
     )
     by_name = {p.name: p for p in result.printers}
     assert by_name["good"].status == "synced"
@@ -324,7 +324,7 @@ async def test_wrong_password_fails_that_printer_and_others_sync(
         assert by_name[name].status == "failed"
         assert "wrong password or API key" in (by_name[name].error or "")
     assert result.exit_code == 1
-    assert "wrong" not in str(result.to_json())  # the secret itself is never shown
+    assert "Zq-bad" not in str(result.to_json())  # the secret itself is never shown
 
 
 async def test_offline_printer_is_unreachable_and_never_delays_the_others(
