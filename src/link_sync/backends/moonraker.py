@@ -20,7 +20,8 @@ from link_sync.backends.http import (
     raise_for_status,
     translate_transport_errors,
 )
-from link_sync.backends.octoprint import MultipartFile, quote_path
+from link_sync.backends.multipart import MultipartFile
+from link_sync.backends.urls import quote_path
 from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry
 
 #: Moonraker's VALID_GCODE_EXTS minus .ufp/.nc. Others (.bgcode) are stored but

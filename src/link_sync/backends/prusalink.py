@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from link_sync.backends.http import (
     raise_for_status,
     translate_transport_errors,
 )
+from link_sync.backends.urls import quote_path
 from link_sync.model import PRINT_EXTENSIONS, PrinterInfo, PrinterStatus, RemoteEntry
 
 BUDDY_CAPABILITIES = Capabilities(
@@ -312,8 +312,7 @@ class PrusaLinkBackend:
     # -- helpers ---------------------------------------------------------
 
     def _url(self, path: str) -> str:
-        quoted = urllib.parse.quote(path.strip("/"), safe="/")
-        return f"/api/v1/files/{self.storage}/{quoted}".rstrip("/")
+        return f"/api/v1/files/{self.storage}/{quote_path(path)}".rstrip("/")
 
     async def _get_json(self, url: str, what: str) -> object:
         with translate_transport_errors(what):
@@ -347,7 +346,7 @@ def _buddy_name_problem(storage: str, path: str) -> str | None:
             return f"name has characters the printer's FAT storage refuses: {shown}"
         if part != part.rstrip(". "):
             return "name ends with a dot or space, which FAT storage drops"
-    url = f"/api/v1/files/{storage}/" + urllib.parse.quote(path, safe="/")
+    url = f"/api/v1/files/{storage}/" + quote_path(path)
     if len(url.encode()) > BUDDY_MAX_URL_BYTES:
         return (
             f"path too long for the printer: {len(url.encode())} bytes in the request, "
