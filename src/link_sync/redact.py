@@ -34,8 +34,9 @@ def redact(text: str, secrets: Iterable[str] | None = None) -> str:
     """`text` with every secret (registered ones by default) replaced by `***`."""
     if secrets is None:
         with _lock:
-            secrets = sorted(_secrets, key=len, reverse=True)  # longest first: nested values
-    for secret in secrets:
+            secrets = list(_secrets)
+    # Longest first: a secret that contains another one is masked whole.
+    for secret in sorted(secrets, key=len, reverse=True):
         if secret and secret in text:
             text = text.replace(secret, MASK)
     return text
