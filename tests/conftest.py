@@ -11,6 +11,7 @@ import yaml
 
 from link_sync.commands.sync import Selection, SyncRequest, sync_async
 from link_sync.result import RunResult
+
 from sync_helpers import FAST_RETRY, Master, SyncRunner
 
 pytest_plugins = ["link_sync.emulator.testing"]

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from link_sync.lock import LockHeld, RunLock
 
 from link_sync.emulator import Fault, PrinterSpec
 from link_sync.errors import SafetyRefusal
+from link_sync.lock import LockHeld, RunLock
+
 from sync_helpers import Master, SyncRunner
 
 BUDDY_PROFILES = ["mk4", "mk4s", "mk3.5", "mk3.9", "xl", "mini", "coreone"]
@@ -316,7 +317,8 @@ async def test_wrong_password_fails_that_printer_and_others_sync(
     fill(master, {"a.gcode": b"G1\n"})
     farm = await farm_factory([spec("good"), spec("bad"), spec("pi", "mk3")])
     result = await run_sync(
-        farm, printer_extra={"bad": {"password": "Zq-bad-pw-77"}, "pi": {"api_key": "Zq-bad-key-77"}}
+        farm,
+        printer_extra={"bad": {"password": "Zq-bad-pw-77"}, "pi": {"api_key": "Zq-bad-key-77"}},
     )
     by_name = {p.name: p for p in result.printers}
     assert by_name["good"].status == "synced"

@@ -306,6 +306,51 @@ def status_command(
     sys.exit(report.exit_code)
 
 
+@main.command("pull")
+@selection_options
+@click.option(
+    "--into",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Copy into DIR instead of the master folder.",
+)
+@click.option("-n", "--dry-run", is_flag=True, help="Only list what would be copied.")
+@reports_errors
+def pull_command(
+    config: Path | None,
+    source: Path | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+    into: Path | None,
+    dry_run: bool,
+) -> None:
+    """Copy print files that exist only on printers back into the master (or DIR).
+
+    Never overwrites a local file. A file found on several printers is fetched
+    once if the copies agree; if they differ, both are kept, the extra one named
+    after its printer ("clip (from mk4-02).gcode"). Names that would leave the
+    target folder are refused.
+
+    \b
+    Examples:
+      link-sync pull -n                      what would be copied
+      link-sync pull -p mk4-01 --into ~/rescued
+    """
+    from link_sync.commands.pull import PullRequest, pull_async
+
+    _setup_logging(verbose)
+    request = PullRequest(Selection(config, source, include, exclude), into, dry_run)
+    if as_json:
+        result = asyncio.run(pull_async(request))
+        print_json(result.to_json())
+    else:
+        log = PlainLog(sys.stdout, quiet=quiet, dry_run=dry_run)
+        result = asyncio.run(pull_async(request, log))
+    sys.exit(result.exit_code)
+
+
 @main.command("demo")
 @click.option(
     "--workdir",

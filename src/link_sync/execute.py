@@ -190,13 +190,15 @@ class PrinterSync:
             self.observer.printer_state(name, f"busy ({status.state})")
             return
 
-        self.destination = _strip_storage(self.printer.destination, info.storage)
+        self.destination = strip_storage(self.printer.destination, info.storage)
         self.journal_key = f"{name}|{self.printer.base_url}|{info.storage}|{self.destination}"
         self.observer.printer_state(name, "listing")
         listing = await self._retrying(
             "list files", lambda: self.backend.list_tree(self.destination)
         )
-        remote = _relative_to(listing, self.destination, self.backend.capabilities.case_insensitive)
+        remote = relative_to_folder(
+            listing, self.destination, self.backend.capabilities.case_insensitive
+        )
         self.result.managed_files = sum(1 for e in remote if not e.is_dir and e.print_file)
         plan = await self._plan(remote, status)
         self.observer.plan_ready(name, plan)
@@ -453,7 +455,7 @@ def _check_unchanged(local: LocalFile) -> None:
         raise OSError(f"{local.abspath} changed during the sync; it will be sent next run")
 
 
-def _strip_storage(destination: str, storage: str) -> str:
+def strip_storage(destination: str, storage: str) -> str:
     """'usb/prints' -> 'prints' when the printer's storage is 'usb' (the original's -d form)."""
     parts = [p for p in destination.split("/") if p]
     if parts and storage and parts[0].casefold() == storage.casefold():
@@ -461,7 +463,7 @@ def _strip_storage(destination: str, storage: str) -> str:
     return "/".join(parts)
 
 
-def _relative_to(entries: Sequence[RemoteEntry], folder: str, ci: bool) -> list[RemoteEntry]:
+def relative_to_folder(entries: Sequence[RemoteEntry], folder: str, ci: bool) -> list[RemoteEntry]:
     """Entries below `folder`, with paths relative to it (whole components compared)."""
     if not folder:
         return list(entries)

@@ -50,6 +50,7 @@ class RemoteEntry:
     short_path: str | None = None  # Buddy 8.3 path, for requests that must stay short
     read_only: bool = False
     print_file: bool = True  # False for files a printer lists but cannot print
+    download_ref: str | None = None  # where the printer serves the content, if it says
 
     @property
     def name(self) -> str:

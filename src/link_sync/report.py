@@ -99,6 +99,8 @@ def summary_line(result: PrinterResult) -> str:
         planned = {op: sum(1 for a in result.actions if a.op == op) for op in VERBS}
         counts = [f"{n} to {op}" for op, n in planned.items() if n]
         return "plan: " + (", ".join(counts) if counts else "nothing to do")
+    if result.count("pull"):
+        counts.append(f"{result.count('pull')} pulled")
     done = ", ".join(counts) if counts else "nothing to do"
     return f"{result.status}: {done} ({human_bytes(result.bytes)}, {result.seconds:.1f} s)"
 

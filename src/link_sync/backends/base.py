@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from link_sync.model import PRINT_EXTENSIONS, PrinterInfo, PrinterStatus, RemoteEntry
 
@@ -80,6 +80,12 @@ class Backend(Protocol):
         progress: ProgressCallback | None = None,
     ) -> None:
         """Stream `source` to `path` (parents created as needed); never read it whole."""
+        ...
+
+    async def download(
+        self, entry: RemoteEntry, target: BinaryIO, progress: ProgressCallback | None = None
+    ) -> int:
+        """Stream a file's content into `target`; return the number of bytes written."""
         ...
 
     async def delete(self, path: str) -> None: ...

@@ -9,6 +9,7 @@ import logging
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -181,3 +182,25 @@ def parse_json(response: httpx.Response, what: str) -> object:
         return response.json()
     except ValueError as exc:
         raise errors.ProtocolError(f"{what}: the printer's answer is not JSON") from exc
+
+
+async def stream_to(
+    client: httpx.AsyncClient,
+    url: str,
+    target: BinaryIO,
+    what: str,
+    progress: ProgressCallback | None = None,
+) -> int:
+    """GET `url` and write the body into `target` chunk by chunk; return the byte count."""
+    written = 0
+    with translate_transport_errors(what):
+        async with client.stream("GET", url) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise_for_status(response, what)
+            async for chunk in response.aiter_bytes(CHUNK_SIZE):
+                target.write(chunk)
+                written += len(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+    return written

@@ -8,7 +8,7 @@ most failures are a 400 with a message, told apart here by that message.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -18,6 +18,7 @@ from link_sync.backends.http import (
     make_client,
     parse_json,
     raise_for_status,
+    stream_to,
     translate_transport_errors,
 )
 from link_sync.backends.multipart import MultipartFile
@@ -192,6 +193,12 @@ class MoonrakerBackend:
         stored = item.get("size") if isinstance(item, dict) else None
         if isinstance(stored, int) and stored != size:
             raise errors.ProtocolError(f"{what}: Moonraker stored {stored} bytes, sent {size}")
+
+    async def download(
+        self, entry: RemoteEntry, target: BinaryIO, progress: ProgressCallback | None = None
+    ) -> int:
+        url = f"/server/files/gcodes/{quote_path(entry.path)}"
+        return await stream_to(self._client, url, target, f"download {entry.path}", progress)
 
     async def delete(self, path: str) -> None:
         what = f"delete {path}"

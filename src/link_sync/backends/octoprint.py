@@ -8,7 +8,7 @@ listing carries each file's SHA-1, which makes comparisons exact.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -18,6 +18,7 @@ from link_sync.backends.http import (
     make_client,
     parse_json,
     raise_for_status,
+    stream_to,
     translate_transport_errors,
 )
 from link_sync.backends.multipart import MultipartFile
@@ -157,6 +158,12 @@ class OctoPrintBackend:
         if stored_path is not None and stored_path != path.strip("/"):
             # OctoPrint renamed it (check_name should have caught this first).
             raise errors.Refused(f"{what}: OctoPrint stored it as {stored_path!r}")
+
+    async def download(
+        self, entry: RemoteEntry, target: BinaryIO, progress: ProgressCallback | None = None
+    ) -> int:
+        url = f"/downloads/files/local/{quote_path(entry.path)}"
+        return await stream_to(self._client, url, target, f"download {entry.path}", progress)
 
     async def delete(self, path: str) -> None:
         await self._delete(path, f"delete {path}")

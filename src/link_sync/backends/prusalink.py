@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -24,6 +25,7 @@ from link_sync.backends.http import (
     make_client,
     parse_json,
     raise_for_status,
+    stream_to,
     translate_transport_errors,
 )
 from link_sync.backends.urls import quote_path
@@ -220,6 +222,8 @@ class PrusaLinkBackend:
         is_dir = kind == "FOLDER"
         size = child.get("size")
         mtime = child.get("m_timestamp")
+        refs = child.get("refs")
+        download = refs.get("download") if isinstance(refs, dict) else None
         return RemoteEntry(
             path=f"{parent}/{display}" if parent else display,
             is_dir=is_dir,
@@ -228,6 +232,7 @@ class PrusaLinkBackend:
             short_path=f"{parent_request}/{short}" if parent_request else short,
             read_only=bool(child.get("ro") or child.get("read_only")),
             print_file=is_dir or kind == "PRINT_FILE",
+            download_ref=download if isinstance(download, str) and download else None,
         )
 
     async def stat(self, path: str) -> RemoteEntry | None:
@@ -279,6 +284,18 @@ class PrusaLinkBackend:
                 headers=headers,
             )
         raise_for_status(response, f"upload {path}")
+
+    async def download(
+        self, entry: RemoteEntry, target: BinaryIO, progress: ProgressCallback | None = None
+    ) -> int:
+        if entry.download_ref:
+            # The printer's own link: Buddy "/usb/PARTS~1/CLIP~1.GCO", Pi ".../raw".
+            url = urllib.parse.quote(entry.download_ref, safe="/%~")
+        elif self.kind == "buddy":
+            url = "/usb/" + quote_path(entry.short_path or entry.path)
+        else:
+            url = f"/api/files/{self.storage}/{quote_path(entry.path)}/raw"
+        return await stream_to(self._client, url, target, f"download {entry.path}", progress)
 
     async def delete(self, path: str) -> None:
         await self._delete(path, f"delete {path}")

@@ -1,0 +1,267 @@
+"""`link-sync pull`: copy print files that exist only on printers into the master.
+
+The reverse of a sync, and careful in the other direction: it never overwrites
+a local file, never writes outside its target folder whatever names a printer
+returns, downloads into a temporary file that is renamed only when complete,
+fetches a file found on several printers once when the copies agree, and keeps
+both (the extra one with a suffix naming the printer) when they differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+
+from link_sync import errors
+from link_sync.backends import create_backend
+from link_sync.backends.base import Backend
+from link_sync.commands.sync import Selection, load_selection
+from link_sync.config import PrinterConfig
+from link_sync.execute import Observer, relative_to_folder, strip_storage
+from link_sync.model import RemoteEntry, is_print_file
+from link_sync.plan import path_key
+from link_sync.result import ActionResult, PrinterResult, RunResult
+from link_sync.scan import scan_source
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    selection: Selection = field(default_factory=Selection)
+    into: Path | None = None
+    dry_run: bool = False
+
+
+@dataclass(slots=True)
+class Candidate:
+    """One printer's copy of a file that the target folder lacks."""
+
+    printer: PrinterConfig
+    backend: Backend
+    relative: str  # path relative to the managed destination
+    entry: RemoteEntry  # as listed: storage-relative, for requests to the printer
+    result: PrinterResult
+
+
+def unsafe_name_reason(path: str) -> str | None:
+    """Why a printer-supplied relative path must not be written locally, or None."""
+    if not path or "\x00" in path:
+        return "empty name or NUL character"
+    if "\\" in path:
+        return "backslash in the name"
+    if path.startswith("/") or _DRIVE.match(path):
+        return "absolute path"
+    parts = PurePosixPath(path).parts
+    if any(part in ("..", ".") for part in path.split("/")) or not parts:
+        return "'..' or '.' in the path"
+    if any(part.startswith(".") for part in parts):
+        return "hidden (dot) name"
+    return None
+
+
+def conflict_name(relative: str, printer: str) -> str:
+    """'parts/clip.gcode' from mk4-02 -> 'parts/clip (from mk4-02).gcode'."""
+    path = PurePosixPath(relative)
+    safe_printer = re.sub(r"[^\w.-]+", "_", printer)
+    return str(path.with_name(f"{path.stem} (from {safe_printer}){path.suffix}"))
+
+
+async def pull_async(
+    request: PullRequest,
+    observer: Observer | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> RunResult:
+    env = os.environ if environ is None else environ
+    _, printers = load_selection(request.selection, env, cwd or Path.cwd())
+    targets = {p.name: _target(p, request.into) for p in printers}
+    observer = observer or Observer()
+    results = {p.name: PrinterResult(name=p.name, host=p.base_url) for p in printers}
+    backends = {p.name: create_backend(p) for p in printers}
+    try:
+        found = await asyncio.gather(
+            *(_remote_only(p, backends[p.name], results[p.name], targets[p.name]) for p in printers)
+        )
+        groups: dict[tuple[Path, str], list[Candidate]] = {}
+        for printer, entries in zip(printers, found, strict=True):
+            for relative, entry in entries:
+                key = (targets[printer.name], relative)
+                backend = backends[printer.name]
+                candidate = Candidate(printer, backend, relative, entry, results[printer.name])
+                groups.setdefault(key, []).append(candidate)
+        for (target, relative), candidates in sorted(groups.items()):
+            await _pull_one(target, relative, candidates, request.dry_run, observer)
+    finally:
+        await asyncio.gather(*(b.aclose() for b in backends.values()))
+    for result in results.values():
+        if result.error is None:  # reached: the outcome is that of its pulls
+            result.status = (
+                "failed" if result.failed else ("planned" if request.dry_run else "synced")
+            )
+        observer.printer_done(result)
+    return RunResult(printers=list(results.values()), dry_run=request.dry_run)
+
+
+def _target(printer: PrinterConfig, into: Path | None) -> Path:
+    if into is not None:
+        return into.expanduser().resolve()
+    if printer.source is None:
+        raise errors.UsageError(
+            f"printer '{printer.name}': no master folder to pull into: set 'source' or pass --into"
+        )
+    if not printer.source.is_dir():
+        # Writing into an unmounted share's mount point would hide the files.
+        raise errors.SafetyRefusal(f"the master folder {printer.source} is missing (not mounted?)")
+    return printer.source
+
+
+async def _remote_only(
+    printer: PrinterConfig, backend: Backend, result: PrinterResult, target: Path
+) -> list[tuple[str, RemoteEntry]]:
+    """Print files in the printer's managed destination that the target lacks:
+    (destination-relative path, the entry as listed)."""
+    try:
+        info = await backend.probe()
+        result.kind, result.model, result.firmware = info.kind, info.model, info.firmware
+        result.state = (await backend.status()).state
+        destination = strip_storage(printer.destination, info.storage)
+        ci = backend.capabilities.case_insensitive
+        listing = await backend.list_tree(destination)
+    except errors.PrinterError as exc:
+        result.status = "unreachable" if isinstance(exc, errors.Unreachable) else "failed"
+        result.error = str(exc)
+        return []
+    local: set[str] = set()
+    if target.is_dir():
+        local = {path_key(f.path, ci) for f in scan_source(target).files}
+    elif target.exists():
+        raise errors.UsageError(f"{target} is not a folder")
+    relative = relative_to_folder(listing, destination, ci)
+    return [
+        (rel.path, entry)
+        for rel, entry in zip(relative, _below(listing, destination, ci), strict=True)
+        if not entry.is_dir
+        and entry.print_file
+        and is_print_file(entry.name)
+        and path_key(rel.path, ci) not in local
+    ]
+
+
+def _below(entries: Sequence[RemoteEntry], folder: str, ci: bool) -> list[RemoteEntry]:
+    """The entries `relative_to_folder` keeps, as listed (same order)."""
+    if not folder:
+        return list(entries)
+    prefix = path_key(folder, ci) + "/"
+    return [e for e in entries if path_key(e.path, ci).startswith(prefix)]
+
+
+async def _pull_one(
+    target: Path,
+    relative: str,
+    candidates: Sequence[Candidate],
+    dry_run: bool,
+    observer: Observer,
+) -> None:
+    reason = unsafe_name_reason(relative)
+    if reason is not None:
+        for c in candidates:
+            _report(c, observer, relative, ok=False, error=f"refused: {reason}")
+        return
+    # Copies with the same size (and, where the printer tells, the same hash) are
+    # taken as the same file: fetched once.
+    variants: list[tuple[tuple[int | None, str | None], list[Candidate]]] = []
+    for candidate in candidates:
+        identity = await _identity(candidate)
+        for known, members in variants:
+            if _same(known, identity):
+                members.append(candidate)
+                break
+        else:
+            variants.append((identity, [candidate]))
+    for index, (_, members) in enumerate(variants):
+        first = members[0]
+        name = relative if index == 0 else conflict_name(relative, first.printer.name)
+        size = first.entry.size or 0
+        error = None if index == 0 else f"differs from {variants[0][1][0].printer.name}'s copy"
+        if dry_run:
+            _report(first, observer, name, ok=True, size=size, note=error)
+            continue
+        await _download(first, target, name, observer, conflict=error)
+
+
+async def _identity(candidate: Candidate) -> tuple[int | None, str | None]:
+    entry = candidate.entry
+    if entry.size is None:  # Buddy listings carry no sizes
+        with contextlib.suppress(errors.PrinterError):
+            stat = await candidate.backend.stat(entry.path)
+            if stat is not None:
+                candidate.entry = replace(entry, size=stat.size)
+                return stat.size, entry.content_hash
+    return entry.size, entry.content_hash
+
+
+def _same(a: tuple[int | None, str | None], b: tuple[int | None, str | None]) -> bool:
+    if a[1] is not None and b[1] is not None:
+        return a[1] == b[1]
+    return a[0] == b[0]
+
+
+async def _download(
+    candidate: Candidate, target: Path, name: str, observer: Observer, *, conflict: str | None
+) -> None:
+    final = target / name
+    if not _inside(final, target):
+        _report(candidate, observer, name, ok=False, error="refused: path leaves the target")
+        return
+    if final.exists() or final.is_symlink():
+        _report(candidate, observer, name, ok=True, note="kept the local file (exists)")
+        return
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, part_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
+    part = Path(part_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            written = await candidate.backend.download(candidate.entry, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        expected = candidate.entry.size
+        if expected is not None and written != expected:
+            raise errors.ProtocolError(f"got {written} bytes, the printer listed {expected}")
+        os.link(part, final)  # fails if the name appeared meanwhile: never overwrite
+    except FileExistsError:
+        _report(candidate, observer, name, ok=True, note="kept the local file (exists)")
+    except (errors.PrinterError, OSError) as exc:
+        _report(candidate, observer, name, ok=False, error=str(exc))
+    else:
+        _report(candidate, observer, name, ok=True, size=written, note=conflict)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.parent.resolve().is_relative_to(folder.resolve())
+
+
+def _report(
+    candidate: Candidate,
+    observer: Observer,
+    path: str,
+    *,
+    ok: bool,
+    size: int = 0,
+    error: str | None = None,
+    note: str | None = None,
+) -> None:
+    action = ActionResult("pull", path, size if ok else 0, ok=ok, error=error, reason=note or "")
+    candidate.result.actions.append(action)
+    if note:
+        candidate.result.notes.append(f"{path}: {note}")
+    observer.action_done(candidate.printer.name, action)
