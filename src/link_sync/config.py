@@ -38,6 +38,7 @@ CONFIG_NAMES: tuple[str, ...] = (
 CONFIG_ENV = "LINK_SYNC_CONFIG"
 PRINTER_TYPES: tuple[str, ...] = ("prusalink", "octoprint", "moonraker")
 DEFAULT_STALE_AFTER = 60.0
+DEFAULT_TIMEOUT = 30.0
 
 _SECRET_KEYS = ("password", "api_key")
 # A key and the key that supplies the same secret from a file: setting one in a
@@ -75,6 +76,8 @@ class PrinterConfig:
     ca_file: Path | None = None
     #: SHA-256 of the server certificate, lower-case hex without colons.
     fingerprint: str | None = None
+    #: Seconds without progress (connect, or no byte moving) before a request fails.
+    timeout: float = DEFAULT_TIMEOUT
     #: The printer's `source` as written (with `~` expanded), for `with_source`.
     source_setting: str | None = field(default=None, repr=False, compare=False)
 
@@ -114,6 +117,7 @@ class _PrinterFields(BaseModel):
     verify: Annotated[bool, Field(strict=True)] = True
     ca_file: str | None = None
     fingerprint: str | None = None
+    timeout: Annotated[float, Field(strict=True, gt=0, le=3600)] = DEFAULT_TIMEOUT
 
 
 class _Printer(_PrinterFields):
@@ -376,6 +380,7 @@ class _Loader:
             verify=fields.verify,
             ca_file=self._ca_file(fields.ca_file, where, base_url),
             fingerprint=self._fingerprint(fields.fingerprint, where, base_url),
+            timeout=fields.timeout,
             source_setting=setting,
         )
 

@@ -32,6 +32,8 @@ def backend_options(printer: PrinterConfig) -> BackendOptions:
         verify=printer.verify,
         ca_file=printer.ca_file if printer.verify else None,
         fingerprint=printer.fingerprint,
+        connect_timeout=min(printer.timeout, 10.0),
+        read_timeout=printer.timeout,
     )
 
 

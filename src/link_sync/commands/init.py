@@ -49,6 +49,7 @@ printers:
 #   source:        this printer's own master: relative to `source` above, or absolute
 #   destination:   this printer's managed folder, overrides the top-level one
 #   storage:       storage name (default: usb on Buddy, local on the Pi)
+#   timeout:       seconds without progress before a request fails (default 30)
 #   verify:        false to skip TLS certificate checks for https:// hosts
 #   ca_file:       a CA bundle to verify an https:// printer with
 #   fingerprint:   SHA-256 fingerprint of the printer's TLS certificate, to pin it
