@@ -1,3 +1,3 @@
 from link_sync.cli import main
 
-main()
+main(prog_name="link-sync")

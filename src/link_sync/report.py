@@ -122,8 +122,8 @@ class LiveProgress(Observer):
     def __init__(self, console: Console) -> None:
         self.console = console
         self.rows: dict[str, _Row] = {}
-        self.live = Live(self._render(), console=console, refresh_per_second=8, transient=False)
         self.started = time.monotonic()
+        self.live = Live(self._render(), console=console, refresh_per_second=8, transient=False)
 
     def __enter__(self) -> LiveProgress:
         self.live.__enter__()
