@@ -1,0 +1,197 @@
+"""/api/v1/files/usb/... as the Buddy firmware serves it (FAT names, one transfer, 201+JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from link_sync.emulator.fat import BUDDY_PRINT_EXTENSIONS, clean_long_name, extension, has_forbidden
+from link_sync.emulator.faults import Fault
+from link_sync.emulator.http import Ctx, HttpError, flag
+from link_sync.emulator.storage import Node
+from link_sync.emulator.transfer import receive
+
+_BUSY_STATES = frozenset({"PRINTING", "PAUSED"})
+
+
+def _kind(node: Node) -> str:
+    if node.is_dir:
+        return "FOLDER"
+    ext = extension(node.name)
+    if ext in BUDDY_PRINT_EXTENSIONS:
+        return "PRINT_FILE"
+    return "FIRMWARE" if ext == ".bbf" else "FILE"
+
+
+def _listed(node: Node) -> bool:
+    return not node.name.startswith(".") and _kind(node) in {"FOLDER", "PRINT_FILE"}
+
+
+def _refs(ctx: Ctx, node: Node) -> dict[str, str]:
+    short = ctx.printer.storage.path_of(node, short=True)
+    return {
+        "icon": f"/thumb/s/usb/{short}",
+        "thumbnail": f"/thumb/l/usb/{short}",
+        "download": f"/usb/{short}",
+    }
+
+
+def file_info(ctx: Ctx, node: Node) -> dict[str, Any]:
+    return {
+        "name": node.short,
+        "ro": False,
+        "type": _kind(node),
+        "m_timestamp": node.m_timestamp,
+        "size": node.size,
+        "refs": _refs(ctx, node),
+        "display_name": node.name,
+    }
+
+
+def _child(ctx: Ctx, node: Node) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": node.short, "ro": False, "type": _kind(node)}
+    out["m_timestamp"] = node.m_timestamp
+    if not node.is_dir:
+        out["refs"] = _refs(ctx, node)
+    out["display_name"] = node.name
+    return out
+
+
+def _find(ctx: Ctx, parts: list[str]) -> Node | None:
+    return ctx.printer.storage.find([clean_long_name(p) for p in parts])
+
+
+async def get(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
+    node = _find(ctx, parts)
+    if node is None:
+        raise HttpError(404, "Not Found")
+    p = ctx.printer
+    printing = p.is_job_file(node) and p.state in _BUSY_STATES
+    headers = {"Read-Only": "false", "Currently-Printing": "true" if printing else "false"}
+    if not node.is_dir:
+        return ctx.json(file_info(ctx, node), headers=headers)
+    etag = f'"{node.etag}"'
+    headers["ETag"] = etag
+    wanted = ctx.headers.get("If-None-Match")
+    if wanted is not None and etag in {t.strip() for t in wanted.split(",")} | {"*"}:
+        return web.Response(status=304, headers=headers)
+    if wanted is not None and wanted.strip().strip('"') == str(node.etag):
+        return web.Response(status=304, headers=headers)
+    body: dict[str, Any] = {"type": "FOLDER", "ro": False, "name": node.short}
+    if node.parent is not None:
+        body["m_timestamp"] = node.m_timestamp
+    kids = p.storage.children(node)
+    body["children"] = [_child(ctx, k) for k in kids if _listed(k)]
+    return ctx.json(body, headers=headers)
+
+
+async def put(ctx: Ctx, parts: list[str], body_fault: Fault | None) -> web.StreamResponse:
+    p = ctx.printer
+    h = ctx.headers
+    if flag(h.get("Create-Folder")):
+        return _mkdir(ctx, parts)
+    length = ctx.request.content_length
+    if length is None or "chunked" in h.get("Transfer-Encoding", "").lower():
+        raise HttpError(411, "Length Required")
+    if length == 0:
+        raise HttpError(501, "0-sized files aren't implemented")
+    if p.transfer is not None:
+        raise HttpError(409, "Another transfer in progress")
+    cap = p.spec.capacity
+    if cap is not None and length > cap - p.storage.used:
+        raise HttpError(507, "Insufficient Storage")
+    names = [clean_long_name(x) for x in parts]
+    if not names or not names[-1]:
+        raise HttpError(404, "Destination directory does not exist")
+    if extension(names[-1]) not in BUDDY_PRINT_EXTENSIONS:
+        raise HttpError(415, "Not a GCODE")
+    existing = p.storage.find(names)
+    if existing is not None and existing.is_dir:
+        raise HttpError(409, "Conflicting upload path")
+    if existing is not None and p.is_job_file(existing) and p.state in _BUSY_STATES:
+        raise HttpError(409, "File is busy")
+    if existing is not None and not flag(h.get("Overwrite")):
+        raise HttpError(409, "File already exists")
+    if any(has_forbidden(x) for x in names) or _blocked_parent(ctx, names[:-1]):
+        raise HttpError(404, "Destination directory does not exist")
+    stamp = p.stamp()  # FAT time of the temp file, taken when the upload starts
+    blob = await receive(ctx, length, "/".join(names), body_fault)
+    try:
+        folder = p.storage.makedirs(names[:-1], stamp)
+        node = p.storage.commit(folder, names[-1], blob, stamp)
+    except OSError:
+        blob.discard()
+        raise HttpError(507, "Write error") from None
+    if h.get("Print-After-Upload", "").strip().lower() in {"?1", "1", "true"}:
+        if not p.can_print:
+            raise HttpError(409, "Can't print right now")
+        p.start_print(p.storage.path_of(node))
+    resp = ctx.json(file_info(ctx, node), status=201)
+    resp.force_close()
+    return resp
+
+
+def _blocked_parent(ctx: Ctx, names: list[str]) -> bool:
+    """True when some parent component exists as a file."""
+    node = ctx.printer.storage.root
+    for name in names:
+        nxt = ctx.printer.storage.child(node, name)
+        if nxt is None:
+            return False
+        if not nxt.is_dir:
+            return True
+        node = nxt
+    return False
+
+
+def _mkdir(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
+    p = ctx.printer
+    names = [clean_long_name(x) for x in parts]
+    parent = p.storage.find(names[:-1]) if names else None
+    if not names or parent is None or not parent.is_dir or any(has_forbidden(x) for x in names):
+        raise HttpError(500, "Internal Server Error")
+    if p.storage.child(parent, names[-1]) is not None:
+        raise HttpError(409, "Already exists")
+    p.storage.mkdir(parent, names[-1], p.stamp())
+    resp = web.Response(status=201)
+    resp.force_close()
+    return resp
+
+
+async def delete(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
+    p = ctx.printer
+    node = _find(ctx, parts)
+    if node is None or node.parent is None:
+        raise HttpError(404, "Not Found")
+    if node.is_dir:
+        if node.by_name:
+            # the firmware cannot remove a non-empty folder and reports it as 404
+            raise HttpError(404, "Not Found")
+    elif p.is_job_file(node):
+        if p.state in _BUSY_STATES:
+            raise HttpError(409, "File is busy")
+        if p.state in {"FINISHED", "STOPPED"}:
+            p.set_state("IDLE")  # leaves the print screen first
+    p.storage.remove(node)
+    return web.Response(status=204)
+
+
+async def post(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
+    p = ctx.printer
+    node = _find(ctx, parts)
+    if node is None:
+        raise HttpError(404, "Not Found")
+    if node.is_dir or _kind(node) != "PRINT_FILE" or not p.can_print:
+        raise HttpError(409, "Can't print right now")
+    p.start_print(p.storage.path_of(node))
+    return web.Response(status=204)
+
+
+async def download(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
+    node = _find(ctx, parts)
+    if node is None or node.is_dir:
+        raise HttpError(404, "Not Found")
+    return web.Response(
+        body=ctx.printer.storage.read(node), content_type="application/octet-stream"
+    )

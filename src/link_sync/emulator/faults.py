@@ -1,0 +1,106 @@
+"""Faults a test (or a --farm file) injects into an emulated printer.
+
+Faults hit authenticated requests only (a digest 401 round trip does not use one up),
+in the order they were added; `count` is how many matching requests a fault hits
+(None: every one, for as long as it is installed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS = frozenset({"reset", "status", "stall", "offline_after", "slow", "malformed"})
+OPS = frozenset({"upload", "delete", "mkdir", "list", "status", "info", "print", "any"})
+MALFORMED_MODES = frozenset({"missing_keys", "wrong_types", "garbage"})
+
+#: The firmware's wording for the statuses a "status" fault answers with.
+STATUS_MESSAGES = {
+    408: "Request Timeout",
+    409: "Another transfer in progress",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    507: "Insufficient Storage",
+}
+
+
+@dataclass(slots=True)
+class Fault:
+    """One injected misbehaviour.
+
+    kind:
+      "reset"          abort the connection (TCP RST) after `after_bytes` of an upload body
+                       (an int: bytes; a float below 1: that fraction of the body; default 0)
+      "status"         answer `status` (408, 409, 500, 503, 507) at once
+      "stall"          accept and never answer; with `after_bytes`, stop reading mid-body
+      "offline_after"  stop listening after `seconds` (from when the fault is added) or
+                       after `requests` more requests
+      "slow"           add `seconds` of latency
+      "malformed"      corrupt the JSON body: `mode` missing_keys | wrong_types | garbage
+    op: which requests it hits: upload, delete, mkdir, list, status, info, print or any.
+    """
+
+    kind: str
+    op: str = "any"
+    count: int | None = 1
+    status: int = 503
+    after_bytes: int | float | None = None
+    seconds: float | None = None
+    requests: int | None = None
+    mode: str = "missing_keys"
+    hits: int = field(default=0, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r} (one of {sorted(KINDS)})")
+        if self.op not in OPS:
+            raise ValueError(f"unknown fault op {self.op!r} (one of {sorted(OPS)})")
+        if self.kind == "malformed" and self.mode not in MALFORMED_MODES:
+            raise ValueError(f"unknown malformed mode {self.mode!r}")
+        if self.kind == "offline_after" and self.seconds is None and self.requests is None:
+            raise ValueError("offline_after needs seconds or requests")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fault:
+        known = {"kind", "op", "count", "status", "after_bytes", "seconds", "requests", "mode"}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown fault key(s): {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    def matches(self, op: str) -> bool:
+        return self.op == "any" or self.op == op
+
+    @property
+    def exhausted(self) -> bool:
+        return self.count is not None and self.hits >= self.count
+
+    def body_limit(self, length: int) -> int:
+        """Bytes of a `length`-byte body to accept before a reset or stall."""
+        at = self.after_bytes or 0
+        if isinstance(at, float) and at < 1:
+            return int(length * at)
+        return min(int(at), length)
+
+
+class FaultSet:
+    """The faults installed on one printer; consulted once per authenticated request."""
+
+    def __init__(self) -> None:
+        self.items: list[Fault] = []
+
+    def add(self, fault: Fault) -> None:
+        self.items.append(fault)
+
+    def clear(self) -> None:
+        self.items.clear()
+
+    def take(self, op: str, kinds: frozenset[str]) -> Fault | None:
+        """The first live fault of one of `kinds` for `op`, counted as used."""
+        for fault in self.items:
+            if fault.kind in kinds and fault.matches(op) and not fault.exhausted:
+                fault.hits += 1
+                if fault.exhausted:
+                    self.items.remove(fault)
+                return fault
+        return None

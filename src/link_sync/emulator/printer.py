@@ -1,0 +1,245 @@
+"""One emulated printer: its storage, state, job, transfer, faults and request log.
+
+The HTTP side lives in `server.py`; this is what a test changes at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from link_sync.emulator.auth import BuddyAuth, PiAuth
+from link_sync.emulator.fat import clean_long_name, fat_timestamp
+from link_sync.emulator.faults import Fault, FaultSet
+from link_sync.emulator.listener import Listener
+from link_sync.emulator.profiles import PROFILES, Profile
+from link_sync.emulator.spec import STATES, PrinterSpec
+from link_sync.emulator.storage import Node, Storage, filler
+
+#: Buddy's HTTP server connection slots.
+MAX_CONNECTIONS = 3
+#: Keep the request log bounded for long `link-sync emulate` runs.
+_MAX_RECORDS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    method: str
+    path: str  # %-decoded path, without the query
+    status: int  # 0 when the connection was reset, stalled or dropped
+    headers: dict[str, str] = field(default_factory=dict)  # a subset, see server.RECORDED
+    time: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class EntryInfo:
+    path: str
+    name: str  # long name
+    short_name: str
+    is_dir: bool
+    size: int
+    m_timestamp: int
+
+
+@dataclass(slots=True)
+class Job:
+    id: int
+    node: Node
+    started: float
+
+
+@dataclass(slots=True)
+class Transfer:
+    id: int
+    path: str
+    size: int
+    started: float
+    transferred: int = 0
+
+
+class EmulatedPrinter:
+    def __init__(
+        self, spec: PrinterSpec, *, host: str, port: int, storage_dir: Path | None
+    ) -> None:
+        self.spec = spec
+        self.profile: Profile = PROFILES[spec.profile]
+        self.pi = self.profile.is_pi
+        disk = storage_dir / spec.name if storage_dir is not None else None
+        if self.pi:
+            self.storage = Storage(fat=False, root_name="PrusaLink gcodes", disk_root=disk)
+            self.auth: BuddyAuth | PiAuth = PiAuth(spec.username, spec.password, spec.api_key)
+        else:
+            self.storage = Storage(fat=True, root_name="usb", disk_root=disk)
+            self.auth = BuddyAuth(spec.username, spec.password)
+        self.sdcard = Storage(fat=False, root_name="SD Card")  # Pi: read-only, empty
+        self.faults = FaultSet()
+        self.lag_until = 0.0  # Pi: listings show the old tree until then (monotonic)
+        self.changed_at = time.time()
+        self.requests: list[RequestRecord] = []
+        self.state = spec.state
+        self.job: Job | None = None
+        self.transfer: Transfer | None = None
+        self._ids = 0
+        self.host = host
+        self._timers: list[asyncio.TimerHandle] = []
+        self.serial = f"EMU{abs(hash(spec.name)) % 10**10:010d}"
+        for path, content in spec.files.items():
+            data = filler(content) if isinstance(content, int) else content
+            self.write_file(path, data)
+        if spec.job_file is not None:
+            self.start_print(spec.job_file)
+            self.state = spec.state
+        from link_sync.emulator.server import make_server  # server imports this module
+
+        self.web_server: web.Server = make_server(self)
+        self.listener = Listener(self.web_server, host, port, MAX_CONNECTIONS)
+
+    # -- identity -------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def port(self) -> int:
+        return self.listener.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def now(self) -> float:
+        """The printer's clock."""
+        return time.time() + self.spec.clock_offset
+
+    def stamp(self, epoch: float | None = None) -> int:
+        """m_timestamp for something written at `epoch` (printer clock)."""
+        t = self.now() if epoch is None else epoch
+        if self.pi:
+            return int(t)
+        return fat_timestamp(t, halved_seconds_bug=self.spec.fat_seconds_bug)
+
+    def next_id(self) -> int:
+        self._ids += 1
+        return self._ids
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.listener.open()
+        await self.listener.wait_ready()
+        for fault in self.spec.faults:
+            self.add_fault(fault)
+
+    async def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self.listener.close()
+        await self.web_server.shutdown(0.1)
+
+    def go_offline(self) -> None:
+        """Stop listening; open connections are dropped."""
+        self.listener.close()
+
+    def go_online(self) -> None:
+        self.listener.open()
+
+    @property
+    def online(self) -> bool:
+        return self.listener.online
+
+    # -- faults ---------------------------------------------------------------------------
+
+    def add_fault(self, fault: Fault) -> None:
+        if fault.kind == "offline_after" and fault.seconds is not None:
+            loop = asyncio.get_running_loop()
+            self._timers.append(loop.call_later(fault.seconds, self.go_offline))
+            return
+        self.faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+
+    # -- state ----------------------------------------------------------------------------
+
+    def set_state(self, state: str) -> None:
+        state = state.upper()
+        if state not in STATES:
+            raise ValueError(f"unknown state {state!r}")
+        self.state = state
+        if state == "IDLE":
+            self.job = None
+
+    def start_print(self, path: str) -> None:
+        node = self._lookup(path)
+        if node is None or node.is_dir:
+            raise FileNotFoundError(path)
+        self.job = Job(self.next_id(), node, time.monotonic())
+        self.state = "PRINTING"
+
+    def stop_print(self) -> None:
+        if self.job is not None:
+            self.state = "STOPPED"
+
+    def job_path(self) -> str | None:
+        if self.job is None:
+            return None
+        return self.storage.path_of(self.job.node)
+
+    def is_job_file(self, node: Node) -> bool:
+        return self.job is not None and self.job.node is node
+
+    @property
+    def can_print(self) -> bool:
+        return self.state in {"IDLE", "READY", "FINISHED", "STOPPED"}
+
+    # -- files ----------------------------------------------------------------------------
+
+    def _parts(self, path: str) -> list[str]:
+        return [p for p in path.replace("\\", "/").split("/") if p]
+
+    def _lookup(self, path: str) -> Node | None:
+        return self.storage.find(self._parts(path))
+
+    def write_file(self, path: str, data: bytes) -> None:
+        """Store a file as if someone else had put it there just now."""
+        parts = [clean_long_name(p) for p in self._parts(path)]
+        if not parts:
+            raise ValueError("empty path")
+        folder = self.storage.makedirs(parts[:-1], self.stamp())
+        self.storage.put_bytes(folder, parts[-1], data, self.stamp())
+
+    def files(self) -> dict[str, bytes]:
+        return {
+            self.storage.path_of(n): self.storage.read(n)
+            for n in self.storage.walk()
+            if not n.is_dir
+        }
+
+    def entry(self, path: str) -> EntryInfo | None:
+        node = self._lookup(path)
+        if node is None or node.parent is None:
+            return None
+        return EntryInfo(
+            path=self.storage.path_of(node),
+            name=node.name,
+            short_name=node.short,
+            is_dir=node.is_dir,
+            size=node.size,
+            m_timestamp=node.m_timestamp,
+        )
+
+    def touched(self) -> None:
+        self.changed_at = time.time()
+
+    def record(self, rec: RequestRecord) -> None:
+        self.requests.append(rec)
+        if len(self.requests) > _MAX_RECORDS:
+            del self.requests[: _MAX_RECORDS // 2]

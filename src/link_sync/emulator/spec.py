@@ -1,0 +1,68 @@
+"""PrinterSpec: how one emulated printer is set up (from Python or a --farm YAML file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from link_sync.emulator.faults import Fault
+from link_sync.emulator.profiles import PROFILES
+
+STATES = frozenset(
+    {"IDLE", "BUSY", "PRINTING", "PAUSED", "FINISHED", "STOPPED", "ERROR", "ATTENTION", "READY"}
+)
+
+
+@dataclass
+class PrinterSpec:
+    name: str
+    profile: str = "mk4"
+    rate: int | None = None  # upload bytes/s; None or 0 = unthrottled
+    latency: float = 0.0  # seconds added to every response
+    password: str = "maker-pass"
+    username: str = "maker"
+    api_key: str | None = None  # mk3 only
+    files: dict[str, bytes | int] = field(default_factory=dict)
+    state: str = "IDLE"
+    job_file: str | None = None
+    capacity: int | None = None  # bytes of storage; None = unlimited
+    faults: list[Fault] = field(default_factory=list)
+    fat_seconds_bug: bool = False
+    listing_lag: float = 0.0  # mk3: seconds before a change shows in listings
+    clock_offset: float = 0.0  # seconds the printer's clock is ahead of ours
+    body_timeout: float = 10.0  # seconds without upload body bytes before 408
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r} (one of {', '.join(PROFILES)})")
+        self.state = self.state.upper()
+        if self.state not in STATES:
+            raise ValueError(f"unknown state {self.state!r} (one of {', '.join(sorted(STATES))})")
+        if self.rate is not None and self.rate < 0:
+            raise ValueError("rate must be >= 0")
+        if self.latency < 0:
+            raise ValueError("latency must be >= 0")
+        if self.job_file is not None and self.job_file not in self.files:
+            raise ValueError(f"job_file {self.job_file!r} is not among the printer's files")
+        if self.state in {"PRINTING", "PAUSED"} and self.job_file is None:
+            raise ValueError(f"state {self.state} needs a job_file")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PrinterSpec:
+        """Build from a --farm entry; unknown keys are errors."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
+        data = dict(data)
+        files = data.get("files") or {}
+        if not isinstance(files, dict):
+            raise ValueError("files must be a mapping of path to text, bytes or size")
+        data["files"] = {
+            str(k): (v.encode() if isinstance(v, str) else v) for k, v in files.items()
+        }
+        faults = data.get("faults") or []
+        if not isinstance(faults, list):
+            raise ValueError("faults must be a list")
+        data["faults"] = [f if isinstance(f, Fault) else Fault.from_dict(f) for f in faults]
+        return cls(**data)

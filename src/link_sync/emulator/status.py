@@ -1,0 +1,276 @@
+"""The printer-level documents: version, info, storage, status, job, transfer, legacy printer."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from link_sync.emulator.http import Ctx, HttpError
+from link_sync.emulator.printer import EmulatedPrinter
+from link_sync.emulator.profiles import PI_LINK_VERSION
+
+_PRINT_SECONDS = 3600
+
+
+def version(p: EmulatedPrinter) -> dict[str, Any]:
+    if p.pi:
+        return {
+            "api": "2.0.0",
+            "server": PI_LINK_VERSION,
+            "original": f"PrusaLink {p.profile.printer_type}",
+            "text": f"PrusaLink {PI_LINK_VERSION}",
+            "firmware": p.profile.firmware,
+            "sdk": PI_LINK_VERSION,
+            "capabilities": {"upload-by-put": True},
+            "hostname": p.name,
+        }
+    return {
+        "api": "2.0.0",
+        "server": "2.1.2",
+        "nozzle_diameter": 0.4,
+        "text": "PrusaLink",
+        "hostname": p.name,
+        "capabilities": {"upload-by-put": True},
+        # not in the real answer: lets a client show what is emulated
+        "firmware": p.profile.firmware,
+        "model": p.profile.model,
+    }
+
+
+def info(p: EmulatedPrinter) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "nozzle_diameter": 0.4,
+        "mmu": False,
+        "serial": p.serial,
+        "hostname": p.name,
+        "min_extrusion_temp": 170,
+    }
+    if p.pi:
+        out.update(name=p.name, location="", farm_mode=False, sd_ready=True, port="/dev/ttyAMA0")
+    else:
+        # not in the real answer: model and firmware of the emulated printer
+        out.update(model=p.profile.model, firmware=p.profile.firmware)
+    return out
+
+
+def storage(p: EmulatedPrinter) -> dict[str, Any]:
+    if not p.pi:
+        usb = {"path": "/usb/", "name": "usb", "type": "USB", "read_only": False}
+        return {"storage_list": [{**usb, "available": True}]}
+    total = p.spec.capacity or 64 * 1024**3
+    local = {
+        "path": "/local",
+        "name": "local",
+        "type": "LOCAL",
+        "read_only": False,
+        "available": True,
+        "free_space": max(0, total - p.storage.used),
+        "total_space": total,
+        "print_files": p.storage.used,
+        "system_files": 0,
+    }
+    sd = {
+        "path": "/sdcard",
+        "name": "sdcard",
+        "type": "SDCARD",
+        "read_only": True,
+        "available": False,
+        "free_space": 0,
+        "total_space": 0,
+        "print_files": 0,
+        "system_files": 0,
+    }
+    return {"storage_list": [local, sd]}
+
+
+def _progress(p: EmulatedPrinter) -> tuple[int, int]:
+    """(progress %, seconds printing) of the current job."""
+    if p.job is None:
+        return 0, 0
+    elapsed = int(time.monotonic() - p.job.started)
+    if p.state == "FINISHED":
+        return 100, elapsed
+    return min(99, elapsed * 100 // _PRINT_SECONDS), elapsed
+
+
+def _printer(p: EmulatedPrinter) -> dict[str, Any]:
+    hot = p.state in {"PRINTING", "PAUSED"}
+    return {
+        "state": p.state,
+        "temp_bed": 60.0 if hot else 24.1,
+        "target_bed": 60.0 if hot else 0.0,
+        "temp_nozzle": 215.0 if hot else 24.6,
+        "target_nozzle": 215.0 if hot else 0.0,
+        "axis_z": 1.2 if hot else 0.0,
+        "axis_x": 100.0,
+        "axis_y": 100.0,
+        "flow": 100,
+        "speed": 100,
+        "fan_hotend": 4000 if hot else 0,
+        "fan_print": 3000 if hot else 0,
+    }
+
+
+def status(p: EmulatedPrinter) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if p.job is not None:
+        progress, elapsed = _progress(p)
+        out["job"] = {
+            "id": p.job.id,
+            "progress": progress,
+            "time_remaining": max(0, _PRINT_SECONDS - elapsed),
+            "time_printing": elapsed,
+        }
+    if p.pi:
+        out["storage"] = [{"path": "/local/", "name": "local", "read_only": False}]
+    else:
+        out["storage"] = {"path": "/usb/", "name": "usb", "read_only": False}
+    if p.transfer is not None:
+        t = p.transfer
+        out["transfer"] = {
+            "id": t.id,
+            "time_transferring": int(p.now() - t.started),
+            "progress": round(100 * t.transferred / t.size, 1) if t.size else 0,
+            "transferred": t.transferred,
+        }
+    out["printer"] = _printer(p)
+    return out
+
+
+def job(ctx: Ctx) -> web.StreamResponse:
+    p = ctx.printer
+    if p.job is None:
+        return web.Response(status=204)
+    progress, elapsed = _progress(p)
+    node = p.job.node
+    store = "local" if p.pi else "usb"
+    short = p.storage.path_of(node, short=not p.pi)
+    folder = short.rpartition("/")[0]
+    return ctx.json(
+        {
+            "id": p.job.id,
+            "state": p.state,
+            "progress": progress,
+            "time_remaining": max(0, _PRINT_SECONDS - elapsed),
+            "time_printing": elapsed,
+            "file": {
+                "name": node.short,
+                "display_name": node.name,
+                "path": f"/{store}/{folder}".rstrip("/"),
+                "size": node.size,
+                "m_timestamp": node.m_timestamp,
+            },
+        }
+    )
+
+
+def job_command(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
+    """DELETE /api/v1/job/{id} (stop), PUT .../pause, .../resume."""
+    p = ctx.printer
+    method = ctx.request.method
+    if p.job is None or not parts or parts[0] != str(p.job.id):
+        raise HttpError(404, "Not Found")
+    action = parts[1] if len(parts) > 1 else None
+    if method == "DELETE" and action is None:
+        if p.state not in {"PRINTING", "PAUSED", "ATTENTION"}:
+            raise HttpError(409, "Conflict")
+        p.state = "STOPPED"
+    elif method == "PUT" and action == "pause" and p.state == "PRINTING":
+        p.state = "PAUSED"
+    elif method == "PUT" and action == "resume" and p.state == "PAUSED":
+        p.state = "PRINTING"
+    else:
+        raise HttpError(409, "Conflict")
+    return web.Response(status=204)
+
+
+def transfer(ctx: Ctx) -> web.StreamResponse:
+    t = ctx.printer.transfer
+    if t is None:
+        return web.Response(status=204)
+    return ctx.json(
+        {
+            "type": "FROM_CLIENT",
+            "id": t.id,
+            "display_name": t.path.rpartition("/")[2],
+            "path": t.path,
+            "size": t.size,
+            "progress": round(100 * t.transferred / t.size, 1) if t.size else 0,
+            "transferred": t.transferred,
+            "time_transferring": int(ctx.printer.now() - t.started),
+            "to_print": False,
+        }
+    )
+
+
+_STATE_TEXT = {
+    "IDLE": "Operational",
+    "READY": "Operational",
+    "BUSY": "Busy",
+    "PRINTING": "Printing",
+    "PAUSED": "Paused",
+    "FINISHED": "Operational",
+    "STOPPED": "Operational",
+    "ERROR": "Error",
+    "ATTENTION": "Attention",
+}
+
+
+def legacy_printer(p: EmulatedPrinter) -> dict[str, Any]:
+    pr = _printer(p)
+    s = p.state
+    return {
+        "telemetry": {
+            "temp-bed": pr["temp_bed"],
+            "temp-nozzle": pr["temp_nozzle"],
+            "print-speed": 100,
+            "z-height": pr["axis_z"],
+            "material": "PLA",
+        },
+        "temperature": {
+            "tool0": {"actual": pr["temp_nozzle"], "target": pr["target_nozzle"], "offset": 0},
+            "bed": {"actual": pr["temp_bed"], "target": pr["target_bed"], "offset": 0},
+        },
+        "state": {
+            "text": _STATE_TEXT.get(s, s.title()),
+            "flags": {
+                "operational": s in {"IDLE", "READY", "FINISHED", "STOPPED"},
+                "paused": s == "PAUSED",
+                "printing": s == "PRINTING",
+                "cancelling": False,
+                "pausing": False,
+                "error": s == "ERROR",
+                "sdReady": True,
+                "closedOnError": False,
+                "ready": s in {"IDLE", "READY", "FINISHED", "STOPPED"},
+                "busy": s == "BUSY",
+            },
+        },
+    }
+
+
+def legacy_job(p: EmulatedPrinter) -> dict[str, Any]:
+    if p.job is None:
+        return {"state": _STATE_TEXT.get(p.state, p.state), "job": None, "progress": None}
+    progress, elapsed = _progress(p)
+    node = p.job.node
+    return {
+        "state": _STATE_TEXT.get(p.state, p.state),
+        "job": {
+            "estimatedPrintTime": _PRINT_SECONDS,
+            "file": {
+                "name": node.short,
+                "display": node.name,
+                "path": "/" + p.storage.path_of(node, short=not p.pi),
+                "size": node.size,
+                "date": node.m_timestamp,
+            },
+        },
+        "progress": {
+            "completion": progress / 100,
+            "printTime": elapsed,
+            "printTimeLeft": max(0, _PRINT_SECONDS - elapsed),
+        },
+    }
