@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 
 from rich.console import Console
@@ -112,8 +112,16 @@ class _Row:
     total: int = 0
     done: int = 0
     in_flight: int = 0
-    started: float = field(default_factory=time.monotonic)
+    first_byte: float = 0.0  # when the first upload byte of this printer went out
+    last_byte: float = 0.0
     status: str = ""
+
+    def rate(self, now: float) -> float:
+        """Bytes per second while uploading (frozen once the printer is done)."""
+        if not self.first_byte:
+            return 0.0
+        end = now if not self.status else self.last_byte
+        return self.done / max(end - self.first_byte, 1e-3)
 
 
 class LiveProgress(Observer):
@@ -155,6 +163,9 @@ class LiveProgress(Observer):
         row = self.rows[name]
         row.in_flight += sent
         row.done += sent
+        row.last_byte = time.monotonic()
+        if not row.first_byte:
+            row.first_byte = row.last_byte
 
     def transfer_restarted(self, name: str, action: Action, reason: str) -> None:
         row = self.rows[name]
@@ -188,14 +199,13 @@ class LiveProgress(Observer):
         for name, row in self.rows.items():
             total_done += row.done
             total += row.total
-            elapsed = max(now - row.started, 1e-3)
-            rate = row.done / elapsed
+            rate = row.rate(now)
             eta = (row.total - row.done) / rate if rate > 0 and row.total > row.done else 0
             style = {"synced": "green", "failed": "red", "unreachable": "red", "busy": "yellow"}
             table.add_row(
                 name,
                 Text(row.state, style=style.get(row.status, "")),
-                row.current[-40:],
+                row.current if len(row.current) <= 40 else "…" + row.current[-39:],
                 f"{human_bytes(row.done)} / {human_bytes(row.total)}" if row.total else "",
                 f"{human_bytes(rate)}/s" if row.done else "",
                 f"{eta:.0f} s" if eta else "",
