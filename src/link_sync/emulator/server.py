@@ -174,8 +174,8 @@ class Handler:
             if len(api) < 3:
                 raise HttpError(404, "Not Found")
             store, rest = api[2], api[3:]
-            if ".." in rest:
-                raise HttpError(404, "Not Found")
+            if ".." in ctx.request.raw_path.split("?")[0].split("/"):
+                raise HttpError(404, "Not Found")  # the firmware refuses `..`
             if p.pi:
                 return await self._pi_files(ctx, method, store, rest, body_fault)
             if store != "usb":
