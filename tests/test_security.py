@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from aiohttp import web
 
 from link_sync import errors, redact
 from link_sync.backends import backend_options, create_backend
@@ -398,6 +399,27 @@ def test_log_records_never_carry_a_registered_secret() -> None:
     assert PASSWORD not in text and API_KEY not in text
 
 
+async def test_a_printer_echoing_credentials_does_not_get_them_printed() -> None:
+    async def echo(request: web.Request) -> web.Response:
+        key = request.headers.get("X-Api-Key", "")
+        return web.json_response({"message": f"bad key {key}"}, status=403)
+
+    app = web.Application()
+    app.router.add_get("/api/version", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        exc = await probe_error(printer_config(f"http://127.0.0.1:{port}", "mk3"))
+    finally:
+        await runner.cleanup()
+    assert isinstance(exc, errors.AuthFailed)
+    assert "bad key ***" in str(exc)
+    assert API_KEY not in str(exc)
+
+
 def test_redact_masks_longest_secrets_first() -> None:
     assert redact.redact("a=abcdef b=abcd", ["abcd", "abcdef"]) == "a=*** b=***"
 
@@ -512,10 +534,11 @@ MODES = {
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("command", ["sync", "plan", "status"])
+@pytest.mark.parametrize("command", ["sync", "plan", "status", "pull"])
 def test_no_secret_in_cli_output(secret_farm: SecretFarm, command: str, mode: str) -> None:
+    into = ["--into", str(secret_farm.folder / "pulled")] if command == "pull" else []
     out = run_cli(
-        [command, "-c", str(secret_farm.config()), *MODES[mode]],
+        [command, "-c", str(secret_farm.config()), *into, *MODES[mode]],
         secret_farm.env(),
         secret_farm.folder,
     )

@@ -104,7 +104,9 @@ def raise_for_status(response: httpx.Response, what: str) -> None:
     status = response.status_code
     if status < 400:
         return
-    detail = error_message(response)
+    # A printer's text goes into reports; one that echoes our credentials back
+    # (a misbehaving proxy, a hostile device) must not make us print them.
+    detail = redact.redact(error_message(response))
     message = f"{what}: HTTP {status} {detail}"
     exc: type[errors.PrinterError]
     if status in (401, 403):
