@@ -66,7 +66,7 @@ def selection_options(func: F) -> F:
         click.option(
             "-s",
             "--source",
-            type=click.Path(file_okay=False, path_type=Path),
+            callback=_folder_argument,
             help="The master folder (overrides the config's 'source').",
         ),
         click.option(
@@ -84,6 +84,15 @@ def selection_options(func: F) -> F:
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+def _folder_argument(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    # Taken as text: click.Path would turn "" into "." and sync the working folder.
+    if value is None:
+        return None
+    if not value.strip():
+        raise click.BadParameter("needs a folder, not an empty string")
+    return Path(value)
 
 
 def reports_errors(func: F) -> F:

@@ -188,6 +188,8 @@ def select_printers(
             raise UsageError(f"unknown printer '{name}' (printers in {config.path.name}: {known})")
     wanted = set(include) if include else set(config.printers)
     wanted.difference_update(exclude)
+    if not wanted:
+        raise UsageError("no printer selected: every printer chosen with -p is excluded with -x")
     return [printer for name, printer in config.printers.items() if name in wanted]
 
 
@@ -239,7 +241,10 @@ class _Loader:
         return ConfigError(f"{self.shown}: {message}")
 
     def load(self) -> Config:
-        raw = self._parse(self._read())
+        try:
+            raw = self._parse(self._read())
+        except RecursionError:
+            raise self.error("too deeply nested to be a link-sync config") from None
         raw = _from_seed(raw) if _is_seed(raw) else raw
         self._warn_if_exposed(raw)
         raw = self._substitute(raw, ())
