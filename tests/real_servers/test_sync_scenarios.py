@@ -1,0 +1,369 @@
+"""The whole engine (`sync_async`, a config file, the journal) against real servers.
+
+Each scenario of the real-servers issue runs once per server: OctoPrint,
+Moonraker and the Raspberry-Pi PrusaLink. Every test syncs into a destination
+folder of its own, so the tests share the session's servers in any order; the
+server's storage folder on disk is the judge of what the printer holds.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from link_sync.commands.sync import Selection, SyncRequest, sync_async
+from link_sync.emulator import PrinterSpec
+from link_sync.result import PrinterResult, RunResult
+
+from ._files import visible_tree
+from .servers import MoonrakerServer, OctoPrintServer, PrusaLinkServer, slow_gcode
+from sync_helpers import FAST_RETRY, Master
+
+#: Nested names with spaces and non-ASCII letters ('#' is left out: the Pi refuses it).
+BGCODE = "Kunden/ACME Auftrag 1042/Halter v3.bgcode"
+MASTER = {
+    "benchy.gcode": b"G28\nG1 X10 Y10\n" * 400,
+    "Teile und Halter/Größe 2/Würfel 20 mm.gcode": b"G1 Z0.2 F600\n" * 300,
+    "Teile und Halter/Klammer für Kabel.gcode": b"M104 S215\nG1 X1\n" * 120,
+    "Kunden/ACME Auftrag 1042/Halter v3.gcode": b"G1 Y2 E0.5\n" * 250,
+    BGCODE: b"GCDE\x01\x00\x00\x00" + b"\x07" * 900,
+    "Ünïcödé ☃/été à Zürich.gco": b"G0 X0\n" * 90,
+}
+#: Print types none of the three real servers can hold (and list again).
+UNSUPPORTED = {BGCODE}
+JOB = "Teile und Halter/Druckauftrag läuft.gcode"
+
+SERVERS = ["octoprint", "moonraker", "prusalink"]
+
+Server = OctoPrintServer | MoonrakerServer | PrusaLinkServer
+
+
+@dataclass
+class RealPrinter:
+    """One real server as a printer of a link-sync config."""
+
+    kind: str
+    server: Server
+
+    def entry(self, destination: str, *, api_key: str | None = None) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "host": self.server.url,
+            "api_key": api_key or self.server.api_key,
+            "destination": destination,
+        }
+        if self.kind != "prusalink":
+            entry["type"] = self.kind
+        return entry
+
+    @property
+    def storage(self) -> Path:
+        return self.server.storage
+
+    def files(self, destination: str) -> dict[str, bytes]:
+        """The files under `destination` on disk, destination-relative (no dot entries)."""
+        root = self.storage / destination
+        return {
+            path: (self.storage / destination / path).read_bytes()
+            for path in visible_tree(root)
+            if (root / path).is_file()
+        }
+
+    def folders(self, destination: str) -> set[str]:
+        root = self.storage / destination
+        return {path for path in visible_tree(root) if (root / path).is_dir()}
+
+
+@pytest.fixture(params=SERVERS)
+def real(request: pytest.FixtureRequest) -> RealPrinter:
+    kind: str = request.param
+    return RealPrinter(kind, request.getfixturevalue(f"{kind}_server"))
+
+
+@pytest.fixture
+def destination(request: pytest.FixtureRequest) -> str:
+    """A folder of the printer's storage that only this test syncs into."""
+    return "t-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+
+
+Runner = Callable[..., Any]
+
+
+@pytest.fixture
+def sync(tmp_path: Path, master: Master, state_env: Mapping[str, str]) -> Runner:
+    """`await sync(printers, **request_fields)` -> RunResult, through a config file."""
+
+    async def runner(printers: Mapping[str, Mapping[str, Any]], **fields: Any) -> RunResult:
+        config = {"source": str(master.root), "printers": dict(printers)}
+        path = tmp_path / "link-sync.yml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True))
+        fields.setdefault("retry", FAST_RETRY)
+        request = SyncRequest(selection=Selection(config=path), **fields)
+        return await sync_async(request, environ=state_env, cwd=tmp_path)
+
+    return runner
+
+
+def fill(master: Master, files: Mapping[str, bytes], age: float = 3600) -> None:
+    for path, data in files.items():
+        master.write(path, data, mtime=time.time() - age)
+
+
+def expected(files: Mapping[str, bytes], unsupported: set[str] = UNSUPPORTED) -> dict[str, bytes]:
+    return {path: data for path, data in files.items() if path not in unsupported}
+
+
+def parents(paths: Iterator[str] | list[str]) -> set[str]:
+    out: set[str] = set()
+    for path in paths:
+        parts = path.split("/")[:-1]
+        out.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    return out
+
+
+def report(result: RunResult, name: str) -> PrinterResult:
+    return next(p for p in result.printers if p.name == name)
+
+
+def ops(printer: PrinterResult) -> list[tuple[str, str, bool]]:
+    return [(a.op, a.path, a.ok) for a in printer.actions]
+
+
+class Watch:
+    """Polls a path on disk in a thread (the event loop is busy syncing) and
+    records whether it was ever missing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.checks = 0
+        self.missing = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.checks += 1
+            if not self.path.is_file():
+                self.missing += 1
+            time.sleep(0.001)
+
+    def __enter__(self) -> Watch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# -- scenarios, once per real server ---------------------------------------------------
+
+
+async def test_first_sync_then_nothing(
+    real: RealPrinter, destination: str, master: Master, sync: Runner
+) -> None:
+    fill(master, MASTER)
+    printers = {real.kind: real.entry(destination)}
+
+    first = await sync(printers)
+    mine = report(first, real.kind)
+    assert first.exit_code == 0, first.to_json()
+    assert mine.status == "synced", mine.to_json()
+    want = expected(MASTER)
+    # Byte for byte, and nothing else: no stray folders, no unsupported file.
+    assert real.files(destination) == want
+    assert real.folders(destination) == parents(list(want))
+    assert [path for path, _ in mine.skipped] == [BGCODE]
+    assert BGCODE not in {a.path for a in mine.actions}
+    assert sorted(a.path for a in mine.actions if a.op == "upload") == sorted(want)
+    assert all(a.ok for a in mine.actions)
+
+    second = await sync(printers)
+    again = report(second, real.kind)
+    assert second.exit_code == 0, second.to_json()
+    assert (again.status, again.actions) == ("synced", []), again.to_json()
+    assert [path for path, _ in again.skipped] == [BGCODE]  # reported, never re-sent
+    assert again.unchanged == len(want)
+    assert real.files(destination) == want
+
+
+async def test_local_change_is_replaced_in_place(
+    real: RealPrinter, destination: str, master: Master, sync: Runner
+) -> None:
+    fill(master, MASTER)
+    printers = {real.kind: real.entry(destination)}
+    assert (await sync(printers)).exit_code == 0
+
+    changed = "Teile und Halter/Größe 2/Würfel 20 mm.gcode"
+    # Same size, other content: only the content tells the two apart.
+    new = MASTER[changed].replace(b"F600", b"F900")
+    assert len(new) == len(MASTER[changed])
+    master.write(changed, new)
+    with Watch(real.storage / destination / changed) as watch:
+        result = await sync(printers)
+    mine = report(result, real.kind)
+    assert result.exit_code == 0, result.to_json()
+    assert ops(mine) == [("replace", changed, True)]
+    assert watch.checks > 10 and watch.missing == 0, "the printer lacked the file meanwhile"
+    assert real.files(destination) == expected({**MASTER, changed: new})
+
+    third = await sync(printers)
+    assert report(third, real.kind).actions == []
+
+
+async def test_local_removal_deletes_file_and_emptied_folder(
+    real: RealPrinter, destination: str, master: Master, sync: Runner
+) -> None:
+    fill(master, MASTER)
+    printers = {real.kind: real.entry(destination)}
+    assert (await sync(printers)).exit_code == 0
+
+    removed = "Teile und Halter/Größe 2/Würfel 20 mm.gcode"
+    master.remove(removed)
+    (master.root / "Teile und Halter/Größe 2").rmdir()
+    result = await sync(printers)
+    mine = report(result, real.kind)
+    assert result.exit_code == 0, result.to_json()
+    assert ops(mine) == [("delete", removed, True), ("rmdir", "Teile und Halter/Größe 2", True)]
+    # Gone from disk, with the folder (and any hidden leftovers of the server's).
+    assert not (real.storage / destination / "Teile und Halter/Größe 2").exists()
+    remaining = expected({k: v for k, v in MASTER.items() if k != removed})
+    assert real.files(destination) == remaining
+    assert real.folders(destination) == parents(list(remaining))
+
+    again = await sync(printers)
+    assert report(again, real.kind).actions == []
+
+
+@pytest.mark.parametrize("include_busy", [False, True], ids=["busy-skipped", "include-busy"])
+async def test_file_being_printed_is_never_deleted_or_overwritten(
+    real: RealPrinter, destination: str, master: Master, sync: Runner, include_busy: bool
+) -> None:
+    job_bytes = slow_gcode(120)
+    files = {**MASTER, JOB: job_bytes}
+    fill(master, files)
+    printers = {real.kind: real.entry(destination)}
+    assert (await sync(printers)).exit_code == 0
+
+    real.server.start_printing(f"{destination}/{JOB}")
+    try:
+        # The job changes in the master, a new file comes, another goes.
+        master.write(JOB, job_bytes + b"; edited\n")
+        master.write("neu hinzugefügt.gcode", b"G28\n" * 10)
+        master.remove("benchy.gcode")
+        changed = await sync(printers, include_busy=include_busy)
+        mine = report(changed, real.kind)
+        assert changed.exit_code == 0, changed.to_json()
+        assert mine.state == "PRINTING", mine.to_json()
+        on_disk = real.files(destination)
+        assert on_disk[JOB] == job_bytes  # never overwritten
+        if include_busy:
+            assert mine.status == "synced", mine.to_json()
+            assert sorted(ops(mine)) == [
+                ("delete", "benchy.gcode", True),
+                ("upload", "neu hinzugefügt.gcode", True),
+            ]
+            assert "benchy.gcode" not in on_disk
+            assert on_disk["neu hinzugefügt.gcode"] == b"G28\n" * 10
+        else:
+            assert (mine.status, mine.actions) == ("busy", []), mine.to_json()
+            assert on_disk == expected(files)
+
+        # The job leaves the master: it stays on the printer while it prints.
+        master.remove(JOB)
+        removed = await sync(printers, include_busy=include_busy)
+        mine = report(removed, real.kind)
+        assert removed.exit_code == 0, removed.to_json()
+        assert all(a.path != JOB for a in mine.actions), mine.to_json()
+        assert real.files(destination)[JOB] == job_bytes
+        if include_busy:
+            assert mine.status == "synced", mine.to_json()
+            assert mine.actions == [], mine.to_json()
+        else:
+            assert (mine.status, mine.actions) == ("busy", []), mine.to_json()
+    finally:
+        real.server.stop_printing()
+
+    # Once the print is over, the next run finishes the job.
+    final = await sync(printers)
+    mine = report(final, real.kind)
+    assert final.exit_code == 0, final.to_json()
+    assert ("delete", JOB, True) in ops(mine)
+    assert real.files(destination) == expected(
+        {
+            **{k: v for k, v in MASTER.items() if k != "benchy.gcode"},
+            "neu hinzugefügt.gcode": b"G28\n" * 10,
+        }
+    )
+
+
+async def test_wrong_api_key_fails_that_printer_only(
+    real: RealPrinter,
+    destination: str,
+    master: Master,
+    sync: Runner,
+    farm_factory: Any,
+) -> None:
+    fill(master, MASTER)
+    farm = await farm_factory([PrinterSpec("mk4-emu", profile="mk4")])
+    printers: dict[str, Any] = dict(farm.config()["printers"])
+    printers["right"] = real.entry(f"{destination}-right")
+    printers["wrong"] = real.entry(f"{destination}-wrong", api_key="Wrong-Key-4711-xyz")
+
+    result = await sync(printers)
+    assert result.exit_code == 1, result.to_json()
+    wrong = report(result, "wrong")
+    assert wrong.status == "failed", wrong.to_json()
+    assert wrong.error is not None and "wrong password or API key" in wrong.error
+    assert "Wrong-Key-4711-xyz" not in wrong.error
+    assert wrong.actions == []
+    assert not (real.storage / f"{destination}-wrong").exists()
+    assert report(result, "right").status == "synced"
+    assert report(result, "mk4-emu").status == "synced"
+    assert real.files(f"{destination}-right") == expected(MASTER)
+    assert farm["mk4-emu"].files() == MASTER
+
+
+# -- one mixed farm: emulated Buddy printers and all three real servers -------------------
+
+
+async def test_mixed_farm_reaches_the_master_in_one_run(
+    request: pytest.FixtureRequest,
+    destination: str,
+    master: Master,
+    sync: Runner,
+    farm_factory: Any,
+) -> None:
+    fill(master, MASTER)
+    farm = await farm_factory(
+        [
+            PrinterSpec("mk4-1", profile="mk4"),
+            PrinterSpec("xl-1", profile="xl"),
+            PrinterSpec("mini-1", profile="mini"),
+        ]
+    )
+    reals = [RealPrinter(kind, request.getfixturevalue(f"{kind}_server")) for kind in SERVERS]
+    printers: dict[str, Any] = dict(farm.config()["printers"])
+    for real in reals:
+        printers[real.kind] = real.entry(destination)
+
+    first = await sync(printers)
+    assert first.exit_code == 0, first.to_json()
+    assert {p.status for p in first.printers} == {"synced"}
+    for printer in farm:
+        assert printer.files() == MASTER, printer.name
+        assert report(first, printer.name).skipped == []
+    for real in reals:
+        assert real.files(destination) == expected(MASTER), real.kind
+        assert [path for path, _ in report(first, real.kind).skipped] == [BGCODE]
+
+    second = await sync(printers)
+    assert second.exit_code == 0, second.to_json()
+    assert {p.name: p.actions for p in second.printers} == {name: [] for name in printers}
