@@ -8,9 +8,8 @@ from typing import Any
 
 import httpx
 
-from link_sync.emulator import PrinterSpec
-
 from conftest import challenge_params, md5, raw_request  # type: ignore[import-not-found]
+from link_sync.emulator import PrinterSpec
 
 Factory = Any
 
@@ -78,7 +77,9 @@ async def test_version_info_storage_status(farm_factory: Factory, client: Any) -
     info = (await c.get("/api/v1/info")).json()
     assert {"nozzle_diameter", "mmu", "serial", "hostname", "min_extrusion_temp"} <= set(info)
     st = (await c.get("/api/v1/storage")).json()["storage_list"]
-    assert st == [{"path": "/usb/", "name": "usb", "type": "USB", "read_only": False, "available": True}]
+    assert st == [
+        {"path": "/usb/", "name": "usb", "type": "USB", "read_only": False, "available": True}
+    ]
     s = (await c.get("/api/v1/status")).json()
     assert s["storage"] == {"path": "/usb/", "name": "usb", "read_only": False}
     assert s["printer"]["state"] == "IDLE" and "job" not in s
@@ -172,7 +173,9 @@ async def test_put_201_with_file_info_connection_close_and_parents(
     assert p.entry("A/B/LONG_N~1.GCO").short_name == "LONG_N~1.GCO"
 
 
-async def test_m_timestamp_is_upload_start_and_the_fat_seconds_bug(farm_factory: Factory, client: Any) -> None:
+async def test_m_timestamp_is_upload_start_and_the_fat_seconds_bug(
+    farm_factory: Factory, client: Any
+) -> None:
     farm = await farm_factory(
         [PrinterSpec(name="a", rate=20_000), PrinterSpec(name="b", fat_seconds_bug=True)]
     )
@@ -188,11 +191,18 @@ async def test_m_timestamp_is_upload_start_and_the_fat_seconds_bug(farm_factory:
 
 
 async def test_put_refusals_in_firmware_order(farm_factory: Factory, client: Any) -> None:
-    p = await one(farm_factory, files={"job.gcode": b"G1\n", "old.gcode": b"G1\n"},
-                  state="PRINTING", job_file="job.gcode", capacity=1000)
+    p = await one(
+        farm_factory,
+        files={"job.gcode": b"G1\n", "old.gcode": b"G1\n"},
+        state="PRINTING",
+        job_file="job.gcode",
+        capacity=1000,
+    )
     c = client(p)
     key = {"X-Api-Key": "maker-pass"}
-    raw, _, w = await raw_request(p, "PUT /api/v1/files/usb/x.gcode HTTP/1.1\nHost: x\nX-Api-Key: maker-pass\n")
+    raw, _, w = await raw_request(
+        p, "PUT /api/v1/files/usb/x.gcode HTTP/1.1\nHost: x\nX-Api-Key: maker-pass\n"
+    )
     assert raw.startswith(b"HTTP/1.1 411")
     w.close()
     r = await c.put("/api/v1/files/usb/x.gcode", b"")
@@ -216,7 +226,9 @@ async def test_put_refusals_in_firmware_order(farm_factory: Factory, client: Any
     assert r.json() == {"title": "409: Conflict", "message": "File already exists"}
 
 
-async def test_one_transfer_at_a_time_at_the_profile_rate(farm_factory: Factory, client: Any) -> None:
+async def test_one_transfer_at_a_time_at_the_profile_rate(
+    farm_factory: Factory, client: Any
+) -> None:
     p = await one(farm_factory, rate=400_000)
     c1, c2 = client(p), client(p)
     await c2.get("/api/version")
@@ -249,12 +261,18 @@ async def test_body_timeout_408_and_a_broken_upload_leaves_nothing(farm_factory:
 async def test_create_folder(farm_factory: Factory, client: Any) -> None:
     p = await one(farm_factory)
     c = client(p)
-    assert (await c.put("/api/v1/files/usb/New Folder", headers={"Create-Folder": "?1"})).status_code == 201
+    assert (
+        await c.put("/api/v1/files/usb/New Folder", headers={"Create-Folder": "?1"})
+    ).status_code == 201
     r = await c.put("/api/v1/files/usb/new folder", headers={"Create-Folder": "?1"})
     assert r.status_code == 409 and "Already exists" in r.text
-    assert (await c.put("/api/v1/files/usb/x/y", headers={"Create-Folder": "?1"})).status_code == 500
+    assert (
+        await c.put("/api/v1/files/usb/x/y", headers={"Create-Folder": "?1"})
+    ).status_code == 500
     # `Create-Folder: true` is not `?1`: an empty upload
-    assert (await c.put("/api/v1/files/usb/z", headers={"Create-Folder": "true"})).status_code == 501
+    assert (
+        await c.put("/api/v1/files/usb/z", headers={"Create-Folder": "true"})
+    ).status_code == 501
     assert p.entry("NEWFOL~1").name == "New Folder"
 
 
@@ -262,8 +280,12 @@ async def test_create_folder(farm_factory: Factory, client: Any) -> None:
 
 
 async def test_delete_rules(farm_factory: Factory, client: Any) -> None:
-    p = await one(farm_factory, files={"d/a.gcode": b"1", "job.gcode": b"2", "e/x.gcode": b"3"},
-                  state="PRINTING", job_file="job.gcode")
+    p = await one(
+        farm_factory,
+        files={"d/a.gcode": b"1", "job.gcode": b"2", "e/x.gcode": b"3"},
+        state="PRINTING",
+        job_file="job.gcode",
+    )
     c = client(p)
     r = await c.delete("/api/v1/files/usb/job.gcode")
     assert r.status_code == 409 and "File is busy" in r.text
@@ -277,7 +299,9 @@ async def test_delete_rules(farm_factory: Factory, client: Any) -> None:
     assert set(p.files()) == {"e/x.gcode"}
 
 
-async def test_post_starts_a_print_and_delete_job_stops_it(farm_factory: Factory, client: Any) -> None:
+async def test_post_starts_a_print_and_delete_job_stops_it(
+    farm_factory: Factory, client: Any
+) -> None:
     p = await one(farm_factory, files={"a.gcode": b"G1\n", "b.gcode": b"G1\n"})
     c = client(p)
     assert (await c.request("POST", "/api/v1/files/usb/A~1.GCO")).status_code == 204

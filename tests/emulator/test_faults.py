@@ -8,9 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from link_sync.emulator import Fault, PrinterSpec
-
 from conftest import raw_request  # type: ignore[import-not-found]
+from link_sync.emulator import Fault, PrinterSpec
 
 
 async def one(farm_factory: Any, **kw: Any) -> Any:
@@ -18,7 +17,9 @@ async def one(farm_factory: Any, **kw: Any) -> Any:
     return farm["p"]
 
 
-async def test_reset_after_a_fraction_of_the_body_leaves_nothing(farm_factory: Any, client: Any) -> None:
+async def test_reset_after_a_fraction_of_the_body_leaves_nothing(
+    farm_factory: Any, client: Any
+) -> None:
     p = await one(farm_factory, faults=[Fault("reset", op="upload", after_bytes=0.5)])
     c = client(p)
     with pytest.raises(httpx.TransportError):
@@ -28,7 +29,9 @@ async def test_reset_after_a_fraction_of_the_body_leaves_nothing(farm_factory: A
     assert (await c.put("/api/v1/files/usb/a.gcode", b"x" * 1000)).status_code == 201  # used up
 
 
-async def test_status_fault_answers_the_next_n_requests_of_a_kind(farm_factory: Any, client: Any) -> None:
+async def test_status_fault_answers_the_next_n_requests_of_a_kind(
+    farm_factory: Any, client: Any
+) -> None:
     p = await one(farm_factory)
     c = client(p)
     p.add_fault(Fault("status", op="upload", status=503, count=2))

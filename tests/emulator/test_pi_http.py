@@ -7,9 +7,8 @@ from typing import Any
 
 import httpx
 
-from link_sync.emulator import PrinterSpec
-
 from conftest import challenge_params  # type: ignore[import-not-found]
+from link_sync.emulator import PrinterSpec
 
 GCODE = {"Content-Type": "text/x.gcode"}
 
@@ -19,7 +18,9 @@ async def mk3(farm_factory: Any, **kw: Any) -> Any:
     return farm["mk3-1"]
 
 
-async def test_digest_md5_sess_api_key_and_head_without_auth(farm_factory: Any, client: Any) -> None:
+async def test_digest_md5_sess_api_key_and_head_without_auth(
+    farm_factory: Any, client: Any
+) -> None:
     p = await mk3(farm_factory, files={"a.gcode": b"G1\n"})
     async with httpx.AsyncClient(base_url=p.url) as http:
         r = await http.get("/api/version")
@@ -37,7 +38,9 @@ async def test_digest_md5_sess_api_key_and_head_without_auth(farm_factory: Any, 
 
 
 async def test_listing_has_sizes_read_only_and_file_types(farm_factory: Any, client: Any) -> None:
-    p = await mk3(farm_factory, files={"sub dir/readme.txt": b"hello", "req2.gcode": b"G1\n", ".x": b""})
+    p = await mk3(
+        farm_factory, files={"sub dir/readme.txt": b"hello", "req2.gcode": b"G1\n", ".x": b""}
+    )
     c = client(p)
     body = (await c.get("/api/v1/files/local")).json()
     assert body["name"] == "PrusaLink gcodes" and body["read_only"] is False and body["size"] == 8
@@ -74,7 +77,9 @@ async def test_put_content_type_rules_and_bugs(farm_factory: Any, client: Any) -
     assert r.status_code == 500 and p.files()[".fresh.gcode.part"] == b"x"
     r = await c.put("/api/v1/files/sdcard/a.gcode", b"x", headers=GCODE)
     assert r.status_code == 409 and "SD Card Read Only" in r.text
-    r = await c.put("/api/v1/files/local/x.gcode", b"x", headers={**GCODE, "Accept": "application/json"})
+    r = await c.put(
+        "/api/v1/files/local/x.gcode", b"x", headers={**GCODE, "Accept": "application/json"}
+    )
     assert r.status_code == 201
 
 
@@ -116,6 +121,8 @@ async def test_requests_digest_auth_works_against_both_families(farm_factory: An
     auth = HTTPDigestAuth("maker", "maker-pass")
 
     def run() -> list[int]:
-        return [requests.get(p.url + "/api/v1/status", auth=auth, timeout=5).status_code for p in farm]
+        return [
+            requests.get(p.url + "/api/v1/status", auth=auth, timeout=5).status_code for p in farm
+        ]
 
     assert await asyncio.to_thread(run) == [200, 200]

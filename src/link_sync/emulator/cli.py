@@ -103,13 +103,13 @@ async def _serve(farm: Farm, config_out: Path | None) -> None:
     try:
         if config_out is not None:
             config_out.write_text(yaml.safe_dump(farm.config(), sort_keys=False))
-        for p in farm:
-            sys.stdout.write(f"{p.name} {p.url} {p.spec.profile}\n")
-        sys.stdout.flush()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        for p in farm:
+            sys.stdout.write(f"{p.name} {p.url} {p.spec.profile}\n")
+        sys.stdout.flush()
         await stop.wait()
     finally:
         await farm.stop()
