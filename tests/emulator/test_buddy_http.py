@@ -34,7 +34,10 @@ async def test_everything_under_api_needs_digest_auth_rfc2069(farm_factory: Fact
         assert len(c["nonce"]) == 16 and "qop" not in c and "opaque" not in c
         ha1 = md5("maker:Printer API:maker-pass")
         resp = md5(f"{ha1}:{c['nonce']}:{md5('GET:/api/nope')}")
-        auth = f'Digest username="maker", realm="Printer API", nonce="{c["nonce"]}", uri="/api/nope", response="{resp}"'
+        auth = (
+            f'Digest username="maker", realm="Printer API", nonce="{c["nonce"]}", '
+            f'uri="/api/nope", response="{resp}"'
+        )
         r = await http.get("/api/nope", headers={"Authorization": auth})
         assert r.status_code == 404  # authenticated: now the unknown path shows
 
@@ -247,7 +250,10 @@ async def test_one_transfer_at_a_time_at_the_profile_rate(
 
 async def test_body_timeout_408_and_a_broken_upload_leaves_nothing(farm_factory: Factory) -> None:
     p = await one(farm_factory, body_timeout=0.5)
-    head = "PUT /api/v1/files/usb/x.gcode HTTP/1.1\nHost: x\nX-Api-Key: maker-pass\nContent-Length: 1000\n"
+    head = (
+        "PUT /api/v1/files/usb/x.gcode HTTP/1.1\nHost: x\n"
+        "X-Api-Key: maker-pass\nContent-Length: 1000\n"
+    )
     raw, _, w = await raw_request(p, head, b"x" * 100)
     assert raw.startswith(b"HTTP/1.1 408")
     w.close()

@@ -143,7 +143,10 @@ async def test_state_changes_while_a_client_uploads(farm_factory: Any, client: A
 
 async def test_raw_reset_is_a_tcp_reset(farm_factory: Any) -> None:
     p = await one(farm_factory, faults=[Fault("reset", op="upload", after_bytes=100)])
-    head = "PUT /api/v1/files/usb/a.gcode HTTP/1.1\nHost: x\nX-Api-Key: maker-pass\nContent-Length: 1000\n"
+    head = (
+        "PUT /api/v1/files/usb/a.gcode HTTP/1.1\nHost: x\n"
+        "X-Api-Key: maker-pass\nContent-Length: 1000\n"
+    )
     _, reader, w = await raw_request(p, head, b"x" * 200, read=False)
     with pytest.raises(ConnectionResetError):
         await asyncio.wait_for(reader.read(100), 2)

@@ -49,6 +49,7 @@ def make_server(printer: EmulatedPrinter) -> web.Server:
         access_log=None,
         keepalive_timeout=60.0,  # the firmware's idle keep-alive timeout
         lingering_time=2.0,
+        read_bufsize=1 << 20,  # room to catch up when a throttled upload falls behind
     )
 
 

@@ -35,7 +35,9 @@ class Node:
     parent: Node | None
     m_timestamp: int
     size: int = 0
-    data: bytes | None = None  # None when mirrored on disk (or a folder)
+    # the received chunks, joined on first read: joining at commit time would stall the
+    # event loop when many uploads end together and skew every other printer's throttle
+    data: list[bytes] | None = None  # None when mirrored on disk (or a folder)
     etag: int = 0  # folders: changes whenever a direct child changes
     visible_at: float = 0.0  # Pi listing lag: not listed before this time
     by_name: dict[str, Node] = field(default_factory=dict)
@@ -59,16 +61,16 @@ class TempBlob:
         else:
             self._chunks.append(chunk)
 
-    def close(self) -> bytes | None:
+    def close(self) -> list[bytes] | None:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
             return None
-        return b"".join(self._chunks)
+        return self._chunks
 
     def discard(self) -> None:
         self.close()
-        self._chunks.clear()
+        self._chunks = []
         if self.disk_path is not None:
             self.disk_path.unlink(missing_ok=True)
 
@@ -133,7 +135,9 @@ class Storage:
 
     def read(self, node: Node) -> bytes:
         if node.data is not None:
-            return node.data
+            if len(node.data) != 1:
+                node.data = [b"".join(node.data)]
+            return node.data[0]
         return self._disk(node).read_bytes() if self.disk_root else b""
 
     def dir_size(self, folder: Node) -> int:

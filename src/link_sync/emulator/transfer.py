@@ -34,9 +34,13 @@ async def receive(ctx: Ctx, length: int, path: str, fault: Fault | None) -> Temp
     try:
         got = 0
         while got < limit:
+            want = chunk
+            if rate:
+                # behind schedule (data came late): take more at once to catch up
+                want = max(chunk, min(int((loop.time() - start) * rate) - got, 4 * chunk))
             try:
                 async with asyncio.timeout(p.spec.body_timeout):
-                    data = await content.read(min(chunk, limit - got))
+                    data = await content.read(min(want, limit - got))
             except TimeoutError:
                 raise HttpError(408, "Request Timeout") from None
             if not data:
