@@ -109,7 +109,7 @@ class PrusaLinkBackend:
         storage_list = _as_dict(storages, "storage").get("storage_list")
         if not isinstance(storage_list, list):
             raise errors.ProtocolError("read storage list: no storage_list in the answer")
-        names = {str(s.get("name")): s for s in storage_list if isinstance(s, dict)}
+        names = {_storage_id(s): s for s in storage_list if isinstance(s, dict)}
         if "usb" in names:
             self.kind, self.capabilities = "buddy", BUDDY_CAPABILITIES
             default_storage = "usb"
@@ -353,6 +353,15 @@ class PrusaLinkBackend:
         if time.monotonic() - self._auth_at > lifetime:
             await self._get_json("/api/v1/status", "read status")
             self._auth_at = time.monotonic()
+
+
+def _storage_id(storage: dict[str, Any]) -> str:
+    """The storage's name in file URLs: its `path` ("/usb/" on Buddy, "/local" on
+    the Pi). Its `name` is only a label on the Pi ("PrusaLink gcodes", "SD Card")."""
+    path = storage.get("path")
+    if isinstance(path, str) and path.strip("/"):
+        return path.strip("/")
+    return str(storage.get("name"))
 
 
 def _buddy_name_problem(storage: str, path: str) -> str | None:
