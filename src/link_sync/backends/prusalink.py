@@ -317,6 +317,26 @@ class PrusaLinkBackend:
         if response.status_code == 409 and self.kind == "buddy":
             return  # Buddy: "Already exists"
         raise_for_status(response, what)
+        if self.kind == "prusalink-pi":
+            await self._settle_folder(path, what)
+
+    async def _settle_folder(self, path: str, what: str) -> None:
+        """Wait until the Pi lists a folder it just created.
+
+        PrusaLink 0.8.1 watches each folder with inotify once its index has
+        seen it; a folder or file created inside a new folder before that is
+        written to disk but never listed (until a restart). So nothing goes
+        into a new folder until the folder itself is listed.
+        """
+        for attempt in range(PI_SETTLE_ATTEMPTS):
+            with translate_transport_errors(what):
+                response = await self._client.get(self._url(path) + "/")
+            if response.status_code != 404:
+                raise_for_status(response, what)
+                return
+            if attempt + 1 < PI_SETTLE_ATTEMPTS:
+                await asyncio.sleep(PI_SETTLE_DELAY)
+        raise errors.ProtocolError(f"{what}: created, but the printer does not list it")
 
     def check_name(self, path: str) -> str | None:
         if self.kind == "buddy":
