@@ -438,3 +438,26 @@ async def test_pi_folders_are_created_one_level_at_a_time_and_lag_is_tolerated(
         "/api/v1/files/local/a/b/c",
     ]
     assert farm["pi"].files() == {"a/b/c/deep.gcode": b"G1\n"}
+
+
+async def test_pi_destination_folder_is_created_level_by_level_before_its_contents(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    # A missing destination must not be made by the first sub-folder's PUT
+    # (two new levels at once: PrusaLink 0.8.1 would never list what goes inside).
+    fill(master, {"a/deep.gcode": b"G1\n"})
+    farm = await farm_factory([spec("pi", "mk3")])
+    result = await run_sync(farm, config_extra={"destination": "/farm/prints"})
+    assert result.exit_code == 0, result.to_json()
+    folders = [r.path for r in farm["pi"].requests if r.headers.get("Create-Folder") == "?1"]
+    assert folders == [
+        "/api/v1/files/local/farm",
+        "/api/v1/files/local/farm/prints",
+        "/api/v1/files/local/farm/prints/a",
+    ]
+    assert farm["pi"].files() == {"farm/prints/a/deep.gcode": b"G1\n"}
+    # the destination is not an action of the plan: only the master's folder is reported
+    assert [(a.op, a.path) for a in result.printers[0].actions] == [
+        ("mkdir", "a"),
+        ("upload", "a/deep.gcode"),
+    ]

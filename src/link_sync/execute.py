@@ -156,6 +156,8 @@ class PrinterSync:
         self.backend: Backend = create_backend(self.printer)
         self.destination = ""
         self.journal_key = ""
+        #: the destination folder showed entries, so it exists
+        self.destination_listed = False
 
     async def run(self) -> PrinterResult:
         try:
@@ -199,6 +201,7 @@ class PrinterSync:
         remote = relative_to_folder(
             listing, self.destination, self.backend.capabilities.case_insensitive
         )
+        self.destination_listed = bool(listing)
         self.result.managed_files = sum(1 for e in remote if not e.is_dir and e.print_file)
         plan = await self._plan(remote, status)
         self.observer.plan_ready(name, plan)
@@ -283,6 +286,8 @@ class PrinterSync:
 
     async def _execute(self, plan: Plan) -> None:
         name = self.printer.name
+        if plan.transfers and self.backend.capabilities.mkdir_before_upload:
+            await self._make_destination()
         for action in plan.mkdirs:
             await self._do(
                 action, functools.partial(self.backend.mkdir, self._remote_path(action.path))
@@ -319,6 +324,22 @@ class PrinterSync:
                 self.journal.forget(self.journal_key, path_key(action.path, ci))
         for action in plan.rmdirs:
             await self._rmdir(action)
+
+    async def _make_destination(self) -> None:
+        """Create a destination that may be missing, one level at a time.
+
+        The plan's folders are relative to the destination; on printers that need
+        folders before uploads (the Pi's PrusaLink 0.8.1 never lists files put
+        below two or more new levels), the destination's own levels come first.
+        """
+        if not self.destination or self.destination_listed:
+            return
+        parts = self.destination.split("/")
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            await self._retrying(
+                f"create folder {folder}", functools.partial(self.backend.mkdir, folder)
+            )
 
     async def _delete(self, remote_path: str) -> None:
         with contextlib.suppress(errors.NotFound):  # already gone: the goal is reached
