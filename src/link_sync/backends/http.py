@@ -92,9 +92,13 @@ def error_message(response: httpx.Response) -> str:
     text = response.text.strip()
     if text.startswith("<"):
         return response.reason_phrase or f"HTTP {response.status_code}"
-    # Buddy: "409: Conflict\n\nFile already exists\n" -> the last non-empty line
+    # Buddy: "409: Conflict\n\nFile already exists\n" -> the second non-empty line;
+    # Pi: "Conflict\nAnother transfer in progress\n\n\nSee: <help url>" -> the same.
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if len(lines) > 1 and lines[0].startswith(str(response.status_code)):
+    heading = lines[0] if lines else ""
+    if len(lines) > 1 and (
+        heading.startswith(str(response.status_code)) or heading == response.reason_phrase
+    ):
         return lines[1]
     return lines[0][:200] if lines else (response.reason_phrase or f"HTTP {response.status_code}")
 
