@@ -317,21 +317,12 @@ CONFIG_CASES = [
 ]
 
 
-# Known bugs, kept in the table so they flip to passing (and fail `strict`) once fixed.
-_DEEP = "config.py: _Loader.load should turn RecursionError into a ConfigError"
 CONFIG_CASES += [
-    pytest.param(
-        ConfigCase("yaml-too-deep", "link-sync.yml", "printers: " + "[" * 5000, "nested"),
-        marks=pytest.mark.xfail(strict=True, reason=_DEEP),
+    ConfigCase("yaml-too-deep", "link-sync.yml", "printers: " + "[" * 5000, "too deeply nested"),
+    ConfigCase(
+        "json-too-deep", "link-sync.json", '{"printers": ' + "[" * 100_000, "too deeply nested"
     ),
-    pytest.param(
-        ConfigCase("json-too-deep", "link-sync.json", '{"printers": ' + "[" * 100_000, "nested"),
-        marks=pytest.mark.xfail(strict=True, reason=_DEEP),
-    ),
-    pytest.param(
-        ConfigCase("toml-too-deep", "link-sync.toml", "a = " + "[" * 5000, "nested"),
-        marks=pytest.mark.xfail(strict=True, reason=_DEEP),
-    ),
+    ConfigCase("toml-too-deep", "link-sync.toml", "a = " + "[" * 5000, "too deeply nested"),
 ]
 
 
@@ -404,25 +395,21 @@ ARGS_CASES = [
     ),
     ArgsCase("no-config-here", ("sync",), "no config file found", with_config=False),
     ArgsCase("config-is-a-folder", ("sync", "-c", "master"), "master"),
-    ArgsCase("source-is-a-file", ("sync", "-s", "link-sync.yml"), "link-sync.yml"),
+    # Like a `source:` that is a file: the master is missing, a safety refusal.
+    ArgsCase(
+        "source-is-a-file",
+        ("sync", "-s", "link-sync.yml"),
+        "link-sync.yml is not a folder",
+        code=EXIT_SAFETY,
+    ),
     ArgsCase(
         "source-missing",
         ("sync", "-s", "no-such-folder"),
         "no-such-folder is missing",
         code=EXIT_SAFETY,
     ),
-    pytest.param(
-        ArgsCase("source-empty", ("sync", "-s", ""), "--source"),
-        marks=pytest.mark.xfail(
-            strict=True, reason="cli.py: -s '' syncs the working folder instead of a usage error"
-        ),
-    ),
-    pytest.param(
-        ArgsCase("nothing-selected", ("sync", "-p", "mk4-a", "-x", "mk4-a"), "no printer"),
-        marks=pytest.mark.xfail(
-            strict=True, reason="config.select_printers: selecting no printer exits 0 silently"
-        ),
-    ),
+    ArgsCase("source-empty", ("sync", "-s", ""), "needs a folder"),
+    ArgsCase("nothing-selected", ("sync", "-p", "mk4-a", "-x", "mk4-a"), "no printer selected"),
 ]
 
 

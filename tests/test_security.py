@@ -522,7 +522,7 @@ def assert_no_secret(out: subprocess.CompletedProcess[str]) -> None:
     for secret in ALL_SECRETS:
         assert secret not in out.stdout, f"{secret} on stdout"
         assert secret not in out.stderr, f"{secret} on stderr"
-    assert "Traceback" not in out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr, out.stdout + out.stderr
 
 
 MODES = {
