@@ -461,3 +461,19 @@ async def test_pi_destination_folder_is_created_level_by_level_before_its_conten
         ("mkdir", "a"),
         ("upload", "a/deep.gcode"),
     ]
+
+
+async def test_pi_run_ends_only_when_its_deletes_are_out_of_the_listing(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    # The Pi lists a deleted file for up to ~1 s more; a run straight after
+    # must not see it (and "delete" it) again.
+    fill(master, {"keep.gcode": b"G1\n"})
+    files = {"keep.gcode": b"G1\n", "gone.gcode": b"G0\n"}
+    farm = await farm_factory([spec("pi", "mk3", files=files, listing_lag=0.5)])
+    first = await run_sync(farm)
+    assert first.exit_code == 0, first.to_json()
+    assert [(a.op, a.path) for a in first.printers[0].actions] == [("delete", "gone.gcode")]
+    second = await run_sync(farm)
+    assert second.exit_code == 0, second.to_json()
+    assert second.printers[0].actions == []

@@ -208,9 +208,11 @@ class PrusaLinkBackend:
             return None
         raise_for_status(response, f"list {path or '/'}")
         body = parse_json(response, f"list {path or '/'}")
-        children = body.get("children", []) if isinstance(body, dict) else None
+        # No `children` is an answer we cannot read, not an empty folder: taking it for
+        # one would plan uploads of files the printer already holds.
+        children = body.get("children") if isinstance(body, dict) else None
         if not isinstance(children, list):
-            raise errors.ProtocolError(f"list {path or '/'}: 'children' is not a list")
+            raise errors.ProtocolError(f"list {path or '/'}: 'children' is missing or not a list")
         return [c for c in children if isinstance(c, dict)]
 
     def _entry(self, parent: str, parent_request: str, child: dict[str, Any]) -> RemoteEntry | None:
@@ -307,6 +309,24 @@ class PrusaLinkBackend:
         with translate_transport_errors(what):
             response = await self._client.delete(self._url(path))
         raise_for_status(response, what)
+        if self.kind == "prusalink-pi":
+            await self._settle_gone(path)
+
+    async def _settle_gone(self, path: str) -> None:
+        """Wait until the Pi's listing drops what was just deleted.
+
+        PrusaLink 0.8.1 lists a deleted entry for up to ~1 s more; a run
+        straight after this one would otherwise find it and delete it again.
+        """
+        parent, _, name = path.strip("/").rpartition("/")
+        for attempt in range(PI_SETTLE_ATTEMPTS):
+            listing = await self._list_folder(parent)
+            if listing is None or all(
+                name not in (child.get("display_name"), child.get("name")) for child in listing
+            ):
+                return
+            if attempt + 1 < PI_SETTLE_ATTEMPTS:
+                await asyncio.sleep(PI_SETTLE_DELAY)
 
     async def mkdir(self, path: str) -> None:
         what = f"create folder {path}"
