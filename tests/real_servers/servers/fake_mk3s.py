@@ -88,6 +88,8 @@ class Printer:
             caps = ["Cap:AUTOREPORT_TEMP:1", "Cap:AUTOREPORT_POSITION:1", "Cap:AUTOREPORT_FANS:1"]
             return [M115, *caps, "ok"]
         if word == "D3":
+            if write_eeprom(cmd):
+                return ["ok"]
             return [*read_eeprom(cmd), "ok"]
         if word == "M420":
             return ["Mesh bed leveling not active.", "ok"]
@@ -131,6 +133,17 @@ class Printer:
                 if LOG:
                     print(">>", text, flush=True)
                 self.send(*self.handle(text))
+
+
+def write_eeprom(cmd: str) -> bool:
+    """`D3 Ax0D05 X00000002`: PrusaLink writes the next job id before each print and
+    reads it back; a printer that forgot it would hold the second print forever."""
+    address = re.search(r"Ax([0-9A-Fa-f]+)", cmd)
+    data = re.search(r"\bX([0-9A-Fa-f]+)", cmd)
+    if not (address and data):
+        return False
+    EEPROM[int(address.group(1), 16)] = bytes.fromhex(data.group(1))
+    return True
 
 
 def read_eeprom(cmd: str) -> list[str]:

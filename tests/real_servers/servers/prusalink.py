@@ -138,6 +138,13 @@ class PrusaLinkServer(RealServer):
 
     def start_printing(self, path: str) -> None:
         """Print `path` (relative to the `local` storage) on the fake MK3S."""
+        # After a print, PrusaLink stays FINISHED/STOPPED for ~11 s (for Connect's
+        # last photo) and refuses a new print with 409 until it is IDLE again.
+        wait_for(
+            lambda: self.printer_state() in ("IDLE", "READY") or None,
+            timeout=30,
+            what="PrusaLink to be ready for a print",
+        )
         with self.client() as client:
             response = client.post(f"/api/v1/files/local/{quote(path)}")
         response.raise_for_status()
