@@ -93,6 +93,8 @@ class PrusaLinkBackend:
         self._client = make_client(options, auth=auth)
         self._client.headers.update(headers)
         self._auth_at = 0.0  # when the current digest nonce was obtained
+        #: the storage's `name` ("PrusaLink gcodes" on the Pi), which job paths start with
+        self._storage_label = self.storage
 
     # -- discovery -------------------------------------------------------
 
@@ -126,6 +128,8 @@ class PrusaLinkBackend:
                 f"storage {self.storage!r} not on this printer (it has {', '.join(sorted(names))})"
             )
         storage = names[self.storage]
+        label = storage.get("name")
+        self._storage_label = label if isinstance(label, str) and label else self.storage
         if storage.get("read_only") or storage.get("ro"):
             raise errors.Refused(f"storage {self.storage!r} is read-only")
         free = storage.get("free_space")
@@ -167,12 +171,13 @@ class PrusaLinkBackend:
         file = body.get("file") if isinstance(body, dict) else None
         if not isinstance(file, dict):
             return None
-        # Buddy: path "/usb/PARTS" + display_name; Pi: path "/local/parts/x.gcode".
+        # Buddy: path "/usb/PARTS" + display_name; Pi 0.8.1: path
+        # "/PrusaLink gcodes/parts/x.gcode" (the storage's name, not "local").
         folder = str(file.get("path") or "")
         name = file.get("display_name") or file.get("name")
         full = folder if not name or folder.endswith(str(name)) else f"{folder}/{name}"
         parts = [p for p in full.split("/") if p]
-        if parts and parts[0] == self.storage:
+        if parts and parts[0] in (self.storage, self._storage_label):
             parts = parts[1:]
         # Buddy reports the folder by its short name; map it to long names when we can.
         return "/".join(parts) or None
