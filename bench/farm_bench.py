@@ -346,6 +346,8 @@ class SyncRun:
     emulator_cpu: float = 0.0
     requests: dict[str, dict[str, float]] = field(default_factory=dict)
     note: str = ""
+    #: 1-minute load average when the run began (other work on the machine)
+    load: float = field(default_factory=lambda: os.getloadavg()[0])
 
     @property
     def efficiency(self) -> float:
@@ -455,7 +457,7 @@ def _show(run: SyncRun) -> None:
         f"  {run.tool:<15} {run.printers:>4} printers  wall {run.wall:7.2f} s  "
         f"limit {run.limit:6.2f} s  eff {run.efficiency:5.1%}  cpu {run.cpu:6.2f} s  "
         f"rss {run.max_rss_mb:6.1f} MB  emu cpu {run.emulator_cpu:6.2f} s  "
-        f"req/printer {reqs}  {'ok' if run.ok else 'FAILED'} {run.note}",
+        f"req/printer {reqs}  load {run.load:.1f}  {'ok' if run.ok else 'FAILED'} {run.note}",
         file=sys.stderr,
         flush=True,
     )
