@@ -8,6 +8,7 @@ server's storage folder on disk is the judge of what the printer holds.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -104,6 +105,7 @@ def sync(tmp_path: Path, master: Master, state_env: Mapping[str, str]) -> Runner
         config = {"source": str(master.root), "printers": dict(printers)}
         path = tmp_path / "link-sync.yml"
         path.write_text(yaml.safe_dump(config, allow_unicode=True))
+        path.chmod(0o600)  # it holds API keys
         fields.setdefault("retry", FAST_RETRY)
         request = SyncRequest(selection=Selection(config=path), **fields)
         return await sync_async(request, environ=state_env, cwd=tmp_path)
@@ -126,6 +128,11 @@ def parents(paths: Iterator[str] | list[str]) -> set[str]:
         parts = path.split("/")[:-1]
         out.update("/".join(parts[: i + 1]) for i in range(len(parts)))
     return out
+
+
+def show(result: RunResult | PrinterResult) -> str:
+    """The JSON form, for assertion messages (pytest abbreviates dicts)."""
+    return json.dumps(result.to_json(), indent=1, ensure_ascii=False)
 
 
 def report(result: RunResult, name: str) -> PrinterResult:
@@ -174,8 +181,8 @@ async def test_first_sync_then_nothing(
 
     first = await sync(printers)
     mine = report(first, real.kind)
-    assert first.exit_code == 0, first.to_json()
-    assert mine.status == "synced", mine.to_json()
+    assert first.exit_code == 0, show(first)
+    assert mine.status == "synced", show(mine)
     want = expected(MASTER)
     # Byte for byte, and nothing else: no stray folders, no unsupported file.
     assert real.files(destination) == want
@@ -187,8 +194,8 @@ async def test_first_sync_then_nothing(
 
     second = await sync(printers)
     again = report(second, real.kind)
-    assert second.exit_code == 0, second.to_json()
-    assert (again.status, again.actions) == ("synced", []), again.to_json()
+    assert second.exit_code == 0, show(second)
+    assert (again.status, again.actions) == ("synced", []), show(again)
     assert [path for path, _ in again.skipped] == [BGCODE]  # reported, never re-sent
     assert again.unchanged == len(want)
     assert real.files(destination) == want
@@ -209,7 +216,7 @@ async def test_local_change_is_replaced_in_place(
     with Watch(real.storage / destination / changed) as watch:
         result = await sync(printers)
     mine = report(result, real.kind)
-    assert result.exit_code == 0, result.to_json()
+    assert result.exit_code == 0, show(result)
     assert ops(mine) == [("replace", changed, True)]
     assert watch.checks > 10 and watch.missing == 0, "the printer lacked the file meanwhile"
     assert real.files(destination) == expected({**MASTER, changed: new})
@@ -230,7 +237,7 @@ async def test_local_removal_deletes_file_and_emptied_folder(
     (master.root / "Teile und Halter/Größe 2").rmdir()
     result = await sync(printers)
     mine = report(result, real.kind)
-    assert result.exit_code == 0, result.to_json()
+    assert result.exit_code == 0, show(result)
     assert ops(mine) == [("delete", removed, True), ("rmdir", "Teile und Halter/Größe 2", True)]
     # Gone from disk, with the folder (and any hidden leftovers of the server's).
     assert not (real.storage / destination / "Teile und Halter/Größe 2").exists()
@@ -260,12 +267,12 @@ async def test_file_being_printed_is_never_deleted_or_overwritten(
         master.remove("benchy.gcode")
         changed = await sync(printers, include_busy=include_busy)
         mine = report(changed, real.kind)
-        assert changed.exit_code == 0, changed.to_json()
-        assert mine.state == "PRINTING", mine.to_json()
+        assert changed.exit_code == 0, show(changed)
+        assert mine.state == "PRINTING", show(mine)
         on_disk = real.files(destination)
         assert on_disk[JOB] == job_bytes  # never overwritten
         if include_busy:
-            assert mine.status == "synced", mine.to_json()
+            assert mine.status == "synced", show(mine)
             assert sorted(ops(mine)) == [
                 ("delete", "benchy.gcode", True),
                 ("upload", "neu hinzugefügt.gcode", True),
@@ -273,28 +280,28 @@ async def test_file_being_printed_is_never_deleted_or_overwritten(
             assert "benchy.gcode" not in on_disk
             assert on_disk["neu hinzugefügt.gcode"] == b"G28\n" * 10
         else:
-            assert (mine.status, mine.actions) == ("busy", []), mine.to_json()
+            assert (mine.status, mine.actions) == ("busy", []), show(mine)
             assert on_disk == expected(files)
 
         # The job leaves the master: it stays on the printer while it prints.
         master.remove(JOB)
         removed = await sync(printers, include_busy=include_busy)
         mine = report(removed, real.kind)
-        assert removed.exit_code == 0, removed.to_json()
-        assert all(a.path != JOB for a in mine.actions), mine.to_json()
+        assert removed.exit_code == 0, show(removed)
+        assert all(a.path != JOB for a in mine.actions), show(mine)
         assert real.files(destination)[JOB] == job_bytes
         if include_busy:
-            assert mine.status == "synced", mine.to_json()
-            assert mine.actions == [], mine.to_json()
+            assert mine.status == "synced", show(mine)
+            assert mine.actions == [], show(mine)
         else:
-            assert (mine.status, mine.actions) == ("busy", []), mine.to_json()
+            assert (mine.status, mine.actions) == ("busy", []), show(mine)
     finally:
         real.server.stop_printing()
 
     # Once the print is over, the next run finishes the job.
     final = await sync(printers)
     mine = report(final, real.kind)
-    assert final.exit_code == 0, final.to_json()
+    assert final.exit_code == 0, show(final)
     assert ("delete", JOB, True) in ops(mine)
     assert real.files(destination) == expected(
         {
@@ -318,9 +325,9 @@ async def test_wrong_api_key_fails_that_printer_only(
     printers["wrong"] = real.entry(f"{destination}-wrong", api_key="Wrong-Key-4711-xyz")
 
     result = await sync(printers)
-    assert result.exit_code == 1, result.to_json()
+    assert result.exit_code == 1, show(result)
     wrong = report(result, "wrong")
-    assert wrong.status == "failed", wrong.to_json()
+    assert wrong.status == "failed", show(wrong)
     assert wrong.error is not None and "wrong password or API key" in wrong.error
     assert "Wrong-Key-4711-xyz" not in wrong.error
     assert wrong.actions == []
@@ -355,7 +362,7 @@ async def test_mixed_farm_reaches_the_master_in_one_run(
         printers[real.kind] = real.entry(destination)
 
     first = await sync(printers)
-    assert first.exit_code == 0, first.to_json()
+    assert first.exit_code == 0, show(first)
     assert {p.status for p in first.printers} == {"synced"}
     for printer in farm:
         assert printer.files() == MASTER, printer.name
@@ -365,5 +372,5 @@ async def test_mixed_farm_reaches_the_master_in_one_run(
         assert [path for path, _ in report(first, real.kind).skipped] == [BGCODE]
 
     second = await sync(printers)
-    assert second.exit_code == 0, second.to_json()
+    assert second.exit_code == 0, show(second)
     assert {p.name: p.actions for p in second.printers} == {name: [] for name in printers}
