@@ -99,15 +99,17 @@ class PrusaLinkBackend:
     # -- discovery -------------------------------------------------------
 
     async def probe(self) -> PrinterInfo:
-        version = await self._get_json("/api/version", "read version")
+        version = _as_dict(await self._get_json("/api/version", "read version"), "version")
         storages = await self._get_json("/api/v1/storage", "read storage list")
         info: dict[str, Any] = {}
-        try:
-            info = _as_dict(await self._get_json("/api/v1/info", "read info"), "info")
-        except errors.PrinterError as exc:
-            if isinstance(exc, errors.AuthFailed):
-                raise
-        version = _as_dict(version, "version")
+        if _first_str(version, "original", "printer_model", "model") is None:
+            # Only for the model, so only when the version does not name it: one
+            # request less per printer and run (a farm of 500 printers, 500 requests).
+            try:
+                info = _as_dict(await self._get_json("/api/v1/info", "read info"), "info")
+            except errors.PrinterError as exc:
+                if isinstance(exc, errors.AuthFailed):
+                    raise
         storage_list = _as_dict(storages, "storage").get("storage_list")
         if not isinstance(storage_list, list):
             raise errors.ProtocolError("read storage list: no storage_list in the answer")
@@ -142,7 +144,9 @@ class PrusaLinkBackend:
             else _first_str(version, "server"),
             storage=self.storage,
             free_space=free if isinstance(free, int) else None,
-            extra={k: str(v) for k, v in (("hostname", info.get("hostname")),) if v},
+            extra={"hostname": str(host)}
+            if (host := info.get("hostname") or version.get("hostname"))
+            else {},
         )
 
     async def status(self) -> PrinterStatus:
