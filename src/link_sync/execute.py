@@ -227,7 +227,10 @@ class PrinterSync:
             self.result.status = "failed" if self.result.failed else "planned"
             return
         await self._execute(plan)
-        self.result.status = "failed" if self.result.failed else "synced"
+        if self.result.failed:
+            self.result.status = "failed"
+        elif self.result.status != "busy":  # busy: it started printing before our deletes
+            self.result.status = "synced"
 
     # -- planning --------------------------------------------------------
 
@@ -308,6 +311,8 @@ class PrinterSync:
         if status.state not in IDLE_STATES:
             if not self.options.include_busy:
                 self.result.notes.append(f"deletes postponed: printer is now {status.state}")
+                # Not in line with the master: reported like a printer found printing.
+                self.result.status = "busy"
                 return
             protected = status.job_path
         self.observer.printer_state(name, "deleting")
