@@ -135,6 +135,7 @@ class PrusaLinkBackend:
         if storage.get("read_only") or storage.get("ro"):
             raise errors.Refused(f"storage {self.storage!r} is read-only")
         free = storage.get("free_space")
+        hostname = info.get("hostname") or version.get("hostname")
         return PrinterInfo(
             kind=self.kind,
             model=_first_str(version, "original", "printer_model", "model")
@@ -144,9 +145,7 @@ class PrusaLinkBackend:
             else _first_str(version, "server"),
             storage=self.storage,
             free_space=free if isinstance(free, int) else None,
-            extra={"hostname": str(host)}
-            if (host := info.get("hostname") or version.get("hostname"))
-            else {},
+            extra={"hostname": str(hostname)} if hostname else {},
         )
 
     async def status(self) -> PrinterStatus:
