@@ -95,6 +95,9 @@ class PrusaLinkBackend:
         self._auth_at = 0.0  # when the current digest nonce was obtained
         #: the storage's `name` ("PrusaLink gcodes" on the Pi), which job paths start with
         self._storage_label = self.storage
+        #: Buddy answers a PUT with the new file's info; the stat that checks the
+        #: upload is served from it (once) instead of asking again.
+        self._uploaded: tuple[str, RemoteEntry] | None = None
 
     # -- discovery -------------------------------------------------------
 
@@ -246,6 +249,9 @@ class PrusaLinkBackend:
         )
 
     async def stat(self, path: str) -> RemoteEntry | None:
+        uploaded, self._uploaded = self._uploaded, None
+        if uploaded is not None and uploaded[0] == path:
+            return uploaded[1]
         attempts = PI_SETTLE_ATTEMPTS if self.kind == "prusalink-pi" else 1
         for attempt in range(attempts):
             with translate_transport_errors(f"read {path}"):
@@ -277,6 +283,7 @@ class PrusaLinkBackend:
     ) -> None:
         if size == 0 and self.kind == "buddy":
             raise errors.Refused(f"upload {path}: the printer cannot store empty files")
+        self._uploaded = None
         await self._refresh_nonce()
         headers = {
             "Content-Length": str(size),
@@ -294,6 +301,26 @@ class PrusaLinkBackend:
                 headers=headers,
             )
         raise_for_status(response, f"upload {path}")
+        self._uploaded = self._upload_answer(path, response)
+
+    def _upload_answer(self, path: str, response: httpx.Response) -> tuple[str, RemoteEntry] | None:
+        """The new file's entry from Buddy's 201 answer (its file info, with the size).
+
+        That is what a stat right after the upload would return, one request (and,
+        since Buddy closes the connection after a PUT, one new connection) less per
+        file. The Pi answers with an empty body: None, and the stat asks.
+        """
+        if self.kind != "buddy" or response.status_code != 201 or not response.content:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        if not isinstance(body, dict) or not isinstance(body.get("size"), int):
+            return None
+        parent = path.rsplit("/", 1)[0] if "/" in path else ""
+        entry = self._entry(parent, parent, body)
+        return (path, entry) if entry is not None else None
 
     async def download(
         self, entry: RemoteEntry, target: BinaryIO, progress: ProgressCallback | None = None
@@ -314,6 +341,7 @@ class PrusaLinkBackend:
         await self._delete(path, f"remove folder {path}")
 
     async def _delete(self, path: str, what: str) -> None:
+        self._uploaded = None
         with translate_transport_errors(what):
             response = await self._client.delete(self._url(path))
         raise_for_status(response, what)
