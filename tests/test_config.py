@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -101,8 +102,19 @@ def test_contract_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert mk4.api_key is None
 
 
+def self_signed_pem(folder: Path) -> str:
+    """A real certificate: `ca_file` must hold one that ssl can load."""
+    key, cert = folder / "ca.key", folder / "ca.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=farm-ca",
+         "-days", "2", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert.read_text()
+
+
 def test_all_printer_keys(tmp_path: Path) -> None:
-    ca = write(tmp_path, "farm-ca.pem", "-----BEGIN CERTIFICATE-----\n")
+    ca = write(tmp_path, "farm-ca.pem", self_signed_pem(tmp_path))
     fingerprint = "AB:" * 31 + "AB"
     config = load(
         tmp_path,
@@ -739,3 +751,12 @@ def test_environment_is_not_read_implicitly(
     assert "ONLY_IN_OS" in os.environ
     message = error_of(tmp_path, "printers: {a: {host: a, password: '${ONLY_IN_OS}'}}\n")
     assert "${ONLY_IN_OS} is not set" in message
+
+
+def test_ca_file_without_a_certificate_is_a_config_error(tmp_path: Path) -> None:
+    write(tmp_path, "farm-ca.pem", "-----BEGIN CERTIFICATE-----\n")
+    with pytest.raises(ConfigError, match="holds no usable certificate"):
+        load(
+            tmp_path,
+            "printers:\n  p:\n    host: https://127.0.0.1:1\n    ca_file: farm-ca.pem\n",
+        )

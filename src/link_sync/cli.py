@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from link_sync import __version__
+from link_sync import __version__, redact
 from link_sync.commands.status import status_async
 from link_sync.commands.sync import Selection, SyncRequest, sync
 from link_sync.emulator.cli import emulate_command
@@ -129,6 +129,8 @@ def _setup_logging(verbose: bool) -> None:
             format="%(asctime)s %(name)s %(message)s",
             stream=sys.stderr,
         )
+        # Every secret a backend learns is masked in every log line from the first one on.
+        redact.install()
         # httpx logs request lines itself at INFO; ours (link_sync.http) are enough.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         logging.getLogger("httpcore").setLevel(logging.WARNING)

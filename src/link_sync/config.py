@@ -14,6 +14,7 @@ import difflib
 import json
 import os
 import re
+import ssl
 import stat
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
@@ -129,7 +130,9 @@ class _TopLevel(BaseModel):
 
     source: _Text | None = None
     destination: _Text = "/"
-    stale_after: Annotated[float, Field(strict=True, ge=0)] = DEFAULT_STALE_AFTER
+    stale_after: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] = (
+        DEFAULT_STALE_AFTER
+    )
     defaults: dict[str, Any] = Field(default_factory=dict)
     printers: dict[str, Any] = Field(default_factory=dict)
 
@@ -426,6 +429,10 @@ class _Loader:
         path = self._relative_path(value)
         if not path.is_file():
             raise self.error(f"{where}key 'ca_file': {path} is not a readable file")
+        try:
+            ssl.create_default_context(cafile=str(path))
+        except (ssl.SSLError, OSError):
+            raise self.error(f"{where}key 'ca_file': {path} holds no usable certificate") from None
         if not base_url.startswith("https://"):
             self.warnings.append(f"{self.shown}: {where}'ca_file' is ignored for an http:// host")
         return path

@@ -110,8 +110,8 @@ class BackendOptions:
     name: str
     base_url: str
     username: str | None = None
-    password: str | None = None
-    api_key: str | None = None
+    password: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
     storage: str | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
