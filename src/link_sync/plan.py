@@ -139,27 +139,27 @@ def make_plan(
         key = path_key(entry.path, ci)
         (remote_dirs if entry.is_dir else remote_files)[key] = entry
 
-    wanted_keys: set[str] = set()
-    colliding = _case_collisions(local) if ci else set()
+    keys = [file.path.casefold() for file in local] if ci else [file.path for file in local]
+    wanted_keys: set[str] = set(keys)
+    colliding = _case_collisions(local, keys) if ci else set()
     needed_dirs: dict[str, str] = {}
+    extensions = rules.extensions
 
-    for file in local:
-        key = path_key(file.path, ci)
-        wanted_keys.add(key)
-        if _extension(file.path) not in rules.extensions:
+    for file, key in zip(local, keys, strict=True):
+        if _extension(file.path) not in extensions:
             plan.skipped.append(Problem(file.path, "this printer cannot store this file type"))
             continue
-        if key in colliding:
+        if colliding and key in colliding:
             plan.refused.append(
                 Problem(file.path, "another master file differs only in letter case")
             )
             continue
-        if file.path in problems:
+        if problems and file.path in problems:
             plan.refused.append(Problem(file.path, problems[file.path]))
             continue
 
         existing = remote_files.get(key)
-        if existing is not None and existing.path in stats:
+        if stats and existing is not None and existing.path in stats:
             existing = stats[existing.path]
         if existing is None:
             if key in remote_dirs:
@@ -264,12 +264,16 @@ def _plan_deletes(
     rules: PlanRules,
 ) -> None:
     ci = rules.case_insensitive
-    kept_dirs: set[str] = set()  # folders that will still hold something
+    # Folders that will still hold something. Keys are built from path keys: the
+    # parents of a path's key are the keys of its parents (casefold is per character).
+    kept_dirs: set[str] = set()
     unreadable = [path_key(p, ci) for p in rules.unreadable]
+    for key in wanted_keys:
+        _add_parents(key, kept_dirs)
     for key, entry in sorted(remote_files.items()):
         deletable = (
             key not in wanted_keys
-            and not any(key == u or _is_below(key, u) for u in unreadable)
+            and not (unreadable and any(key == u or _is_below(key, u) for u in unreadable))
             and entry.print_file
             and is_print_file(entry.name)
             and not entry.read_only
@@ -278,13 +282,11 @@ def _plan_deletes(
         if deletable:
             plan.deletes.append(Action("delete", entry.path, remote=entry, reason="not in master"))
         else:
-            kept_dirs.update(path_key(p, ci) for p in _parents(entry.path))
+            _add_parents(key, kept_dirs)
     for file_action in plan.transfers:
-        kept_dirs.update(path_key(p, ci) for p in _parents(file_action.path))
+        _add_parents(path_key(file_action.path, ci), kept_dirs)
     for mkdir in plan.mkdirs:
-        kept_dirs.add(path_key(mkdir.path, ci))
-    for key in wanted_keys:
-        kept_dirs.update(_parents(key))
+        _add_parents(path_key(mkdir.path, ci) + "/", kept_dirs)
 
     emptied: set[str] = set()
     for deletion in plan.deletes:
@@ -303,15 +305,29 @@ def _plan_deletes(
     )
 
 
-def _case_collisions(files: Sequence[LocalFile]) -> set[str]:
+def _case_collisions(files: Sequence[LocalFile], folded: Sequence[str]) -> set[str]:
+    """Casefolded paths that two master files share; `folded` holds each file's."""
+    if len(set(folded)) == len(folded):
+        return set()  # the common case, decided without a loop in Python
     seen: dict[str, str] = {}
     clashes: set[str] = set()
-    for file in files:
-        key = file.path.casefold()
+    for file, key in zip(files, folded, strict=True):
         if key in seen and seen[key] != file.path:
             clashes.add(key)
         seen[key] = file.path
     return clashes
+
+
+def _add_parents(path: str, into: set[str]) -> None:
+    """Add 'a' and 'a/b' for 'a/b/c.gcode' to `into`, which holds the parents of
+    every folder it holds, so the walk up stops at the first folder already there."""
+    cut = path.rfind("/")
+    while cut > 0:
+        folder = path[:cut]
+        if folder in into:
+            return
+        into.add(folder)
+        cut = path.rfind("/", 0, cut)
 
 
 def _parents(path: str) -> list[str]:
