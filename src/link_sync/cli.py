@@ -11,9 +11,11 @@ import asyncio
 import functools
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -95,11 +97,27 @@ def _folder_argument(ctx: click.Context, param: click.Parameter, value: str | No
     return Path(value)
 
 
+#: The signal that stopped this run (SIGTERM takes Ctrl-C's path, see below).
+_stopped_by = [signal.SIGINT]
+
+
+def _terminate_like_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (systemd stop, `kill`) stops the run exactly as Ctrl-C does.
+
+    Python's default for SIGTERM is to die on the spot; as SIGINT, asyncio cancels
+    the run: uploads in flight are abandoned (the printer drops the partial file),
+    the journal and the lock are closed, and the exit code says which signal it was.
+    """
+    _stopped_by[0] = signal.Signals(signum)
+    signal.raise_signal(signal.SIGINT)
+
+
 def reports_errors(func: F) -> F:
     """Turn link-sync's errors into one line on stderr and the contract's exit code."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
         try:
             return func(*args, **kwargs)
         except SafetyRefusal as exc:
@@ -112,8 +130,9 @@ def reports_errors(func: F) -> F:
             _error(str(exc))
             sys.exit(EXIT_FAILED)
         except KeyboardInterrupt:
-            _error("interrupted; printers keep what was completely uploaded")
-            sys.exit(130)
+            by = "" if _stopped_by[0] == signal.SIGINT else f" by {_stopped_by[0].name}"
+            _error(f"interrupted{by}; printers keep what was completely uploaded")
+            sys.exit(128 + _stopped_by[0])
 
     return wrapper  # type: ignore[return-value]
 
