@@ -11,6 +11,7 @@ time, listings that lag a moment behind changes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import urllib.parse
 from pathlib import Path
@@ -440,6 +441,9 @@ def _storage_id(storage: dict[str, Any]) -> str:
     return str(storage.get("name"))
 
 
+# Pure functions of the path, asked for every master file on every printer: a farm
+# shares one master, so each name is checked once per run, not once per printer.
+@functools.lru_cache(maxsize=1 << 18)
 def _buddy_name_problem(storage: str, path: str) -> str | None:
     for part in path.split("/"):
         bad = sorted({c for c in part if c in BUDDY_FORBIDDEN})
@@ -457,6 +461,7 @@ def _buddy_name_problem(storage: str, path: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def _pi_name_problem(path: str) -> str | None:
     parts = path.split("/")
     for index, part in enumerate(parts):
