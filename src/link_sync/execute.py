@@ -280,10 +280,12 @@ class PrinterSync:
 
     async def _remember_confirmed(self, plan: Plan) -> None:
         """Files found identical go into the journal, so the next run need not ask."""
-        if self.journal is None or self.options.dry_run:
+        if self.journal is None or self.options.dry_run or not plan.confirmed:
             return
-        for found in plan.confirmed:
-            await self._record(found.local, found.remote)
+        # One transaction for all of them: a first run over 1,000 files that are
+        # already on the printer made 1,000 commits per printer.
+        entries = [await self._journal_entry(f.local, f.remote) for f in plan.confirmed]
+        self.journal.record_many(self.journal_key, entries)
 
     # -- doing -----------------------------------------------------------
 
@@ -456,18 +458,18 @@ class PrinterSync:
         """Remember what the printer now holds for this master file."""
         if self.journal is None:
             return
+        self.journal.record(self.journal_key, await self._journal_entry(local, remote))
+
+    async def _journal_entry(self, local: LocalFile, remote: RemoteEntry) -> JournalEntry:
         digest = await self.hashes.get(local, JOURNAL_HASH)
         ci = self.backend.capabilities.case_insensitive
-        self.journal.record(
-            self.journal_key,
-            JournalEntry(
-                path=path_key(local.path, ci),
-                local_size=local.size,
-                local_mtime_ns=local.mtime_ns,
-                content_hash=digest,
-                remote_mtime=remote.mtime,
-                remote_size=remote.size,
-            ),
+        return JournalEntry(
+            path=path_key(local.path, ci),
+            local_size=local.size,
+            local_mtime_ns=local.mtime_ns,
+            content_hash=digest,
+            remote_mtime=remote.mtime,
+            remote_size=remote.size,
         )
 
     def _remote_path(self, relative: str) -> str:
