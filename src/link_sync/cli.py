@@ -187,30 +187,39 @@ def run_and_render(request: SyncRequest, as_json: bool, quiet: bool) -> RunResul
     return result
 
 
-@main.command("sync")
-@selection_options
-@click.option("-n", "--dry-run", is_flag=True, help="Only show what would be done.")
-@click.option(
-    "--include-busy",
-    is_flag=True,
-    help="Also printers that are printing (the file in use is never touched).",
-)
-@click.option("--no-delete", is_flag=True, help="Never delete files on printers.")
-@click.option(
-    "--max-delete",
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="Refuse a printer with more than N deletes.",
-)
-@click.option("--allow-empty", is_flag=True, help="Permit a master folder with no print files.")
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="Printers worked on at once (default: all).",
-)
-@reports_errors
-def sync_command(
+def sync_options(func: F) -> F:
+    """The options `sync` and `plan` share (a plan is a sync that changes nothing)."""
+    decorators = [
+        click.option(
+            "--include-busy",
+            is_flag=True,
+            help="Also printers that are printing (the file in use is never touched).",
+        ),
+        click.option("--no-delete", is_flag=True, help="Never delete files on printers."),
+        click.option(
+            "--max-delete",
+            type=click.IntRange(min=0),
+            metavar="N",
+            help="Refuse a printer with more than N deletes.",
+        ),
+        click.option(
+            "--allow-empty", is_flag=True, help="Permit a master folder with no print files."
+        ),
+        click.option(
+            "--jobs",
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Printers worked on at once (default: all).",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def run_sync_command(
+    *,
+    dry_run: bool,
     config: Path | None,
     source: Path | None,
     include: tuple[str, ...],
@@ -218,26 +227,12 @@ def sync_command(
     as_json: bool,
     quiet: bool,
     verbose: bool,
-    dry_run: bool,
     include_busy: bool,
     no_delete: bool,
     max_delete: int | None,
     allow_empty: bool,
     jobs: int | None,
 ) -> None:
-    """Bring every selected printer in line with the master folder.
-
-    Uploads what is missing, replaces what is stale with one overwriting upload,
-    and deletes what no longer belongs, after that printer's uploads succeeded.
-    Printers that are printing are left alone unless --include-busy.
-
-    \b
-    Examples:
-      link-sync sync                       all idle printers
-      link-sync sync -p mk4-01 -p mk4-02   two printers
-      link-sync sync --max-delete 20 -q    for cron: refuse mass deletes, errors only
-      link-sync sync --json > run.json     machine-readable record
-    """
     _setup_logging(verbose)
     request = SyncRequest(
         selection=Selection(config, source, include, exclude),
@@ -252,33 +247,33 @@ def sync_command(
     sys.exit(result.exit_code)
 
 
+@main.command("sync")
+@selection_options
+@click.option("-n", "--dry-run", is_flag=True, help="Only show what would be done.")
+@sync_options
+@reports_errors
+def sync_command(dry_run: bool, **options: Any) -> None:
+    """Bring every selected printer in line with the master folder.
+
+    Uploads what is missing, replaces what is stale with one overwriting upload,
+    and deletes what no longer belongs, after that printer's uploads succeeded.
+    Printers that are printing are left alone unless --include-busy.
+
+    \b
+    Examples:
+      link-sync sync                       all idle printers
+      link-sync sync -p mk4-01 -p mk4-02   two printers
+      link-sync sync --max-delete 20 -q    for cron: refuse mass deletes, errors only
+      link-sync sync --json > run.json     machine-readable record
+    """
+    run_sync_command(dry_run=dry_run, **options)
+
+
 @main.command("plan")
 @selection_options
-@click.option("--include-busy", is_flag=True, help="Also plan printers that are printing.")
-@click.option("--no-delete", is_flag=True, help="Plan no deletes.")
-@click.option(
-    "--max-delete",
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="Flag a printer with more than N deletes.",
-)
-@click.option("--allow-empty", is_flag=True, help="Permit a master folder with no print files.")
-@click.option("--jobs", type=click.IntRange(min=1), metavar="N", help="Printers contacted at once.")
+@sync_options
 @reports_errors
-def plan_command(
-    config: Path | None,
-    source: Path | None,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    as_json: bool,
-    quiet: bool,
-    verbose: bool,
-    include_busy: bool,
-    no_delete: bool,
-    max_delete: int | None,
-    allow_empty: bool,
-    jobs: int | None,
-) -> None:
+def plan_command(**options: Any) -> None:
     """Show, file by file, what `sync` would do. Changes nothing on any printer.
 
     \b
@@ -286,18 +281,7 @@ def plan_command(
       link-sync plan
       link-sync plan -p xl-01 --json
     """
-    _setup_logging(verbose)
-    request = SyncRequest(
-        selection=Selection(config, source, include, exclude),
-        dry_run=True,
-        include_busy=include_busy,
-        delete=not no_delete,
-        max_delete=max_delete,
-        allow_empty=allow_empty,
-        jobs=jobs,
-    )
-    result = run_and_render(request, as_json, quiet)
-    sys.exit(result.exit_code)
+    run_sync_command(dry_run=True, **options)
 
 
 @main.command("status")
