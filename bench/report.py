@@ -101,8 +101,10 @@ def details(results: Path) -> list[str]:
         if not doc:
             continue
         ls = doc["link_sync"]
+        limit = f"{ls['limit']:.2f} s" if ls["limit"] else "– (unthrottled)"
+        efficiency = f"{ls['efficiency']:.1%}" if ls["limit"] else "–"
         rows.append(
-            f"| {name} | {ls['wall']:.2f} s | {ls['limit']:.2f} s | {ls['efficiency']:.1%} "
+            f"| {name} | {ls['wall']:.2f} s | {limit} | {efficiency} "
             f"| {ls['cpu']:.2f} s | {ls['max_rss_mb']:.0f} MB | {ls['emulator_cpu']:.2f} s "
             f"| {_requests(ls['requests_per_printer'])} |"
         )
