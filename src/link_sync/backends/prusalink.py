@@ -206,7 +206,10 @@ class PrusaLinkBackend:
             for child in listing:
                 entry = self._entry(display, request_path, child)
                 if entry is None:
-                    continue
+                    # Skipping it would hide a file: we might re-send or miss it.
+                    raise errors.ProtocolError(
+                        f"list {display or '/'}: an entry without a readable name"
+                    )
                 entries.append(entry)
                 if entry.is_dir:
                     pending.append((entry.path, entry.short_path or entry.path))
@@ -225,7 +228,9 @@ class PrusaLinkBackend:
         children = body.get("children") if isinstance(body, dict) else None
         if not isinstance(children, list):
             raise errors.ProtocolError(f"list {path or '/'}: 'children' is missing or not a list")
-        return [c for c in children if isinstance(c, dict)]
+        if not all(isinstance(c, dict) for c in children):
+            raise errors.ProtocolError(f"list {path or '/'}: an entry is not a JSON object")
+        return children
 
     def _entry(self, parent: str, parent_request: str, child: dict[str, Any]) -> RemoteEntry | None:
         display = child.get("display_name") or child.get("name")
