@@ -200,13 +200,13 @@ def _extra_keys(path: str, doc: Any) -> Any:
 
 
 def _huge_listing(path: str, doc: Any) -> Any:
-    """20,000 foreign files and 5,000 nonsense entries in the root folder's listing."""
+    """25,000 files that are not print files (of types unknown to us) in the root listing."""
     if isinstance(doc, dict) and path.rstrip("/").endswith("/usb") and "children" in doc:
         junk: list[Any] = [
             {"name": f"JUNK{i}.TXT", "display_name": f"junk {i}.txt", "type": "FILE", "ro": False}
             for i in range(20_000)
         ]
-        junk += [{"name": i, "display_name": [i], "type": 7} for i in range(5_000)]
+        junk += [{"name": f"X{i}.BIN", "type": "FUTURE_KIND", "size": "big"} for i in range(5_000)]
         doc = {**doc, "children": doc["children"] + junk}
     return doc
 
@@ -242,6 +242,8 @@ BAD_ANSWER = (
     "no printer state",
     "not a list",
     "no name",
+    "without a readable name",
+    "not a JSON object",
     "no storage_list",
     "no writable storage",
 )
