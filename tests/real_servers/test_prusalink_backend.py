@@ -5,7 +5,7 @@ from __future__ import annotations
 from link_sync.backends.base import BackendOptions
 from link_sync.backends.prusalink import PI_CAPABILITIES, PrusaLinkBackend
 
-from .servers import PrusaLinkServer, slow_gcode
+from .servers import PrusaLinkServer
 
 
 async def test_probe_finds_the_local_storage(prusalink_server: PrusaLinkServer) -> None:
@@ -20,36 +20,7 @@ async def test_probe_finds_the_local_storage(prusalink_server: PrusaLinkServer) 
         assert (info.kind, info.firmware, info.storage) == ("prusalink-pi", "0.8.1", "local")
         assert info.free_space is not None and info.free_space > 0
         assert backend.capabilities == PI_CAPABILITIES
-        assert (await backend.status()).state == "IDLE"
-    finally:
-        await backend.aclose()
-
-
-async def test_status_names_the_job_by_its_storage_path(
-    prusalink_server: PrusaLinkServer,
-) -> None:
-    # The job's path starts with the storage's name ("/PrusaLink gcodes/...");
-    # the engine protects the file being printed by this storage-relative path.
-    server = prusalink_server
-    options = BackendOptions(name="pi", base_url=server.url, api_key=server.api_key)
-    backend = PrusaLinkBackend(options)
-    job = "t-job path/Größe 2/läuft.gcode"
-    source = server.data_dir / "job-source.gcode"
-    source.write_bytes(slow_gcode(60))
-    try:
-        await backend.probe()
-        for folder in ("t-job path", "t-job path/Größe 2"):
-            await backend.mkdir(folder)
-        await backend.upload(job, source, source.stat().st_size, overwrite=False)
-        assert await backend.stat(job) is not None
-        server.start_printing(job)
-        try:
-            status = await backend.status()
-            assert (status.state, status.job_path) == ("PRINTING", job)
-        finally:
-            server.stop_printing()
-        await backend.delete(job)
-        await backend.rmdir("t-job path/Größe 2")
-        await backend.rmdir("t-job path")
+        # IDLE, or FINISHED / STOPPED for ~11 s after another test's print
+        assert (await backend.status()).state in ("IDLE", "FINISHED", "STOPPED")
     finally:
         await backend.aclose()
