@@ -55,7 +55,12 @@ async def test_listing_has_sizes_read_only_and_file_types(farm_factory: Any, cli
     assert (await c.get("/api/v1/files/local/REQ2.GCODE")).status_code == 404  # POSIX names
     assert (await c.get("/api/v1/files/usb/")).status_code == 404
     storages = (await c.get("/api/v1/storage")).json()["storage_list"]
-    assert {s["name"] for s in storages} == {"local", "sdcard"} and "free_space" in storages[0]
+    # As the real 0.8.1 answers: URLs use the path, `name` is a label.
+    assert [(s["path"], s["name"]) for s in storages] == [
+        ("/local", "PrusaLink gcodes"),
+        ("/sdcard", "SD Card"),
+    ]
+    assert "free_space" in storages[0]
     assert isinstance((await c.get("/api/v1/status")).json()["storage"], list)
 
 
@@ -126,3 +131,41 @@ async def test_requests_digest_auth_works_against_both_families(farm_factory: An
         ]
 
     assert await asyncio.to_thread(run) == [200, 200]
+
+
+async def test_job_path_starts_with_the_storage_label(farm_factory: Any, client: Any) -> None:
+    farm = await farm_factory(
+        [
+            PrinterSpec(
+                name="pi",
+                profile="mk3",
+                api_key="pi-key-123",
+                files={"sub/job.gcode": b"G4 S30\n"},
+                state="PRINTING",
+                job_file="sub/job.gcode",
+            )
+        ]
+    )
+    job = (await client(farm["pi"]).get("/api/v1/job")).json()
+    assert job["file"]["path"] == "/PrusaLink gcodes/sub/job.gcode"
+    assert job["file"]["display_path"] == job["file"]["path"]
+
+
+async def test_folders_made_in_one_go_hide_their_contents(farm_factory: Any, client: Any) -> None:
+    """0.8.1 indexes with inotify: what is made inside a folder it has not seen yet (a
+    PUT into two new folder levels, `mkdir -p` of several) is on disk but never listed."""
+    farm = await farm_factory([PrinterSpec(name="pi", profile="mk3", api_key="pi-key-123")])
+    p = farm["pi"]
+    c = client(p)
+    put = {"Content-Type": "text/x.gcode"}
+    assert (await c.put("/api/v1/files/local/a/b/f.gcode", b"G1", headers=put)).status_code == 201
+    assert p.files() == {"a/b/f.gcode": b"G1"}  # written to disk
+    listed = (await c.get("/api/v1/files/local/a/")).json()["children"]
+    assert listed == []  # ...but "b" and its file are never listed
+    # One level at a time, each seen before the next, works.
+    assert (
+        await c.put("/api/v1/files/local/x", headers={"Create-Folder": "?1"})
+    ).status_code == 201
+    assert (await c.put("/api/v1/files/local/x/g.gcode", b"G1", headers=put)).status_code == 201
+    names = [k["name"] for k in (await c.get("/api/v1/files/local/x/")).json()["children"]]
+    assert names == ["g.gcode"]

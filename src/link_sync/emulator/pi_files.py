@@ -81,6 +81,22 @@ async def get(ctx: Ctx, store: str, parts: list[str], head: bool) -> web.StreamR
     return ctx.json(body, headers=headers)
 
 
+def _unwatched(folder: Node) -> bool:
+    """PrusaLink 0.8.1 indexes files through inotify and watches a new folder only once
+    it has seen it: whatever is made in a folder it has not seen yet stays unlisted."""
+    return folder.unindexed or folder.visible_at > time.monotonic()
+
+
+def _lose_unwatched(created: list[Node], visible_at: float = 0.0) -> None:
+    # Folders made in one go (`mkdir -p`): the index sees the first, not what is inside it.
+    for folder in created:
+        folder.visible_at = visible_at
+    for inner in created[1:]:
+        inner.unindexed = True
+    if created and created[0].parent is not None and _unwatched(created[0].parent):
+        created[0].unindexed = True
+
+
 def _lagged(ctx: Ctx) -> float:
     lag = ctx.printer.spec.listing_lag
     if not lag:
@@ -102,9 +118,10 @@ async def put(
         raise HttpError(400, "Forbidden characters in file name")
     if flag(h.get("Create-Folder")):
         try:
-            st.makedirs(parts, p.stamp())  # mkdir -p: fine when it exists
+            _, created = st.makedirs_counted(parts, p.stamp())  # mkdir -p: fine when it exists
         except NotADirectoryError:
             raise HttpError(409, "Conflict") from None
+        _lose_unwatched(created, _lagged(ctx))
         p.touched()
         return web.Response(status=201)
     length = ctx.request.content_length
@@ -136,13 +153,15 @@ async def put(
         raise HttpError(507, "Insufficient Storage")
     blob = await receive(ctx, length, "/".join(parts), body_fault)
     try:
-        folder = st.makedirs(parts[:-1], p.stamp())
+        folder, created = st.makedirs_counted(parts[:-1], p.stamp())
     except NotADirectoryError:
         blob.discard()
         raise HttpError(409, "Conflict") from None
+    _lose_unwatched(created, _lagged(ctx))
     if existing is not None and p.is_job_file(existing):
         p.job = None  # the replaced file is no longer the job's
-    st.commit(folder, parts[-1], blob, p.stamp(), visible_at=_lagged(ctx))
+    node = st.commit(folder, parts[-1], blob, p.stamp(), visible_at=_lagged(ctx))
+    node.unindexed = _unwatched(folder)
     p.touched()
     if h.get("Print-After-Upload", "").strip().lower() in {"?1", "1", "true"} and p.can_print:
         p.start_print("/".join(parts))

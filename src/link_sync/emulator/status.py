@@ -60,9 +60,10 @@ def storage(p: EmulatedPrinter) -> dict[str, Any]:
         usb = {"path": "/usb/", "name": "usb", "type": "USB", "read_only": False}
         return {"storage_list": [{**usb, "available": True}]}
     total = p.spec.capacity or 64 * 1024**3
+    # As PrusaLink 0.8.1 answers: `name` is a label, `path` names the storage in URLs.
     local = {
         "path": "/local",
-        "name": "local",
+        "name": p.storage.root.name,
         "type": "LOCAL",
         "read_only": False,
         "available": True,
@@ -73,12 +74,10 @@ def storage(p: EmulatedPrinter) -> dict[str, Any]:
     }
     sd = {
         "path": "/sdcard",
-        "name": "sdcard",
+        "name": p.sdcard.root.name,
         "type": "SDCARD",
         "read_only": True,
-        "available": False,
-        "free_space": 0,
-        "total_space": 0,
+        "available": True,
         "print_files": 0,
         "system_files": 0,
     }
@@ -124,7 +123,16 @@ def status(p: EmulatedPrinter) -> dict[str, Any]:
             "time_printing": elapsed,
         }
     if p.pi:
-        out["storage"] = [{"path": "/local/", "name": "local", "read_only": False}]
+        total = p.spec.capacity or 64 * 1024**3
+        out["storage"] = [
+            {
+                "path": "/local",
+                "read_only": False,
+                "free_space": max(0, total - p.storage.used),
+                "name": p.storage.root.name,
+            },
+            {"path": "/sdcard", "read_only": True, "name": p.sdcard.root.name},
+        ]
     else:
         out["storage"] = {"path": "/usb/", "name": "usb", "read_only": False}
     if p.transfer is not None:
@@ -145,9 +153,17 @@ def job(ctx: Ctx) -> web.StreamResponse:
         return web.Response(status=204)
     progress, elapsed = _progress(p)
     node = p.job.node
-    store = "local" if p.pi else "usb"
     short = p.storage.path_of(node, short=not p.pi)
-    folder = short.rpartition("/")[0]
+    if p.pi:
+        # PrusaLink 0.8.1: the whole path, starting with the storage's label
+        path = f"/{p.storage.root.name}/{short}"
+        file: dict[str, Any] = {"path": path, "display_path": path}
+    else:
+        # Buddy: the folder by its 8.3 short names
+        file = {"path": f"/usb/{short.rpartition('/')[0]}".rstrip("/")}
+    file.update(
+        name=node.short, display_name=node.name, size=node.size, m_timestamp=node.m_timestamp
+    )
     return ctx.json(
         {
             "id": p.job.id,
@@ -155,13 +171,7 @@ def job(ctx: Ctx) -> web.StreamResponse:
             "progress": progress,
             "time_remaining": max(0, _PRINT_SECONDS - elapsed),
             "time_printing": elapsed,
-            "file": {
-                "name": node.short,
-                "display_name": node.name,
-                "path": f"/{store}/{folder}".rstrip("/"),
-                "size": node.size,
-                "m_timestamp": node.m_timestamp,
-            },
+            "file": file,
         }
     )
 

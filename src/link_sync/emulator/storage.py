@@ -40,6 +40,9 @@ class Node:
     data: list[bytes] | None = None  # None when mirrored on disk (or a folder)
     etag: int = 0  # folders: changes whenever a direct child changes
     visible_at: float = 0.0  # Pi listing lag: not listed before this time
+    #: Pi 0.8.1: created inside a folder its file index had not seen yet, so never
+    #: listed (it is on disk) until the server restarts
+    unindexed: bool = False
     by_name: dict[str, Node] = field(default_factory=dict)
     by_short: dict[str, Node] = field(default_factory=dict)
     ghosts: dict[str, tuple[Node, float]] = field(default_factory=dict)
@@ -110,7 +113,7 @@ class Storage:
         kids = list(folder.by_name.values())
         if now is None:
             return kids
-        shown = [k for k in kids if k.visible_at <= now]
+        shown = [k for k in kids if k.visible_at <= now and not k.unindexed]
         for key, (ghost, until) in list(folder.ghosts.items()):
             if until > now:
                 if key not in folder.by_name:
@@ -232,15 +235,22 @@ class Storage:
         self._detach(node, ghost_until)
 
     def makedirs(self, parts: list[str], m_timestamp: int) -> Node:
+        node, _ = self.makedirs_counted(parts, m_timestamp)
+        return node
+
+    def makedirs_counted(self, parts: list[str], m_timestamp: int) -> tuple[Node, list[Node]]:
+        """Like `makedirs`, also returning the folders it created, outermost first."""
         node = self.root
+        created: list[Node] = []
         for part in parts:
             nxt = self.child(node, part)
             if nxt is None:
                 nxt = self.mkdir(node, part, m_timestamp)
+                created.append(nxt)
             elif not nxt.is_dir:
                 raise NotADirectoryError(part)
             node = nxt
-        return node
+        return node, created
 
     # -- disk mirror --------------------------------------------------------------------
 
