@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import logging
 import os
 import signal
@@ -16,7 +17,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import click
 from rich.console import Console
@@ -24,7 +25,6 @@ from rich.console import Console
 from link_sync import __version__, redact
 from link_sync.commands.status import status_async
 from link_sync.commands.sync import Selection, SyncRequest, sync
-from link_sync.emulator.cli import emulate_command
 from link_sync.errors import LinkSyncError, SafetyRefusal, UsageError
 from link_sync.execute import Observer
 from link_sync.report import (
@@ -41,7 +41,25 @@ from link_sync.result import EXIT_FAILED, EXIT_SAFETY, EXIT_USAGE, RunResult
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose heavy subcommands are imported only when used: `emulate` pulls in
+    the aiohttp server, which no other command needs at start-up."""
+
+    lazy: ClassVar[dict[str, str]] = {"emulate": "link_sync.emulator.cli:emulate_command"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module_name, _, attribute = self.lazy[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="link-sync")
 def main() -> None:
     """Keep every printer of a 3D-print farm in line with one master folder of G-code.
@@ -436,5 +454,3 @@ def init_command(file: Path, source: str, printers: tuple[str, ...]) -> None:
     write_config(file, render_config(source, parse_printer_arguments(printers)))
     click.echo(f"wrote {file}; edit it, then check it with: link-sync plan -c {file}")
 
-
-main.add_command(emulate_command)
