@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -166,20 +169,32 @@ def test_unreadable_folder_via_scandir_failure(
     assert result.incomplete == ["locked"]
 
 
-@pytest.mark.skipif(IS_ROOT, reason="root reads everything")
+_SCAN_AS_JSON = (
+    "import json, sys; from pathlib import Path; from link_sync.scan import scan_source; "
+    "r = scan_source(Path(sys.argv[1])); "
+    "print(json.dumps([[f.path for f in r.files], r.incomplete, r.problems]))"
+)
+
+
 def test_unreadable_folder_and_file_on_disk(tmp_path: Path) -> None:
     make(tmp_path, "ok.gcode")
     make(tmp_path, "locked/b.gcode")
     secret = make(tmp_path, "secret.gcode")
     (tmp_path / "locked").chmod(0)
     secret.chmod(0)
+    # Root reads everything; without the capabilities that let it, file modes hold.
+    prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] if IS_ROOT else []
     try:
-        result = scan_source(tmp_path)
+        out = subprocess.run(
+            [*prefix, sys.executable, "-c", _SCAN_AS_JSON, str(tmp_path)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
     finally:
         (tmp_path / "locked").chmod(0o755)
-    assert paths(result) == ["ok.gcode", "secret.gcode"]
-    assert result.incomplete == ["locked"]
-    assert "secret.gcode: file cannot be read (permission denied)" in result.problems
+    files, incomplete, problems = json.loads(out.stdout)
+    assert files == ["ok.gcode", "secret.gcode"]
+    assert incomplete == ["locked"]
+    assert "secret.gcode: file cannot be read (permission denied)" in problems
 
 
 def test_unreadable_file_is_kept_and_reported(
