@@ -5,10 +5,8 @@ become `link_sync.errors` exceptions."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import ssl
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -23,16 +21,6 @@ log = logging.getLogger("link_sync.http")
 
 CHUNK_SIZE = 64 * 1024
 USER_AGENT = f"link-sync/{__version__}"
-
-# httpcore asks `import sniffio` on every lock, event and semaphore it sets up, and
-# falls back to asyncio when that fails. Since anyio 4.11 no longer pulls sniffio in,
-# that import usually fails, and Python does not cache a failed import: each request
-# searched sys.path again, a quarter of the client's CPU with 500 printers
-# (encode/httpcore#1103). A None in sys.modules makes the failure instant; the
-# answer httpcore gets (asyncio) is the same.
-if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
-
 
 def make_client(options: BackendOptions, *, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
     """A client for one printer: bounded connections, connect and inactivity timeouts.
