@@ -6,13 +6,11 @@ file that cannot go to a printer fails alone and the rest of the run goes on.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,31 +19,12 @@ import pytest
 
 from link_sync.commands.sync import Selection, SyncRequest, sync_async
 from link_sync.emulator import Farm, PrinterSpec
+from link_sync.emulator.testing import BackgroundFarm
 from link_sync.execute import Observer
 from link_sync.plan import Action
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SAFETY = 0, 1, 2, 3
 PASSWORD = "bad-input-pass"
-
-
-class BackgroundFarm:
-    """An emulated farm on its own event loop in a thread, for CLI subprocess tests."""
-
-    def __init__(self, specs: Sequence[PrinterSpec]) -> None:
-        self.farm = Farm(specs)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> Farm:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.farm.start(), self.loop).result(10)
-        return self.farm
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.farm.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 def farm_specs() -> list[PrinterSpec]:

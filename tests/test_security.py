@@ -38,6 +38,7 @@ from link_sync.backends.tls import (
 )
 from link_sync.config import PrinterConfig
 from link_sync.emulator import Farm, PrinterSpec
+from link_sync.emulator.testing import BackgroundFarm
 
 PASSWORD = "Pw-9f2b7cQx-SECRET"
 API_KEY = "Key-4d81eZt-SECRET"
@@ -425,26 +426,6 @@ def test_redact_masks_longest_secrets_first() -> None:
 
 
 # --------------------------------------------------------------------------- CLI output
-
-
-class BackgroundFarm:
-    """An emulated farm on its own event loop in a thread, for CLI subprocess tests."""
-
-    def __init__(self, specs: Sequence[PrinterSpec]) -> None:
-        self.farm = Farm(specs)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> Farm:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.farm.start(), self.loop).result(10)
-        return self.farm
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.farm.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @dataclass

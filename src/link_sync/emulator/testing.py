@@ -4,10 +4,15 @@ pytest_plugins = ["link_sync.emulator.testing"]
 
 async def test_x(farm_factory):
     farm = await farm_factory([PrinterSpec("mk4-1")])
+
+`BackgroundFarm` runs a farm on an event loop of its own, in a thread, for tests that
+are not async themselves (a CLI run as a subprocess, a hypothesis state machine).
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -32,3 +37,23 @@ async def farm_factory() -> AsyncIterator[FarmFactory]:
     yield make
     for farm in reversed(farms):
         await farm.stop()
+
+
+class BackgroundFarm:
+    """An emulated farm on its own event loop in a thread; a context manager."""
+
+    def __init__(self, specs: Sequence[PrinterSpec]) -> None:
+        self.farm = Farm(specs)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> Farm:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.farm.start(), self.loop).result(10)
+        return self.farm
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.farm.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
