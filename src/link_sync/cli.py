@@ -453,4 +453,3 @@ def init_command(file: Path, source: str, printers: tuple[str, ...]) -> None:
 
     write_config(file, render_config(source, parse_printer_arguments(printers)))
     click.echo(f"wrote {file}; edit it, then check it with: link-sync plan -c {file}")
-

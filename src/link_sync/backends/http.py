@@ -22,6 +22,7 @@ log = logging.getLogger("link_sync.http")
 CHUNK_SIZE = 64 * 1024
 USER_AGENT = f"link-sync/{__version__}"
 
+
 def make_client(options: BackendOptions, *, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
     """A client for one printer: bounded connections, connect and inactivity timeouts.
 
