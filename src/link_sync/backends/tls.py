@@ -37,6 +37,8 @@ class TlsSettings:
     ca_file: Path | None = None
     #: SHA-256 of the printer's DER certificate, lower-case hex without colons.
     fingerprint: str | None = None
+    #: A plain http:// printer: no handshake ever happens, so no CA is loaded.
+    plain: bool = False
 
 
 class CertificateMismatch(httpcore.ConnectError):
@@ -69,6 +71,8 @@ def certificate_fingerprint(der: bytes) -> str:
 @functools.lru_cache(maxsize=32)
 def ssl_context(settings: TlsSettings) -> ssl.SSLContext:
     """The context for `settings`, built once per process (loading CAs is not free)."""
+    if settings.plain:
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # never used: nothing to verify
     if settings.fingerprint is not None or not settings.verify:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         # A pin replaces CA checks (the point is a self-signed printer certificate);
@@ -89,7 +93,7 @@ def ssl_context(settings: TlsSettings) -> ssl.SSLContext:
 def tls_settings(options: BackendOptions) -> TlsSettings:
     """The TLS settings of one printer; plain http:// printers share the default."""
     if not options.base_url.lower().startswith("https://"):
-        return TlsSettings()
+        return TlsSettings(plain=True)
     ca_file = options.ca_file
     if isinstance(options.verify, str):
         ca_file = Path(options.verify)
