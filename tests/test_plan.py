@@ -11,7 +11,7 @@ from link_sync.model import PRINT_EXTENSIONS, LocalFile, RemoteEntry
 from link_sync.plan import Plan, PlanRules, make_plan
 
 NOW = 1_800_000_000.0
-BUDDY = PlanRules(case_insensitive=True, extensions=PRINT_EXTENSIONS, listing_has_size=False)
+BUDDY = PlanRules(case_insensitive=True, extensions=PRINT_EXTENSIONS)
 PI = PlanRules(extensions=frozenset({".gcode", ".gc", ".g", ".gco"}), mkdir_before_upload=True)
 
 

@@ -78,10 +78,6 @@ class Plan:
         return [*self.mkdirs, *self.transfers, *self.deletes, *self.rmdirs]
 
     @property
-    def is_empty(self) -> bool:
-        return not self.actions and not self.refused
-
-    @property
     def is_final(self) -> bool:
         """False while sizes or hashes are still needed to decide."""
         return not self.needs_stat and not self.needs_hash
@@ -96,7 +92,6 @@ class PlanRules:
     extensions: frozenset[str] = frozenset()
     delete: bool = True
     mkdir_before_upload: bool = False
-    listing_has_size: bool = True
     #: destination-relative path of the file being printed: never replaced or deleted
     protected: str | None = None
     #: master paths that could not be read (dead symlink, unreadable folder):
