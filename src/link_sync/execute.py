@@ -243,7 +243,6 @@ class PrinterSync:
             extensions=caps.extensions,
             delete=self.options.delete,
             mkdir_before_upload=caps.mkdir_before_upload,
-            listing_has_size=caps.listing_has_size,
             protected=_protected_path(status.job_path, remote, self.destination, ci),
             unreadable=self.unreadable,
         )
@@ -493,18 +492,21 @@ def strip_storage(destination: str, storage: str) -> str:
 
 def relative_to_folder(entries: Sequence[RemoteEntry], folder: str, ci: bool) -> list[RemoteEntry]:
     """Entries below `folder`, with paths relative to it (whole components compared)."""
+    return [replace(entry, path=relative) for relative, entry in entries_below(entries, folder, ci)]
+
+
+def entries_below(
+    entries: Sequence[RemoteEntry], folder: str, ci: bool
+) -> list[tuple[str, RemoteEntry]]:
+    """(path relative to `folder`, entry as listed) for every entry below `folder`."""
     if not folder:
-        return list(entries)
+        return [(entry.path, entry) for entry in entries]
     prefix = path_key(folder, ci) + "/"
-    out: list[RemoteEntry] = []
-    for entry in entries:
-        if path_key(entry.path, ci).startswith(prefix):
-            out.append(_with_path(entry, entry.path[len(prefix) :]))
-    return out
-
-
-def _with_path(entry: RemoteEntry, path: str) -> RemoteEntry:
-    return replace(entry, path=path)
+    return [
+        (entry.path[len(prefix) :], entry)
+        for entry in entries
+        if path_key(entry.path, ci).startswith(prefix)
+    ]
 
 
 def _missing(path: str) -> RemoteEntry:

@@ -23,7 +23,7 @@ from link_sync.backends import create_backend
 from link_sync.backends.base import Backend
 from link_sync.commands.sync import Selection, load_selection
 from link_sync.config import PrinterConfig
-from link_sync.execute import Observer, relative_to_folder, strip_storage
+from link_sync.execute import Observer, entries_below, strip_storage
 from link_sync.model import RemoteEntry, is_print_file
 from link_sync.plan import path_key
 from link_sync.result import ActionResult, PrinterResult, RunResult
@@ -144,23 +144,14 @@ async def _remote_only(
         local = {path_key(f.path, ci) for f in scan_source(target).files}
     elif target.exists():
         raise errors.UsageError(f"{target} is not a folder")
-    relative = relative_to_folder(listing, destination, ci)
     return [
-        (rel.path, entry)
-        for rel, entry in zip(relative, _below(listing, destination, ci), strict=True)
+        (relative, entry)
+        for relative, entry in entries_below(listing, destination, ci)
         if not entry.is_dir
         and entry.print_file
         and is_print_file(entry.name)
-        and path_key(rel.path, ci) not in local
+        and path_key(relative, ci) not in local
     ]
-
-
-def _below(entries: Sequence[RemoteEntry], folder: str, ci: bool) -> list[RemoteEntry]:
-    """The entries `relative_to_folder` keeps, as listed (same order)."""
-    if not folder:
-        return list(entries)
-    prefix = path_key(folder, ci) + "/"
-    return [e for e in entries if path_key(e.path, ci).startswith(prefix)]
 
 
 async def _pull_one(
