@@ -290,7 +290,8 @@ async def test_file_being_printed_is_never_deleted_or_overwritten(
     files = {**MASTER, JOB: job_bytes}
     fill(master, files)
     printers = {real.kind: real.entry(destination)}
-    assert (await sync(printers)).exit_code == 0
+    first = await sync(printers)
+    assert first.exit_code == 0, show(first)
 
     real.server.start_printing(f"{destination}/{JOB}")
     try:

@@ -55,8 +55,9 @@ PI_MAX_NAME_BYTES = 248
 PI_MAX_FOLDER_BYTES = 255
 
 # The Pi's listing follows the disk through inotify; a file just uploaded may
-# take up to about a second to appear.
-PI_SETTLE_ATTEMPTS = 12
+# take about a second to appear here, longer on a busy Raspberry Pi. The waits end
+# as soon as the change shows, so the long bound costs only when it never does.
+PI_SETTLE_ATTEMPTS = 34
 PI_SETTLE_DELAY = 0.15
 
 
