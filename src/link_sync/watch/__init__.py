@@ -1,0 +1,1 @@
+"""`link-sync watch`: stay running and keep every printer in line with the master."""
