@@ -1,0 +1,335 @@
+"""Which printer a print file is for: its model and nozzle, read from its head and tail.
+
+Plain G-code (what the firmware reads, `src/common/gcode/gcode_info.cpp`): `M862.3 P "MK4S"`
+(model by name), `M862.2 P260` (model by code) and `M862.1 P0.4` (nozzle) among the first
+200 G-code commands. As a fallback, PrusaSlicer's `; printer_model = ...` and
+`; nozzle_diameter = ...`: at the top of the file (PrusaSlicer 2.8 writes them in the
+header comment) or in the `; prusaslicer_config = begin` / `end` block at the end.
+
+Binary G-code (libbgcode `doc/specifications.md`): the printer metadata block, which comes
+right after the file header and the optional file metadata block; stored or
+Deflate-compressed.
+
+Cost: only the head and the tail are read, never the whole file, and both reads are
+bounded (`HEAD_LIMIT`, `TAIL_LIMIT`), so a 2 GB file costs what a small one does.
+A file whose target cannot be read is `NO_TARGET`: meant for every printer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from link_sync.printer_models import lookup_model
+
+#: The firmware checks M862.x among this many G-code commands at the start of a file.
+FIRST_COMMANDS = 200
+#: First read of the head; doubled while the first 200 commands are not all in.
+HEAD_CHUNK = 64 * 1024
+#: Never read more of the head than this (thumbnails of a big slice are ~100-300 KB).
+HEAD_LIMIT = 4 * 1024 * 1024
+#: First read of the tail; doubled while the config block's start is not in it.
+TAIL_CHUNK = 64 * 1024
+#: Never read more of the tail than this (PrusaSlicer's config block is ~15-60 KB).
+TAIL_LIMIT = 1024 * 1024
+#: A printer metadata block larger than this is not PrusaSlicer's (it is < 1 KB).
+BGCODE_BLOCK_LIMIT = 1024 * 1024
+#: Blocks looked at before giving up on finding the printer metadata block.
+BGCODE_MAX_BLOCKS = 8
+
+BGCODE_MAGIC = b"GCDE"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a file is sliced for. None where the file does not say.
+
+    `model` is the firmware's model name (`MK4S`) when it is one link-sync knows, else as
+    the file wrote it (a file for an unknown model fits no known printer). `source` says
+    where it was read (`M862.3`, `M862.2`, `header`, `config block`, `bgcode metadata`).
+    """
+
+    model: str | None = None
+    nozzle: float | None = None
+    source: str = ""
+
+    @property
+    def known(self) -> bool:
+        return self.model is not None or self.nozzle is not None
+
+
+NO_TARGET = Target()
+
+
+def read_target(path: str | os.PathLike[str]) -> Target:
+    """The target of the print file at `path` (NO_TARGET when it names none).
+
+    Raises OSError when the file cannot be opened or read.
+    """
+    with open(path, "rb") as f:
+        head = f.read(HEAD_CHUNK)
+        if head.startswith(BGCODE_MAGIC):
+            return _read_bgcode(f)
+        return _read_gcode(f, head)
+
+
+# -- plain G-code ------------------------------------------------------------------------
+
+#: A G-code command line: not blank, not a comment (the firmware's `parse_gcode`).
+_COMMAND = re.compile(rb"^[ \t]*([^;\s][^\n]*)", re.MULTILINE)
+_M862 = re.compile(rb"(?:N\d+\s*)?M862\.([123])(.*)", re.IGNORECASE)
+_QUOTED = re.compile(rb'P\s*"([^"]*)"', re.IGNORECASE)
+_PARAM = re.compile(rb"([A-Z])\s*([^\s\"]+)", re.IGNORECASE)
+_HEADER_MODEL = re.compile(rb"^; printer_model = ([^\r\n]*)", re.MULTILINE)
+_HEADER_NOZZLE = re.compile(rb"^; nozzle_diameter = ([^\r\n]*)", re.MULTILINE)
+_CONFIG_BEGIN = b"; prusaslicer_config = begin"
+_CONFIG_END = b"; prusaslicer_config = end"
+
+
+@dataclass(slots=True)
+class _Found:
+    model: str | None = None
+    model_source: str = ""
+    nozzle: float | None = None
+    nozzle_source: str = ""
+
+    def target(self) -> Target:
+        sources = dict.fromkeys(s for s in (self.model_source, self.nozzle_source) if s)
+        return Target(self.model, self.nozzle, ", ".join(sources))
+
+    def take(self, model: str | None, nozzle: float | None, source: str) -> None:
+        if self.model is None and model is not None:
+            self.model, self.model_source = model, source
+        if self.nozzle is None and nozzle is not None:
+            self.nozzle, self.nozzle_source = nozzle, source
+
+    @property
+    def complete(self) -> bool:
+        return self.model is not None and self.nozzle is not None
+
+
+def _read_gcode(f: BinaryIO, first_chunk: bytes) -> Target:
+    found = _Found()
+    head = _Head(f, first_chunk)
+    _take_m862(found, head)
+    if found.complete:
+        return found.target()
+    _take_config(found, head.data[: head.first_command], "header")
+    if found.complete:
+        return found.target()
+    _take_config(found, _config_block(f), "config block")
+    return found.target()
+
+
+class _Head:
+    """The start of a plain G-code file, read as far as its commands are wanted."""
+
+    def __init__(self, f: BinaryIO, first_chunk: bytes) -> None:
+        self._f = f
+        self.data = first_chunk
+        self._at_end = len(first_chunk) < HEAD_CHUNK
+        #: offset of the first command (the header comment lies above it)
+        self.first_command = len(first_chunk)
+
+    def commands(self) -> Iterator[bytes]:
+        """Each G-code command line in order; reads on (doubling) until HEAD_LIMIT."""
+        pos = 0
+        seen = False
+        while True:
+            final = self._at_end or len(self.data) >= HEAD_LIMIT
+            # Only whole lines, unless nothing more will come.
+            end = len(self.data) if final else max(pos, self.data.rfind(b"\n") + 1)
+            for match in _COMMAND.finditer(self.data, pos, end):
+                if not seen:
+                    seen, self.first_command = True, match.start()
+                yield match.group(1)
+            if final:
+                if not seen:
+                    self.first_command = len(self.data)
+                return
+            pos = end
+            want = min(len(self.data), HEAD_LIMIT - len(self.data))
+            more = self._f.read(want)
+            self._at_end = len(more) < want
+            self.data += more
+
+
+def _take_m862(found: _Found, head: _Head) -> None:
+    """M862.3 / M862.2 / M862.1 among the first 200 commands, as the firmware reads them."""
+    by_name: str | None = None
+    by_code: str | None = None
+    nozzle: float | None = None
+    for count, line in enumerate(head.commands(), start=1):
+        command = _M862.match(line)
+        if command is not None:
+            kind, args = command.group(1), command.group(2).split(b";", 1)[0]
+            if kind == b"3" and by_name is None:
+                by_name = _model_name(args)
+            elif kind == b"2" and by_code is None:
+                by_code = _param(args, b"P")
+            elif kind == b"1" and nozzle is None and _param(args, b"T") in (None, "0"):
+                nozzle = _float(_param(args, b"P"))
+        if count >= FIRST_COMMANDS or (by_name is not None and nozzle is not None):
+            break
+    if by_name is not None:
+        found.take(_known_name(by_name), None, "M862.3")
+    elif by_code is not None:
+        found.take(_known_name(by_code), None, "M862.2")
+    found.take(None, nozzle, "M862.1")
+
+
+def _model_name(args: bytes) -> str | None:
+    quoted = _QUOTED.search(args)
+    if quoted:
+        return quoted.group(1).decode("utf-8", "replace").strip() or None
+    return _param(args, b"P")
+
+
+def _param(args: bytes, letter: bytes) -> str | None:
+    for match in _PARAM.finditer(args):
+        if match.group(1).upper() == letter:
+            return match.group(2).decode("ascii", "replace")
+    return None
+
+
+def _float(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text.split(",", 1)[0])
+    except ValueError:
+        return None
+    return value if 0 < value < 10 else None
+
+
+def _known_name(name: str | None) -> str | None:
+    """The firmware name of a model when link-sync knows it, else the name as written."""
+    if name is None or not name.strip():
+        return None
+    found = lookup_model(name)
+    return found.name if found else name.strip()
+
+
+def _take_config(found: _Found, text: bytes, source: str) -> None:
+    """`; printer_model = ` and `; nozzle_diameter = ` lines of a comment block."""
+    model = _HEADER_MODEL.search(text)
+    nozzle = _HEADER_NOZZLE.search(text)
+    found.take(
+        _known_name(model.group(1).decode("utf-8", "replace")) if model else None,
+        _float(nozzle.group(1).decode("ascii", "replace").strip()) if nozzle else None,
+        source,
+    )
+
+
+def _config_block(f: BinaryIO) -> bytes:
+    """PrusaSlicer's config block at the end of the file (empty when there is none)."""
+    size = f.seek(0, os.SEEK_END)
+    want = TAIL_CHUNK
+    while True:
+        start = max(0, size - want)
+        f.seek(start)
+        tail = f.read(size - start)
+        end = tail.rfind(_CONFIG_END)
+        if end < 0:
+            return b""  # the block ends the file; no end marker, no block
+        begin = tail.rfind(_CONFIG_BEGIN, 0, end)
+        if begin >= 0:
+            return tail[begin:end]
+        if start == 0 or want >= TAIL_LIMIT:
+            return b""
+        want = min(want * 2, TAIL_LIMIT)
+
+
+# -- binary G-code -----------------------------------------------------------------------
+
+_FILE_HEADER = struct.Struct("<4sIH")
+_BLOCK_HEADER = struct.Struct("<HHI")
+_COMPRESSED_SIZE = struct.Struct("<I")
+
+_BLOCK_GCODE = 1
+_BLOCK_PRINTER_METADATA = 3
+_BLOCK_THUMBNAIL = 5
+_COMPRESSION_NONE = 0
+_COMPRESSION_DEFLATE = 1
+_CHECKSUM_CRC32 = 1
+
+
+def _read_bgcode(f: BinaryIO) -> Target:
+    """The printer metadata block of a binary G-code file (NO_TARGET if unreadable)."""
+    f.seek(0)
+    header = f.read(_FILE_HEADER.size)
+    if len(header) < _FILE_HEADER.size:
+        return NO_TARGET
+    _magic, _version, checksum_type = _FILE_HEADER.unpack(header)
+    checksum_size = 4 if checksum_type == _CHECKSUM_CRC32 else 0
+    offset = _FILE_HEADER.size
+    for _ in range(BGCODE_MAX_BLOCKS):
+        f.seek(offset)
+        raw = f.read(_BLOCK_HEADER.size)
+        if len(raw) < _BLOCK_HEADER.size:
+            return NO_TARGET
+        block_type, compression, uncompressed = _BLOCK_HEADER.unpack(raw)
+        size = uncompressed
+        if compression != _COMPRESSION_NONE:
+            extra = f.read(_COMPRESSED_SIZE.size)
+            if len(extra) < _COMPRESSED_SIZE.size:
+                return NO_TARGET
+            raw += extra
+            (size,) = _COMPRESSED_SIZE.unpack(extra)
+        params_size = 6 if block_type == _BLOCK_THUMBNAIL else 2
+        if block_type == _BLOCK_GCODE:
+            return NO_TARGET  # the metadata blocks all come before the G-code
+        if block_type == _BLOCK_PRINTER_METADATA:
+            if size > BGCODE_BLOCK_LIMIT or uncompressed > BGCODE_BLOCK_LIMIT:
+                return NO_TARGET
+            rest = f.read(params_size + size + checksum_size)
+            if len(rest) < params_size + size + checksum_size:
+                return NO_TARGET
+            body = rest[: params_size + size]
+            if checksum_size and _crc_mismatch(raw + body, rest[params_size + size :]):
+                return NO_TARGET
+            return _printer_metadata(body[params_size:], compression, uncompressed)
+        offset += len(raw) + params_size + size + checksum_size
+    return NO_TARGET
+
+
+def _crc_mismatch(covered: bytes, stored: bytes) -> bool:
+    return zlib.crc32(covered) != int.from_bytes(stored, "little")
+
+
+def _printer_metadata(data: bytes, compression: int, uncompressed: int) -> Target:
+    if compression == _COMPRESSION_DEFLATE:
+        try:
+            inflater = zlib.decompressobj()
+            data = inflater.decompress(data, uncompressed or BGCODE_BLOCK_LIMIT)
+        except zlib.error:
+            return NO_TARGET
+    elif compression != _COMPRESSION_NONE:
+        return NO_TARGET  # Heatshrink: PrusaSlicer never uses it for metadata
+    values: dict[str, str] = {}
+    for line in data.decode("utf-8", "replace").splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values.setdefault(key.strip(), value.strip())
+    model = _known_name(values.get("printer_model"))
+    nozzle = _float(values.get("nozzle_diameter"))
+    if model is None and nozzle is None:
+        return NO_TARGET
+    return Target(model, nozzle, "bgcode metadata")
+
+
+def read_targets(paths: list[Path]) -> dict[Path, Target]:
+    """`read_target` for many files; an unreadable one gets NO_TARGET."""
+    out: dict[Path, Target] = {}
+    for path in paths:
+        try:
+            out[path] = read_target(path)
+        except OSError:
+            out[path] = NO_TARGET
+    return out
