@@ -26,8 +26,10 @@ class LockHeld(SafetyRefusal):
 class RunLock:
     """`with RunLock(path):` — hold the run lock, or raise LockHeld at once."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, command: str | None = None) -> None:
         self.path = path
+        #: which command holds it ("watch"), named to a run that finds it taken
+        self.command = command
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
@@ -61,7 +63,7 @@ class RunLock:
             os.close(fd)
             raise
         self._fd = fd
-        _write_holder(fd)
+        _write_holder(fd, self.command)
 
     def release(self) -> None:
         """Let go of the lock (also done by the kernel if this process dies)."""
@@ -74,16 +76,21 @@ class RunLock:
             os.close(fd)  # closing the last descriptor releases the flock
 
 
-def _write_holder(fd: int) -> None:
+def _write_holder(fd: int, command: str | None = None) -> None:
     started = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime())
-    info = {"pid": os.getpid(), "started": started, "host": socket.gethostname()}
+    info: dict[str, object] = {"pid": os.getpid(), "started": started, "host": socket.gethostname()}
+    if command:
+        info["command"] = command
     data = (json.dumps(info) + "\n").encode()
     os.ftruncate(fd, 0)
     os.pwrite(fd, data, 0)
 
 
 def _read_holder(fd: int) -> str:
-    """'pid 123 on farm-pc, started 2025-01-01 02:00:00 +0100' as well as it is known."""
+    """'pid 123 on farm-pc, started 2025-01-01 02:00:00 +0100' as well as it is known.
+
+    A long-running holder says what it is: 'link-sync watch, pid 123 on farm-pc, ...'.
+    """
     try:
         info = json.loads(os.pread(fd, 4096, 0) or b"{}")
     except (OSError, ValueError):
@@ -92,4 +99,5 @@ def _read_holder(fd: int) -> str:
         return "its pid is not known yet"
     host = f" on {info['host']}" if info.get("host") else ""
     started = f", started {info['started']}" if info.get("started") else ""
-    return f"pid {info['pid']}{host}{started}"
+    command = f"link-sync {info['command']}, " if info.get("command") else ""
+    return f"{command}pid {info['pid']}{host}{started}"
