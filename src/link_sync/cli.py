@@ -43,9 +43,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class LazyGroup(click.Group):
     """A group whose heavy subcommands are imported only when used: `emulate` pulls in
-    the aiohttp server, which no other command needs at start-up."""
+    the aiohttp server and `watch` the filesystem watcher, which no other command needs
+    at start-up."""
 
-    lazy: ClassVar[dict[str, str]] = {"emulate": "link_sync.emulator.cli:emulate_command"}
+    lazy: ClassVar[dict[str, str]] = {
+        "emulate": "link_sync.emulator.cli:emulate_command",
+        "watch": "link_sync.watch.cli:watch_command",
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.lazy])

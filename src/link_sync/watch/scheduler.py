@@ -1,0 +1,661 @@
+"""The farm under watch: one worker per printer, fed by the master watchers.
+
+Each printer's worker reads the printer's state every `poll_interval` seconds and
+runs a sync pass (the engine's whole per-printer sync, every rule of `sync`
+included) when the printer is out of date and idle. Out of date means: a newer
+master view (or a periodic rescan, or a request) arrived since the start of its
+last successful pass, so a change that lands during a pass is handled by the
+next one. A printing printer's pending work waits and starts as soon as a poll
+sees the print end. An unreachable printer is polled again after a growing
+pause (up to 5 minutes) and reported once per change, not once per poll.
+
+While a master folder is missing or empty, every printer syncing from it is
+paused, passes in flight are abandoned, and nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from link_sync import errors
+from link_sync.backends import create_backend
+from link_sync.backends.base import Backend
+from link_sync.config import PrinterConfig
+from link_sync.execute import (
+    LocalHashes,
+    Observer,
+    PrinterJob,
+    PrinterSync,
+    RetryPolicy,
+    SyncOptions,
+)
+from link_sync.journal import Journal
+from link_sync.model import IDLE_STATES
+from link_sync.plan import Action, Plan
+from link_sync.result import ActionResult, PrinterResult
+from link_sync.watch.events import WatchEvent
+from link_sync.watch.feed import Feed
+from link_sync.watch.master import MasterView, MasterWatcher
+
+log = logging.getLogger("link_sync.watch")
+
+#: The longest pause between two attempts to reach an unreachable printer.
+MAX_BACKOFF = 300.0
+#: The first pause before a failed pass is tried again (doubles up to MAX_BACKOFF).
+FAILED_PASS_RETRY = 10.0
+CHANGE_OPS = ("upload", "replace", "delete")
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSettings:
+    """Everything that shapes a watch besides the printers (config keys and options)."""
+
+    settle: float = 2.0
+    poll_interval: float = 5.0
+    rescan_interval: float = 600.0
+    poll: bool = False
+    include_busy: bool = False
+    delete: bool = True
+    max_delete: int | None = None
+    jobs: int | None = None
+    allow_empty: bool = False
+    stale_after: float = 60.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def sync_options(self, *, dry_run: bool = False) -> SyncOptions:
+        return SyncOptions(
+            dry_run=dry_run,
+            include_busy=self.include_busy or dry_run,
+            delete=self.delete,
+            max_delete=self.max_delete,
+            stale_after=self.stale_after,
+            retry=self.retry,
+        )
+
+
+class FarmWatch:
+    """Runs the master watchers and the printer workers until cancelled."""
+
+    def __init__(
+        self,
+        printers: Sequence[PrinterConfig],
+        settings: WatchSettings,
+        journal: Journal,
+        feed: Feed,
+        first_views: dict[Path, MasterView] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.journal = journal
+        self.feed = feed
+        self.limit = asyncio.Semaphore(settings.jobs or 1_000_000)
+        self.watchers: dict[Path, MasterWatcher] = {}
+        self.views: dict[Path, MasterView] = dict(first_views or {})
+        self._hashes: dict[Path, tuple[MasterView, LocalHashes]] = {}
+        self.workers: dict[str, PrinterWorker] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._running = False
+        self._printers = list(printers)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Watch until cancelled; then every worker and watcher is stopped."""
+        self._running = True
+        try:
+            self._apply(self._printers)
+            await asyncio.Event().wait()
+        finally:
+            self._running = False
+            tasks = list(self._tasks.values())
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._tasks.clear()
+
+    def reload(self, printers: Sequence[PrinterConfig], settings: WatchSettings) -> None:
+        """Take a new config: changed printers restart, every printer gets a pass."""
+        old = self.settings
+        self.settings = settings
+        if settings.jobs != old.jobs:
+            self.limit = asyncio.Semaphore(settings.jobs or 1_000_000)
+        for watcher in self.watchers.values():
+            watcher.reconfigure(
+                settle=settings.settle,
+                rescan_interval=settings.rescan_interval,
+                allow_empty=settings.allow_empty,
+            )
+        self._printers = list(printers)
+        self._apply(printers)
+        self.sync_all()
+
+    def _apply(self, printers: Sequence[PrinterConfig]) -> None:
+        wanted = {p.name: p for p in printers}
+        for name in [n for n in self.workers if n not in wanted]:
+            self._stop_task(f"printer {name}")
+            del self.workers[name]
+            self.feed.remove_printer(name)
+        for printer in printers:
+            worker = self.workers.get(printer.name)
+            if worker is not None and worker.printer == printer:
+                continue
+            if worker is not None:
+                self._stop_task(f"printer {printer.name}")
+            worker = PrinterWorker(self, printer)
+            self.workers[printer.name] = worker
+            self._start_task(f"printer {printer.name}", worker.run())
+        roots = {p.source for p in printers if p.source is not None}
+        for root in [r for r in self.watchers if r not in roots]:
+            self._stop_task(f"master {root}")
+            del self.watchers[root]
+            self.views.pop(root, None)
+        for root in roots:
+            if root in self.watchers:
+                continue
+            watcher = MasterWatcher(
+                root,
+                self._on_view,
+                settle=self.settings.settle,
+                rescan_interval=self.settings.rescan_interval,
+                poll=self.settings.poll,
+                allow_empty=self.settings.allow_empty,
+            )
+            if root in self.views:
+                watcher.view = self.views[root]
+            else:
+                self.views[root] = watcher.first_look()
+            self.watchers[root] = watcher
+            self._publish_master(self.views[root])
+            if watcher.polling and not self.settings.poll:
+                self.feed.publish(
+                    WatchEvent(
+                        "master_polled",
+                        path=str(root),
+                        message=f"{root} is on a network filesystem: polling it every second",
+                    )
+                )
+            self._start_task(f"master {root}", watcher.run())
+
+    def _start_task(self, key: str, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine, name=key)
+        self._tasks[key] = task
+        task.add_done_callback(lambda t: self._task_ended(key, t))
+
+    def _stop_task(self, key: str) -> None:
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+
+    def _task_ended(self, key: str, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(key) is task:
+            del self._tasks[key]
+        if not task.cancelled() and task.exception() is not None:
+            error = task.exception()
+            log.error("%s stopped: %r", key, error, exc_info=error)
+            self.feed.publish(WatchEvent("crashed", error=f"{key}: {error!r}"))
+
+    # -- master views ------------------------------------------------------------------
+
+    def _on_view(self, view: MasterView, full: bool) -> None:
+        before = self.views.get(view.root)
+        self.views[view.root] = view
+        self._publish_master(view)
+        if before is not None and before.usable and not view.usable:
+            self.feed.publish(
+                WatchEvent(
+                    "master_missing",
+                    path=str(view.root),
+                    error=view.unusable,
+                    message=f"PAUSED: {view.unusable}; nothing is synced or deleted "
+                    "until it is back",
+                )
+            )
+            for worker in self._workers_of(view.root):
+                worker.abandon_pass()
+        elif before is not None and not before.usable and view.usable:
+            self.feed.publish(
+                WatchEvent(
+                    "master_back",
+                    path=str(view.root),
+                    message=f"RESUMED: the master folder {view.root} is back "
+                    f"({len(view.files)} files)",
+                )
+            )
+        if view.usable and (full or not view.same_sync_as(before)):
+            for worker in self._workers_of(view.root):
+                worker.want_pass()
+        for worker in self._workers_of(view.root):
+            worker.show()
+
+    def _publish_master(self, view: MasterView) -> None:
+        self.feed.set_master(str(view.root), len(view.files), view.usable)
+
+    def _workers_of(self, root: Path) -> list[PrinterWorker]:
+        return [w for w in self.workers.values() if w.printer.source == root]
+
+    def view_for(self, printer: PrinterConfig) -> MasterView | None:
+        return self.views.get(printer.source) if printer.source is not None else None
+
+    def hashes_for(self, view: MasterView) -> LocalHashes:
+        """Content hashes are shared by every printer syncing from the same view."""
+        known = self._hashes.get(view.root)
+        if known is None or known[0] is not view:
+            known = (view, LocalHashes(self.journal))
+            self._hashes[view.root] = known
+        return known[1]
+
+    # -- control (the web page's buttons call these) ----------------------------------
+
+    def sync_all(self) -> None:
+        for worker in self.workers.values():
+            worker.want_pass()
+
+    def sync_printer(self, name: str) -> None:
+        self.workers[name].want_pass()
+
+    def pause(self, name: str) -> None:
+        self.workers[name].set_paused(True)
+
+    def resume(self, name: str) -> None:
+        self.workers[name].set_paused(False)
+
+
+class PrinterWorker:
+    """One printer: poll its state, sync it when it is idle and out of date."""
+
+    def __init__(self, farm: FarmWatch, printer: PrinterConfig) -> None:
+        self.farm = farm
+        self.printer = printer
+        self.name = printer.name
+        #: pass generations: a pass is due while done < wanted
+        self.wanted = 1
+        self.done = 0
+        self.state: str | None = None
+        self.job: str | None = None
+        self.reachable: bool | None = None
+        self.unreachable_polls = 0
+        self.failed_passes = 0
+        self.next_poll = 0.0
+        self.retry_at = 0.0
+        self.paused = False
+        self.pending: tuple[int, int] | None = None  # (files, bytes) while waiting
+        self._pending_for = 0  # the `wanted` generation `pending` was counted for
+        self._wake = asyncio.Event()
+        self._pass: asyncio.Task[PrinterResult] | None = None
+        self._backend: Backend | None = None
+        self._last_error: str | None = None
+
+    # -- requests from the farm ------------------------------------------------------
+
+    def want_pass(self) -> None:
+        self.wanted += 1
+        self.retry_at = 0.0
+        self._wake.set()
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        self.show()
+        self._wake.set()
+
+    def abandon_pass(self) -> None:
+        if self._pass is not None:
+            self._pass.cancel()
+
+    @property
+    def out_of_date(self) -> bool:
+        return self.done < self.wanted
+
+    # -- the loop --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.show()
+        try:
+            while True:
+                try:
+                    await self._step(loop.time())
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a bug must not end the watch of this printer
+                    log.exception("%s: unexpected error", self.name)
+                    self._event("failed", error=f"unexpected error: {exc!r}")
+                    self.next_poll = loop.time() + self.farm.settings.poll_interval
+                    self.retry_at = self.next_poll
+                await self._sleep(loop)
+        finally:
+            if self._backend is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._backend.aclose())
+
+    async def _step(self, now: float) -> None:
+        if now >= self.next_poll:
+            await self._poll()
+        if self._may_sync():
+            await self._run_pass()
+        elif self._should_count_pending():
+            await self._count_pending(announce=True)
+
+    async def _sleep(self, loop: asyncio.AbstractEventLoop) -> None:
+        deadline = self.next_poll
+        if self._may_sync(ignore_retry=True) and self.retry_at > loop.time():
+            deadline = min(deadline, self.retry_at)
+        if self._may_sync() or self._should_count_pending():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(0.0, deadline - loop.time()))
+        self._wake.clear()
+
+    def _may_sync(self, *, ignore_retry: bool = False) -> bool:
+        view = self.farm.view_for(self.printer)
+        return (
+            self.out_of_date
+            and not self.paused
+            and view is not None
+            and view.usable
+            and self.reachable is True
+            and (self.state in IDLE_STATES or self.farm.settings.include_busy)
+            and (ignore_retry or asyncio.get_running_loop().time() >= self.retry_at)
+        )
+
+    def _should_count_pending(self) -> bool:
+        view = self.farm.view_for(self.printer)
+        return (
+            self.out_of_date
+            and self.reachable is True
+            and self.state not in IDLE_STATES
+            and self._pending_for != self.wanted
+            and view is not None
+            and view.usable
+        )
+
+    # -- state polls -----------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        loop = asyncio.get_running_loop()
+        settings = self.farm.settings
+        if self._backend is None:
+            self._backend = create_backend(self.printer)
+        try:
+            status = await self._backend.status()
+        except errors.PrinterError as exc:
+            self.unreachable_polls += 1
+            pause = min(MAX_BACKOFF, settings.poll_interval * 2**self.unreachable_polls)
+            self.next_poll = loop.time() + pause
+            self._lost(str(exc))
+            return
+        self.unreachable_polls = 0
+        self.next_poll = loop.time() + settings.poll_interval
+        self._found()
+        await self._set_state(status.state, status.job_path)
+
+    def _lost(self, error: str) -> None:
+        if self.reachable is not False or error != self._last_error:
+            first = self.reachable is not False
+            self.reachable = False
+            self._last_error = error
+            if first:
+                self._event(
+                    "unreachable",
+                    error=error,
+                    message=f"unreachable: {error} (trying again, at most every "
+                    f"{MAX_BACKOFF / 60:.0f} min)",
+                )
+        self.show()
+
+    def _found(self) -> None:
+        if self.reachable is False:
+            self._event("reachable", message="reachable again")
+            self.retry_at = 0.0
+        self.reachable = True
+        self._last_error = None
+
+    async def _set_state(self, state: str, job: str | None) -> None:
+        changed = state != self.state
+        self.state = state
+        self.job = job
+        if changed:
+            if state not in IDLE_STATES and self.out_of_date:
+                await self._count_pending(announce=False)
+            self._event("state", message=self._state_sentence())
+        self.show()
+
+    def _state_sentence(self) -> str:
+        text = f"now {self.state}"
+        if self.out_of_date and self.pending is not None and self.pending[0]:
+            files = self.pending[0]
+            text += f", {files} file{'s' if files != 1 else ''} pending"
+        return text
+
+    # -- passes ----------------------------------------------------------------------
+
+    def _job(self) -> PrinterJob | None:
+        view = self.farm.view_for(self.printer)
+        if view is None or not view.usable:
+            return None
+        # Unsettled files count as unreadable: not sent, and nothing at their path deleted.
+        return PrinterJob(self.printer, view.files, (*view.incomplete, *view.unsettled))
+
+    async def _run_pass(self) -> None:
+        job = self._job()
+        view = self.farm.view_for(self.printer)
+        if job is None or view is None:
+            return
+        generation = self.wanted
+        observer = _PassObserver(self)
+        async with self.farm.limit:
+            if not self._may_sync():  # things changed while waiting for a turn
+                return
+            engine = PrinterSync(
+                job,
+                self.farm.settings.sync_options(),
+                self.farm.journal,
+                self.farm.hashes_for(view),
+                observer,
+            )
+            self.show(syncing=True)
+            started = time.monotonic()
+            self._pass = asyncio.create_task(engine.run(), name=f"pass {self.name}")
+            try:
+                result = await self._pass
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the watch is stopping
+                self._event("abandoned", message="sync abandoned: the master folder is gone")
+                self.show(syncing=False, transfer=None)
+                return
+            finally:
+                self._pass = None
+            result.seconds = time.monotonic() - started
+        self._after_pass(result, generation)
+
+    def _after_pass(self, result: PrinterResult, generation: int) -> None:
+        loop = asyncio.get_running_loop()
+        settings = self.farm.settings
+        self.next_poll = loop.time() + settings.poll_interval
+        changes = sum(result.count(op) for op in CHANGE_OPS)
+        if result.status == "unreachable":
+            self.unreachable_polls += 1
+            self.next_poll = loop.time() + min(
+                MAX_BACKOFF, settings.poll_interval * 2**self.unreachable_polls
+            )
+            self._lost(result.error or "unreachable")
+            self.show(syncing=False, transfer=None)
+            return
+        self._found()
+        if result.state is not None and result.state != self.state:
+            self.state = result.state
+            self.job = result.job
+            if result.status == "busy":
+                self._pending_for = 0  # count what waits for the print to end
+                self._event("state", message=f"now {self.state}")
+        if result.status == "synced":
+            self.done = generation
+            self.failed_passes = 0
+            self.pending = (0, 0)
+            if changes or result.failed:
+                self._event(
+                    "synced",
+                    message=f"in sync: {_counts(result)} in {result.seconds:.1f} s",
+                )
+        elif result.status == "skipped":
+            self.done = generation  # a safety refusal waits for the next change
+            self._event("refused", error=result.error, message=f"REFUSED: {result.error}")
+        elif result.status == "failed":
+            self.failed_passes += 1
+            pause = min(MAX_BACKOFF, FAILED_PASS_RETRY * 2 ** (self.failed_passes - 1))
+            self.retry_at = loop.time() + pause
+            why = result.error or f"{result.failed} action(s) failed"
+            self._event("failed", error=why, message=f"FAILED: {why} (next try in {pause:.0f} s)")
+        self.show(
+            syncing=False,
+            transfer=None,
+            last_sync={
+                "time": time.time(),
+                "status": result.status,
+                "counts": {op: result.count(op) for op in CHANGE_OPS},
+                "failed": result.failed,
+                "error": result.error,
+            },
+        )
+
+    async def _count_pending(self, *, announce: bool) -> None:
+        """What waits for this busy printer: a dry run of its pass (changes nothing)."""
+        job = self._job()
+        view = self.farm.view_for(self.printer)
+        if job is None or view is None:
+            return
+        generation = self.wanted
+        engine = PrinterSync(
+            job,
+            self.farm.settings.sync_options(dry_run=True),
+            None,  # a dry run records nothing
+            self.farm.hashes_for(view),
+            Observer(),
+        )
+        result = await engine.run()
+        self._pending_for = generation
+        if result.status != "planned":
+            return
+        planned = [a for a in result.actions if a.op in CHANGE_OPS and a.ok]
+        before = self.pending
+        self.pending = (len(planned), sum(a.bytes for a in planned))
+        if announce and planned and self.pending != before:
+            self._event(
+                "pending",
+                message=f"{self.state}: {len(planned)} file{'s' if len(planned) != 1 else ''}"
+                " pending, sent when the print ends",
+            )
+        self.show()
+
+    # -- reporting -------------------------------------------------------------------
+
+    def _event(self, event: str, **fields: Any) -> None:
+        self.farm.feed.publish(WatchEvent(event, printer=self.name, **fields))
+
+    def show(self, **extra: Any) -> None:
+        """Put this printer's current picture into the feed."""
+        view = self.farm.view_for(self.printer)
+        watching: bool | str = True
+        if self.paused or view is None or not view.usable:
+            watching = "paused"
+        pending_files, pending_bytes = self.pending or (None, None)
+        if not self.out_of_date:
+            pending_files, pending_bytes = 0, 0
+        self.farm.feed.update_printer(
+            self.name,
+            host=self.printer.base_url,
+            state=self.state,
+            reachable=self.reachable,
+            job=self.job,
+            in_sync=None if self.reachable is not True else not self.out_of_date,
+            pending_files=pending_files,
+            pending_bytes=pending_bytes,
+            reason=self._last_error,
+            watching=watching,
+            **extra,
+        )
+
+
+class _PassObserver(Observer):
+    """The engine's progress during a pass, as watch events and the printer's transfer."""
+
+    def __init__(self, worker: PrinterWorker) -> None:
+        self.worker = worker
+        self.transfer: dict[str, Any] | None = None
+
+    def plan_ready(self, name: str, plan: Plan) -> None:
+        transfers = plan.transfers
+        deletes = plan.deletes
+        self.worker.pending = (
+            len(transfers) + len(deletes),
+            sum(a.bytes for a in transfers),
+        )
+        self.worker.show()
+
+    def transfer_started(self, name: str, action: Action) -> None:
+        self.transfer = {
+            "path": action.path,
+            "bytes": 0,
+            "total": action.bytes,
+            "started": time.monotonic(),
+            "rate": 0.0,
+            "eta": None,
+        }
+        self.worker._event("upload_started", path=action.path, bytes=action.bytes)
+        self.worker.show(transfer=dict(self.transfer))
+
+    def transfer_progress(self, name: str, sent: int) -> None:
+        if self.transfer is None:
+            return
+        self.transfer["bytes"] += sent
+        elapsed = max(time.monotonic() - self.transfer["started"], 1e-3)
+        rate = self.transfer["bytes"] / elapsed
+        self.transfer["rate"] = rate
+        left = self.transfer["total"] - self.transfer["bytes"]
+        self.transfer["eta"] = left / rate if rate > 0 else None
+        self.worker.farm.feed.update_printer(name, transfer=dict(self.transfer))
+
+    def transfer_restarted(self, name: str, action: Action, reason: str) -> None:
+        if self.transfer is not None:
+            self.transfer["bytes"] = 0
+        self.worker._event("retry", path=action.path, error=reason)
+
+    def action_done(self, name: str, result: ActionResult) -> None:
+        if result.op in ("upload", "replace"):
+            self.transfer = None
+        if result.ok:
+            event = _DONE.get(result.op, result.op)
+            self.worker._event(event, path=result.path, bytes=result.bytes or None)
+            if self.worker.pending is not None and result.op in CHANGE_OPS:
+                files, size = self.worker.pending
+                self.worker.pending = (max(files - 1, 0), max(size - result.bytes, 0))
+        else:
+            self.worker._event("failed", path=result.path, error=result.error, message=None)
+        self.worker.show(transfer=None)
+
+
+_DONE = {
+    "upload": "uploaded",
+    "replace": "replaced",
+    "delete": "deleted",
+    "mkdir": "created_folder",
+    "rmdir": "removed_folder",
+}
+
+
+def _counts(result: PrinterResult) -> str:
+    parts = [
+        f"{result.count(op)} {verb}"
+        for op, verb in (("upload", "uploaded"), ("replace", "replaced"), ("delete", "deleted"))
+        if result.count(op)
+    ]
+    if result.failed:
+        parts.append(f"{result.failed} failed")
+    return ", ".join(parts) or "nothing to do"

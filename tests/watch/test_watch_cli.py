@@ -1,0 +1,346 @@
+"""`link-sync watch` through its command line, against emulated farms.
+
+Each test starts the real command as a subprocess (`--json`, settle 0.5 s,
+printer poll 0.2 s) and looks at the printers' storage, the ground truth.
+Timing here is functional ("arrives", "not before it is stable"); the strict
+latency figures are measured by bench/watch_latency.py on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from link_sync.journal import Journal
+
+from sync_helpers import Master
+from watch_harness import FarmThread, WatchProcess, cli, spec, wait_until
+
+SETTLE = 0.5
+#: upload start after the file became stable: the promise (1 s), plus room for a
+#: shared, loaded test machine; the strict figure is bench/watch_latency.py's.
+LATENCY = SETTLE + 1.0 + 2.0
+
+WatchFactory = Callable[..., WatchProcess]
+FarmFactory = Callable[..., FarmThread]
+
+
+def in_sync(farm: FarmThread, master: Master, names: list[str] | None = None) -> bool:
+    expected = master.files()
+    return all(farm.files(name) == expected for name in names or farm.names())
+
+
+def test_initial_sync_then_new_changed_removed_files_reach_every_idle_printer(
+    farm_thread: FarmFactory, watch: WatchFactory, master: Master
+) -> None:
+    old = time.time() - 60
+    master.write("a.gcode", "G1 X1\n", mtime=old)
+    master.write("parts/b.gcode", "G1 X2\n", mtime=old)
+    farm = farm_thread([spec("mk4-1"), spec("mk4-2", files={"stale.gcode": b"old"}), spec("mk4-3")])
+    process = watch(farm, master.root)
+
+    wait_until(lambda: in_sync(farm, master), what="the initial sync")
+    process.wait_event(event="deleted", printer="mk4-2", path="stale.gcode")
+
+    # new
+    path = master.write("new.gcode", "G1 X3\n" * 100)
+    stable_at = path.stat().st_mtime + SETTLE
+    wait_until(lambda: in_sync(farm, master), what="the new file on every printer")
+    starts = [
+        process.wait_event(event="upload_started", printer=n, path="new.gcode")
+        for n in farm.names()
+    ]
+    for start in starts:
+        assert start["bytes"] == 600
+        assert _epoch(start["time"]) - stable_at <= LATENCY - SETTLE
+        assert _epoch(start["time"]) >= stable_at - 0.05  # not before it was stable
+
+    # changed
+    master.write("a.gcode", "G1 X1 changed\n")
+    wait_until(lambda: in_sync(farm, master), what="the changed file on every printer")
+    for name in farm.names():
+        process.wait_event(event="replaced", printer=name, path="a.gcode")
+
+    # removed
+    master.remove("parts/b.gcode")
+    wait_until(lambda: in_sync(farm, master), what="the removal on every printer")
+    for name in farm.names():
+        process.wait_event(event="deleted", printer=name, path="parts/b.gcode")
+    assert process.stop() == 0
+
+
+def test_a_half_written_file_is_sent_only_once_it_is_stable(
+    farm_thread: FarmFactory, watch: WatchFactory, master: Master
+) -> None:
+    master.write("a.gcode", "G1\n", mtime=time.time() - 60)
+    farm = farm_thread([spec("mk4-1"), spec("mk4-2")])
+    process = watch(farm, master.root)
+    wait_until(lambda: in_sync(farm, master), what="the initial sync")
+
+    growing = master.root / "big.gcode"
+    with growing.open("wb") as out:
+        for _ in range(12):  # 2.4 s of writing, a pause of 0.2 s between chunks (< settle)
+            out.write(b"G1 X1 Y1\n" * 1000)
+            out.flush()
+            time.sleep(0.2)
+            assert not process.find(event="upload_started", path="big.gcode")
+            for name in farm.names():
+                assert "big.gcode" not in farm.files(name)
+    # Temporary names never go out, stable or not.
+    master.write("slicing.gcode.part", "G1\n", mtime=time.time() - 60)
+    master.write("~lock.gcode", "G1\n", mtime=time.time() - 60)
+    master.write(".hidden.gcode", "G1\n", mtime=time.time() - 60)
+
+    wait_until(lambda: all("big.gcode" in farm.files(n) for n in farm.names()), what="big.gcode")
+    for name in farm.names():
+        assert farm.files(name)["big.gcode"] == growing.read_bytes()  # whole, not a prefix
+        assert len(process.find(event="uploaded", printer=name, path="big.gcode")) == 1
+        assert set(farm.files(name)) == {"a.gcode", "big.gcode"}
+    assert process.stop() == 0
+
+
+def test_a_printing_printer_gets_its_files_when_its_print_ends(
+    farm_thread: FarmFactory, watch: WatchFactory, master: Master
+) -> None:
+    master.write("a.gcode", "G1\n", mtime=time.time() - 60)
+    farm = farm_thread(
+        [
+            spec("mk4-1"),
+            spec(
+                "mk4-2", files={"job.gcode": b"G1\n" * 10}, job_file="job.gcode", state="PRINTING"
+            ),
+        ]
+    )
+    process = watch(farm, master.root, "--no-delete")
+    wait_until(lambda: "a.gcode" in farm.files("mk4-1"), what="the idle printer's sync")
+    state = process.wait_event(event="state", printer="mk4-2")
+    assert state["message"] == "now PRINTING, 1 file pending"
+
+    master.write("b.gcode", "G1 X2\n")
+    wait_until(lambda: "b.gcode" in farm.files("mk4-1"), what="b.gcode on the idle printer")
+    pending = process.wait_event(event="pending", printer="mk4-2")
+    assert "2 files pending" in pending["message"]
+    time.sleep(1.0)
+    assert set(farm.files("mk4-2")) == {"job.gcode"}  # nothing while it prints
+
+    farm.call(farm.printer("mk4-2").set_state, "FINISHED")
+    ended = time.monotonic()
+    wait_until(
+        lambda: {"a.gcode", "b.gcode"} <= set(farm.files("mk4-2")), what="files after the print"
+    )
+    first = process.wait_event(event="upload_started", printer="mk4-2")
+    assert first["_seen"] - ended <= 0.2 + 1.0 + 2.0  # poll interval + 1 s + load margin
+    assert process.find(event="state", printer="mk4-2", message="now FINISHED, 2 files pending")
+    assert process.stop() == 0
+
+
+def test_an_offline_printer_comes_back_and_converges(
+    farm_thread: FarmFactory, watch: WatchFactory, master: Master
+) -> None:
+    master.write("a.gcode", "G1\n", mtime=time.time() - 60)
+    farm = farm_thread([spec("mk4-1"), spec("mk4-2")])
+    process = watch(farm, master.root)
+    wait_until(lambda: in_sync(farm, master), what="the initial sync")
+
+    farm.call(farm.printer("mk4-2").go_offline)
+    process.wait_event(event="unreachable", printer="mk4-2")
+    master.write("b.gcode", "G1 X2\n")
+    wait_until(lambda: in_sync(farm, master, ["mk4-1"]), what="b.gcode on the online printer")
+    time.sleep(2.0)  # several backed-off polls fail meanwhile
+    assert len(process.find(event="unreachable", printer="mk4-2")) == 1  # said once
+
+    farm.call(farm.printer("mk4-2").go_online)
+    wait_until(lambda: in_sync(farm, master), timeout=30, what="the printer back in sync")
+    process.wait_event(event="reachable", printer="mk4-2")
+    assert process.stop() == 0
+
+
+@pytest.mark.parametrize("how", ["vanishes", "empties"])
+def test_the_master_vanishing_deletes_nothing_and_watch_resumes(
+    farm_thread: FarmFactory, watch: WatchFactory, master: Master, tmp_path: Path, how: str
+) -> None:
+    master.write("a.gcode", "G1\n", mtime=time.time() - 60)
+    master.write("b.gcode", "G1 X2\n", mtime=time.time() - 60)
+    farm = farm_thread([spec("mk4-1"), spec("mk4-2")])
+    process = watch(farm, master.root)
+    wait_until(lambda: in_sync(farm, master), what="the initial sync")
+    before = {n: farm.files(n) for n in farm.names()}
+
+    aside = tmp_path / "aside"
+    if how == "vanishes":
+        master.root.rename(aside)
+    else:
+        aside.mkdir()
+        for name in ("a.gcode", "b.gcode"):
+            (master.root / name).rename(aside / name)
+    missing = process.wait_event(event="master_missing")
+    assert "PAUSED" in missing["message"]
+    time.sleep(2.0)
+    assert {n: farm.files(n) for n in farm.names()} == before
+    assert not process.find(event="deleted")
+    assert len(process.find(event="master_missing")) == 1  # loudly, once
+
+    if how == "vanishes":
+        aside.rename(master.root)
+    else:
+        for name in ("a.gcode", "b.gcode"):
+            (aside / name).rename(master.root / name)
+    master.write("c.gcode", "G1 X3\n")
+    process.wait_event(event="master_back")
+    wait_until(lambda: in_sync(farm, master), what="c.gcode after the master came back")
+    assert not process.find(event="deleted")
+    assert process.stop() == 0
+
+
+def test_sighup_reloads_a_good_config_and_keeps_the_old_one_on_a_bad_one(
+    farm_thread: FarmFactory, watch: WatchFactory, master: Master, tmp_path: Path
+) -> None:
+    master.write("a.gcode", "G1\n", mtime=time.time() - 60)
+    farm = farm_thread([spec("mk4-1"), spec("mk4-2")])
+    config_path = tmp_path / "link-sync.yml"
+    process = watch(farm, master.root, "-x", "mk4-2")
+    wait_until(lambda: in_sync(farm, master, ["mk4-1"]), what="the initial sync")
+    assert farm.files("mk4-2") == {}
+
+    # Good: mk4-1's destination becomes 'farm': a changed printer is restarted with it.
+    config = yaml.safe_load(config_path.read_text())
+    config["printers"]["mk4-1"]["destination"] = "farm"
+    config_path.write_text(yaml.safe_dump(config))
+    process.send(signal.SIGHUP)
+    process.wait_event(event="config_reloaded")
+    wait_until(lambda: "farm/a.gcode" in farm.files("mk4-1"), what="the reloaded destination")
+
+    # Bad: the watch says why and goes on with the config it has.
+    config_path.write_text("printers:\n  mk4-1:\n    hots: nowhere\n")
+    process.send(signal.SIGHUP)
+    error = process.wait_event(event="config_error")
+    assert "hots" in error["error"]
+    master.write("b.gcode", "G1 X2\n")
+    wait_until(lambda: "farm/b.gcode" in farm.files("mk4-1"), what="b.gcode with the old config")
+    assert farm.files("mk4-2") == {}  # still excluded
+    assert process.proc.poll() is None
+    assert process.stop() == 0
+
+
+def test_sigterm_mid_upload_stops_within_3_s_consistently(
+    farm_thread: FarmFactory, watch: WatchFactory, master: Master, tmp_path: Path
+) -> None:
+    master.write("small.gcode", "G1\n", mtime=time.time() - 60)
+    farm = farm_thread([spec("mk4-1", rate=100_000)])
+    process = watch(farm, master.root)
+    wait_until(lambda: "small.gcode" in farm.files("mk4-1"), what="the initial sync")
+    master.write("big.gcode", b"G1 X1\n" * 200_000)  # 1.2 MB: 12 s at 100 kB/s
+    process.wait_event(event="upload_started", path="big.gcode")
+    time.sleep(0.5)
+
+    sent = time.monotonic()
+    process.send(signal.SIGTERM)
+    assert process.proc.wait(10) == 0
+    assert time.monotonic() - sent <= 3.0
+    assert process.find(event="stopped")
+    assert "Traceback" not in process.stderr
+    assert "big.gcode" not in farm.files("mk4-1")  # the partial upload was dropped
+
+    # The lock is free and the journal sound: a sync runs and finishes the job.
+    journal = Journal.open(tmp_path / "state" / "journal.sqlite3")
+    journal.close()
+    done = subprocess.run(
+        cli("sync", "-c", str(tmp_path / "link-sync.yml"), "-q"),
+        env={**os.environ, "LINK_SYNC_STATE_DIR": str(tmp_path / "state")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert farm.files("mk4-1")["big.gcode"] == (master.root / "big.gcode").read_bytes()
+
+
+def test_a_sync_while_watch_runs_is_refused_naming_the_watch(
+    farm_thread: FarmFactory, watch: WatchFactory, master: Master, tmp_path: Path
+) -> None:
+    master.write("a.gcode", "G1\n", mtime=time.time() - 60)
+    farm = farm_thread([spec("mk4-1")])
+    process = watch(farm, master.root)
+    process.wait_event(event="started")
+    refused = subprocess.run(
+        cli("sync", "-c", str(tmp_path / "link-sync.yml")),
+        env={**os.environ, "LINK_SYNC_STATE_DIR": str(tmp_path / "state")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 3
+    assert f"link-sync watch, pid {process.pid}" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert process.stop() == 0
+
+
+def test_polling_fallback_sees_changes(
+    farm_thread: FarmFactory, watch: WatchFactory, master: Master
+) -> None:
+    master.write("a.gcode", "G1\n", mtime=time.time() - 60)
+    farm = farm_thread([spec("mk4-1"), spec("mk4-2")])
+    process = watch(farm, master.root, "--poll")
+    started = process.wait_event(event="started")
+    assert "polling" in started["message"]
+    wait_until(lambda: in_sync(farm, master), what="the initial sync")
+    master.write("b.gcode", "G1 X2\n")
+    wait_until(lambda: in_sync(farm, master), what="a new file, polled")
+    master.remove("a.gcode")
+    wait_until(lambda: in_sync(farm, master), what="a removal, polled")
+    assert process.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("setup", "code", "message"),
+    [
+        ("bad-config", 2, "unknown key 'hots'"),
+        ("missing-master", 3, "is missing"),
+        ("empty-master", 3, "has no print files"),
+    ],
+)
+def test_start_checks_are_those_of_sync(
+    tmp_path: Path, setup: str, code: int, message: str
+) -> None:
+    master = tmp_path / "master"
+    if setup != "missing-master":
+        master.mkdir()
+    printer = {"host": "127.0.0.1:9"}
+    if setup == "bad-config":
+        printer = {"hots": "127.0.0.1:9"}
+        (master / "a.gcode").write_text("G1\n")
+    config = tmp_path / "link-sync.yml"
+    config.write_text(yaml.safe_dump({"source": str(master), "printers": {"p": printer}}))
+    run = subprocess.run(
+        cli("watch", "-c", str(config)),
+        env={**os.environ, "LINK_SYNC_STATE_DIR": str(tmp_path / "state")},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert run.returncode == code
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stdout == ""
+
+
+def test_allow_empty_starts_on_an_empty_master(
+    farm_thread: FarmFactory, watch: WatchFactory, master: Master
+) -> None:
+    farm = farm_thread([spec("mk4-1", files={"old.gcode": b"G1"})])
+    process = watch(farm, master.root, "--allow-empty")
+    wait_until(lambda: farm.files("mk4-1") == {}, what="the printer emptied as asked")
+    assert process.stop() == 0
+
+
+def _epoch(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
