@@ -17,9 +17,9 @@ from link_sync.cli import (
     use_terminal_ui,
 )
 from link_sync.commands.sync import Selection
-from link_sync.watch.feed import Feed
 from link_sync.watch.output import JsonLines, LiveTable, PlainLines
 from link_sync.watch.run import WatchRequest, watch_async
+from link_sync.watch.state import FarmState
 
 
 @click.command("watch")
@@ -93,12 +93,12 @@ def watch_command(
         poll=poll,
         http=http,
     )
-    feed = Feed()
+    state = FarmState()
     if use_terminal_ui(as_json, quiet):
-        table = LiveTable(Console(), feed)
-        feed.subscribe(table)
-        code = asyncio.run(watch_async(request, feed, on_started=lambda farm: table.run()))
+        table = LiveTable(Console(), state)
+        state.listen(table)
+        code = asyncio.run(watch_async(request, state, on_started=lambda farm: table.run()))
     else:
-        feed.subscribe(JsonLines(sys.stdout) if as_json else PlainLines(sys.stdout, quiet=quiet))
-        code = asyncio.run(watch_async(request, feed))
+        state.listen(JsonLines(sys.stdout) if as_json else PlainLines(sys.stdout, quiet=quiet))
+        code = asyncio.run(watch_async(request, state))
     sys.exit(code)

@@ -1,28 +1,70 @@
 """How a watch shows itself: plain log lines, JSON Lines, or a live farm table.
 
-All three only subscribe to the feed; none decides anything.
+All three only listen to the farm state; none decides anything.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
-from typing import IO, Any
+from datetime import UTC, datetime
+from typing import IO
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from link_sync.model import IDLE_STATES
 from link_sync.report import human_bytes
-from link_sync.watch.events import WatchEvent
-from link_sync.watch.feed import Feed
+from link_sync.watch.state import FarmState, PrinterView, WatchEvent
 
 #: Events shown even with --quiet: something is wrong or needs a person.
-PROBLEMS = frozenset(
-    {"failed", "unreachable", "refused", "master_missing", "config_error", "crashed"}
-)
+PROBLEMS = frozenset({"failed", "unreachable", "master_missing", "config_error"})
+#: Events for machines and the page, not for a log a person reads.
+CHATTER = frozenset({"progress", "sync_started", "upload_started"})
+_VERBS = {"uploaded": "uploaded", "replaced": "replaced", "deleted": "deleted"}
+_FILE_COUNT = re.compile(r"^\d+ files?$")
+
+
+def timestamp(epoch: float) -> str:
+    """'2026-12-01T14:00:00.123Z'."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def describe(event: WatchEvent) -> str | None:
+    """The words of an event's log line, or None for an event a log leaves out."""
+    name = event.event
+    if name in CHATTER:
+        return None
+    if name in _VERBS:
+        size = f" ({human_bytes(event.bytes)})" if event.bytes else ""
+        return f"{_VERBS[name]} {event.path}{size}"
+    if name == "failed":
+        where = f" {event.path}" if event.path else ""
+        return f"FAILED{where}: {event.error}"
+    if name == "pending" and (event.message is None or _FILE_COUNT.match(event.message)):
+        return None  # a sync's own plan: its uploads follow line by line
+    if name == "synced":
+        if not event.bytes:
+            return None  # nothing sent: the deletes (if any) have their lines
+        took = f", {event.seconds:.1f} s" if event.seconds is not None else ""
+        return f"in sync ({human_bytes(event.bytes)} sent{took})"
+    if name == "busy":
+        return f"busy ({event.message}), waits for the print to end"
+    if event.message:
+        return event.message
+    return name + (f": {event.error}" if event.error else "")
+
+
+def line(event: WatchEvent) -> str | None:
+    """'2026-12-01T14:00:00.123Z mk4-01: uploaded parts/clip.gcode (1.2 kB)'."""
+    text = describe(event)
+    if text is None:
+        return None
+    return f"{timestamp(event.time)} {event.printer or 'watch'}: {text}"
 
 
 class JsonLines:
@@ -37,7 +79,7 @@ class JsonLines:
 
 
 class PlainLines:
-    """'2026-12-01T14:00:00.123Z mk4-01: uploaded parts/clip.gcode (1.2 kB)', one per event."""
+    """One greppable, timestamped line per event that matters to a person."""
 
     def __init__(self, stream: IO[str], *, quiet: bool = False) -> None:
         self.stream = stream
@@ -46,25 +88,26 @@ class PlainLines:
     def __call__(self, event: WatchEvent) -> None:
         if self.quiet and event.event not in PROBLEMS:
             return
-        if event.event == "upload_started":
-            return  # the 'uploaded' line follows; a start line per file doubles the log
-        self.stream.write(event.line() + "\n")
-        self.stream.flush()
+        text = line(event)
+        if text is not None:
+            self.stream.write(text + "\n")
+            self.stream.flush()
 
 
 class LiveTable:
     """The farm as a live table on a terminal, events scrolling above it."""
 
-    def __init__(self, console: Console, feed: Feed) -> None:
+    def __init__(self, console: Console, farm: FarmState) -> None:
         self.console = console
-        self.feed = feed
+        self.farm = farm
         self.live = Live(self.render(), console=console, auto_refresh=False, transient=False)
 
     def __call__(self, event: WatchEvent) -> None:
-        if event.event in ("upload_started", "state") and event.printer:
-            return  # visible in the table itself
-        style = "red" if event.event in PROBLEMS else ""
-        self.console.print(Text(event.line(), style=style))
+        if event.event == "state" and event.printer:
+            return  # the table shows it
+        text = line(event)
+        if text is not None:
+            self.console.print(Text(text, style="red" if event.event in PROBLEMS else ""))
 
     async def run(self) -> None:
         with self.live:
@@ -76,51 +119,47 @@ class LiveTable:
                 self.live.update(self.render(), refresh=True)
 
     def render(self) -> Table:
-        master = self.feed.master
-        title = ""
-        if master:
-            where = master.get("path", "")
-            title = f"master {where}: {master.get('files', 0)} files"
-            if not master.get("available", True):
-                title = f"master {where}: MISSING - paused"
-        table = Table(title=title or None, box=None, pad_edge=False, title_justify="left")
+        master = self.farm.master
+        title = f"master {master.path}: {master.files} files" if master.path else None
+        if master.path and not master.available:
+            title = f"master {master.path}: MISSING or EMPTY - everything paused"
+        table = Table(title=title, box=None, pad_edge=False, title_justify="left")
         for column in ("printer", "state", "pending", "transfer", "last sync"):
             table.add_column(column, no_wrap=True, overflow="ellipsis")
-        for name in sorted(self.feed.printers):
-            table.add_row(*_cells(self.feed.printers[name]))
+        for name in sorted(self.farm.printers):
+            table.add_row(*cells(self.farm.printers[name]))
         return table
 
 
-def _cells(view: dict[str, Any]) -> list[Text | str]:
-    state = view.get("state") or "?"
+def cells(view: PrinterView) -> list[Text | str]:
+    state = view.state or "?"
     style = ""
-    if view.get("reachable") is False:
+    if view.reachable is False:
         state, style = "unreachable", "red"
-    elif view.get("watching") == "paused":
+    elif view.watching == "paused":
         state, style = f"{state} (paused)", "magenta"
-    elif view.get("syncing"):
-        state, style = f"{state}, syncing", "cyan"
-    elif view.get("in_sync"):
+    elif view.activity:
+        state, style = f"{state}, {view.activity}", "cyan"
+    elif view.in_sync:
         style = "green"
-    elif state not in ("IDLE", "READY", "FINISHED", "STOPPED"):
+    elif state not in IDLE_STATES:
         style = "yellow"
     pending = ""
-    files = view.get("pending_files")
-    if files:
-        pending = f"{files} files, {human_bytes(view.get('pending_bytes') or 0)}"
-    elif view.get("in_sync"):
+    if view.pending_files:
+        pending = f"{view.pending_files} files, {human_bytes(view.pending_bytes)}"
+    elif view.in_sync:
         pending = "in sync"
     transfer = ""
-    current = view.get("transfer")
-    if current:
-        total = current.get("total") or 0
-        percent = f" {100 * current['bytes'] / total:.0f}%" if total else ""
-        rate = f" {human_bytes(current.get('rate') or 0)}/s" if current.get("rate") else ""
-        transfer = f"{current['path']}{percent}{rate}"
+    if view.transfer is not None:
+        current = view.transfer
+        percent = f" {100 * current.bytes / current.total:.0f}%" if current.total else ""
+        transfer = f"{current.path}{percent} {human_bytes(current.rate)}/s"
     last = ""
-    last_sync = view.get("last_sync")
-    if last_sync:
-        ago = time.time() - last_sync["time"]
-        counts = ", ".join(f"{n} {op}" for op, n in last_sync["counts"].items() if n)
-        last = f"{last_sync['status']} {ago:.0f} s ago" + (f" ({counts})" if counts else "")
-    return [view["name"], Text(state, style=style), pending, transfer, last]
+    if view.last_sync is not None:
+        done = view.last_sync
+        ago = time.time() - done.time
+        counts = ", ".join(
+            f"{n} {what}" for what, n in done.counts.items() if n and what != "bytes"
+        )
+        last = f"{done.status} {ago:.0f} s ago" + (f" ({counts})" if counts else "")
+    return [view.name, Text(state, style=style), pending, transfer, last]

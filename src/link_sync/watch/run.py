@@ -27,9 +27,8 @@ from link_sync.errors import LinkSyncError, UsageError
 from link_sync.journal import Journal
 from link_sync.lock import RunLock
 from link_sync.statedir import state_dir
-from link_sync.watch.events import WatchEvent
-from link_sync.watch.feed import Feed
 from link_sync.watch.scheduler import FarmWatch, WatchSettings
+from link_sync.watch.state import FarmState
 
 log = logging.getLogger("link_sync.watch")
 
@@ -86,12 +85,9 @@ def load(
     return config, printers, settings_for(request, config)
 
 
-HttpStarter = Callable[[str, Feed, FarmWatch, Config], Any]
-
-
 async def watch_async(
     request: WatchRequest,
-    feed: Feed,
+    state: FarmState,
     *,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
@@ -107,54 +103,54 @@ async def watch_async(
     with RunLock(states / "sync.lock", command="watch"):
         journal = Journal.open(states / "journal.sqlite3")
         try:
-            farm = FarmWatch(printers, settings, journal, feed)
+            farm = FarmWatch(printers, settings, journal, state)
             for warning in [*config.warnings, *journal.warnings]:
-                feed.publish(WatchEvent("warning", message=f"warning: {warning}"))
-            feed.publish(_started_event(config, printers, settings))
-            await _serve(request, farm, feed, env, here, on_started)
+                state.event(None, "warning", message=f"warning: {warning}")
+            await _serve(request, config, farm, env, here, on_started)
         finally:
             journal.close()
-    feed.publish(WatchEvent("stopped", message="stopped; the journal and the lock are closed"))
+    state.event(None, "stopped", message="stopped; the journal and the lock are closed")
     return 0
 
 
 async def _serve(
     request: WatchRequest,
+    config: Config,
     farm: FarmWatch,
-    feed: Feed,
     environ: Mapping[str, str],
     cwd: Path,
     on_started: Callable[[FarmWatch], Any] | None,
 ) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    state = farm.state
 
     def reload() -> None:
         try:
             config, printers, settings = load(request, environ, cwd)
         except LinkSyncError as exc:
-            feed.publish(
-                WatchEvent(
-                    "config_error",
-                    error=str(exc),
-                    message=f"config not reloaded, the running one is kept: {exc}",
-                )
+            state.event(
+                None,
+                "config_error",
+                error=str(exc),
+                message=f"config not reloaded, the running one is kept: {exc}",
             )
             return
         farm.reload(printers, settings)
-        feed.publish(
-            WatchEvent(
-                "config_reloaded",
-                path=str(config.path),
-                message=f"config reloaded from {config.path}: {len(printers)} printers",
-            )
+        state.event(
+            None,
+            "config_reloaded",
+            path=str(config.path),
+            message=f"config reloaded from {config.path}: {len(printers)} printers",
         )
 
     def stopping(signum: signal.Signals) -> None:
         if not stop.is_set():
-            feed.publish(WatchEvent("stopping", message=f"{signum.name}: stopping"))
+            state.event(None, "stopping", message=f"{signum.name}: stopping")
         stop.set()
 
+    # The web server first: a bad --http is a usage error before any printer is contacted.
+    runner = await _start_http(request, config, farm)
     handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping, signum)
@@ -166,8 +162,6 @@ async def _serve(
             started = on_started(farm)
             if asyncio.iscoroutine(started):
                 extras.append(asyncio.create_task(started))
-        if request.http:
-            extras.append(asyncio.create_task(_http(request.http, farm, feed)))
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait(
             [watching, stopped, *extras], return_when=asyncio.FIRST_COMPLETED
@@ -187,28 +181,25 @@ async def _serve(
             await asyncio.wait_for(
                 asyncio.gather(*tasks, return_exceptions=True), timeout=STOP_GRACE
             )
+        if runner is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(runner.cleanup(), timeout=0.5)
 
 
-async def _http(listen: str, farm: FarmWatch, feed: Feed) -> None:
-    """`--http`: the web page, API and metrics (link_sync.web)."""
+async def _start_http(request: WatchRequest, config: Config, farm: FarmWatch) -> Any:
+    """`--http` (or the config's `http.listen`): the page, API and metrics (link_sync.web)."""
+    settings = getattr(config, "http", None)
+    listen = request.http or getattr(settings, "listen", None)
+    if not listen:
+        return None
     try:
         web = importlib.import_module("link_sync.web")
     except ImportError:
         raise UsageError("--http: the web interface is not available in this build") from None
-    await web.serve_watch(listen, feed, farm)
-
-
-def _started_event(
-    config: Config, printers: list[PrinterConfig], settings: WatchSettings
-) -> WatchEvent:
-    sources = sorted({str(p.source) for p in printers if p.source is not None})
-    how = "polling" if settings.poll else "filesystem events"
-    return WatchEvent(
-        "started",
-        path=sources[0] if len(sources) == 1 else None,
-        message=(
-            f"watching {len(printers)} printer{'s' if len(printers) != 1 else ''} "
-            f"from {', '.join(sources)} ({how}; settle {settings.settle:g} s, "
-            f"printer poll {settings.poll_interval:g} s, rescan {settings.rescan_interval:g} s)"
-        ),
+    return await web.start_web(
+        farm.state,
+        farm,
+        listen=listen,
+        token=getattr(settings, "token", None),
+        read_only=bool(getattr(settings, "read_only", False)),
     )

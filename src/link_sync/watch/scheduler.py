@@ -38,11 +38,9 @@ from link_sync.execute import (
 )
 from link_sync.journal import Journal
 from link_sync.model import IDLE_STATES
-from link_sync.plan import Action, Plan
-from link_sync.result import ActionResult, PrinterResult
-from link_sync.watch.events import WatchEvent
-from link_sync.watch.feed import Feed
+from link_sync.result import PrinterResult
 from link_sync.watch.master import MasterView, MasterWatcher
+from link_sync.watch.state import FarmObserver, FarmState
 
 log = logging.getLogger("link_sync.watch")
 
@@ -88,12 +86,12 @@ class FarmWatch:
         printers: Sequence[PrinterConfig],
         settings: WatchSettings,
         journal: Journal,
-        feed: Feed,
+        state: FarmState,
         first_views: dict[Path, MasterView] | None = None,
     ) -> None:
         self.settings = settings
         self.journal = journal
-        self.feed = feed
+        self.state = state
         self.limit = asyncio.Semaphore(settings.jobs or 1_000_000)
         self.watchers: dict[Path, MasterWatcher] = {}
         self.views: dict[Path, MasterView] = dict(first_views or {})
@@ -110,8 +108,11 @@ class FarmWatch:
         self._running = True
         try:
             self._apply(self._printers)
+            self.state.event(None, "started", message=self.describe())
+            self.state.running = True
             await asyncio.Event().wait()
         finally:
+            self.state.running = False
             self._running = False
             tasks = list(self._tasks.values())
             for task in tasks:
@@ -140,13 +141,14 @@ class FarmWatch:
         for name in [n for n in self.workers if n not in wanted]:
             self._stop_task(f"printer {name}")
             del self.workers[name]
-            self.feed.remove_printer(name)
+            self.state.remove_printer(name)
         for printer in printers:
             worker = self.workers.get(printer.name)
             if worker is not None and worker.printer == printer:
                 continue
             if worker is not None:
                 self._stop_task(f"printer {printer.name}")
+            self.state.add_printer(printer.name, printer.base_url)
             worker = PrinterWorker(self, printer)
             self.workers[printer.name] = worker
             self._start_task(f"printer {printer.name}", worker.run())
@@ -172,14 +174,6 @@ class FarmWatch:
                 self.views[root] = watcher.first_look()
             self.watchers[root] = watcher
             self._publish_master(self.views[root])
-            if watcher.polling and not self.settings.poll:
-                self.feed.publish(
-                    WatchEvent(
-                        "master_polled",
-                        path=str(root),
-                        message=f"{root} is on a network filesystem: polling it every second",
-                    )
-                )
             self._start_task(f"master {root}", watcher.run())
 
     def _start_task(self, key: str, coroutine: Any) -> None:
@@ -198,7 +192,7 @@ class FarmWatch:
         if not task.cancelled() and task.exception() is not None:
             error = task.exception()
             log.error("%s stopped: %r", key, error, exc_info=error)
-            self.feed.publish(WatchEvent("crashed", error=f"{key}: {error!r}"))
+            self.state.event(None, "failed", error=f"{key} stopped: {error!r}")
 
     # -- master views ------------------------------------------------------------------
 
@@ -207,25 +201,21 @@ class FarmWatch:
         self.views[view.root] = view
         self._publish_master(view)
         if before is not None and before.usable and not view.usable:
-            self.feed.publish(
-                WatchEvent(
-                    "master_missing",
-                    path=str(view.root),
-                    error=view.unusable,
-                    message=f"PAUSED: {view.unusable}; nothing is synced or deleted "
-                    "until it is back",
-                )
+            self.state.event(
+                None,
+                "master_missing",
+                path=str(view.root),
+                error=view.unusable,
+                message=f"PAUSED: {view.unusable}; nothing is synced or deleted until it is back",
             )
             for worker in self._workers_of(view.root):
                 worker.abandon_pass()
         elif before is not None and not before.usable and view.usable:
-            self.feed.publish(
-                WatchEvent(
-                    "master_back",
-                    path=str(view.root),
-                    message=f"RESUMED: the master folder {view.root} is back "
-                    f"({len(view.files)} files)",
-                )
+            self.state.event(
+                None,
+                "master_back",
+                path=str(view.root),
+                message=f"RESUMED: the master folder {view.root} is back ({len(view.files)} files)",
             )
         if view.usable and (full or not view.same_sync_as(before)):
             for worker in self._workers_of(view.root):
@@ -234,10 +224,27 @@ class FarmWatch:
             worker.show()
 
     def _publish_master(self, view: MasterView) -> None:
-        self.feed.set_master(str(view.root), len(view.files), view.usable)
+        # The page shows one master; with per-printer folders, the first unusable one wins.
+        shown = [v for v in self.views.values() if not v.usable] or [view]
+        files = sum(len(v.files) for v in self.views.values())
+        self.state.set_master(str(shown[0].root), files, all(v.usable for v in self.views.values()))
 
     def _workers_of(self, root: Path) -> list[PrinterWorker]:
         return [w for w in self.workers.values() if w.printer.source == root]
+
+    def describe(self) -> str:
+        """'watching 3 printers from /m (filesystem events; settle 2 s, ...)'."""
+        settings = self.settings
+        roots = [
+            f"{root} ({'polling' if watcher.polling else 'filesystem events'})"
+            for root, watcher in sorted(self.watchers.items())
+        ]
+        count = len(self.workers)
+        return (
+            f"watching {count} printer{'s' if count != 1 else ''} from {', '.join(roots)}; "
+            f"settle {settings.settle:g} s, printer poll {settings.poll_interval:g} s, "
+            f"rescan {settings.rescan_interval:g} s"
+        )
 
     def view_for(self, printer: PrinterConfig) -> MasterView | None:
         return self.views.get(printer.source) if printer.source is not None else None
@@ -284,12 +291,12 @@ class PrinterWorker:
         self.next_poll = 0.0
         self.retry_at = 0.0
         self.paused = False
-        self.pending: tuple[int, int] | None = None  # (files, bytes) while waiting
-        self._pending_for = 0  # the `wanted` generation `pending` was counted for
+        self._pending_for = 0  # the `wanted` generation the pending count was made for
         self._wake = asyncio.Event()
         self._pass: asyncio.Task[PrinterResult] | None = None
         self._backend: Backend | None = None
         self._last_error: str | None = None
+        self._failure: str | None = None
 
     # -- requests from the farm ------------------------------------------------------
 
@@ -299,7 +306,9 @@ class PrinterWorker:
         self._wake.set()
 
     def set_paused(self, paused: bool) -> None:
-        self.paused = paused
+        if paused != self.paused:
+            self.paused = paused
+            self._event("paused" if paused else "resumed")
         self.show()
         self._wake.set()
 
@@ -310,6 +319,12 @@ class PrinterWorker:
     @property
     def out_of_date(self) -> bool:
         return self.done < self.wanted
+
+    @property
+    def pending(self) -> tuple[int, int]:
+        """(files, bytes) waiting for this printer, as last counted."""
+        view = self.farm.state.printers.get(self.name)
+        return (view.pending_files, view.pending_bytes) if view is not None else (0, 0)
 
     # -- the loop --------------------------------------------------------------------
 
@@ -342,11 +357,11 @@ class PrinterWorker:
             await self._count_pending(announce=True)
 
     async def _sleep(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._may_sync() or self._should_count_pending():
+            return
         deadline = self.next_poll
         if self._may_sync(ignore_retry=True) and self.retry_at > loop.time():
             deadline = min(deadline, self.retry_at)
-        if self._may_sync() or self._should_count_pending():
-            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), max(0.0, deadline - loop.time()))
         self._wake.clear()
@@ -392,20 +407,19 @@ class PrinterWorker:
         self.unreachable_polls = 0
         self.next_poll = loop.time() + settings.poll_interval
         self._found()
-        await self._set_state(status.state, status.job_path)
+        await self._set_state(status.state, status.job_path, status.job_progress)
 
-    def _lost(self, error: str) -> None:
-        if self.reachable is not False or error != self._last_error:
-            first = self.reachable is not False
-            self.reachable = False
-            self._last_error = error
-            if first:
-                self._event(
-                    "unreachable",
-                    error=error,
-                    message=f"unreachable: {error} (trying again, at most every "
-                    f"{MAX_BACKOFF / 60:.0f} min)",
-                )
+    def _lost(self, error: str, *, announced: bool = False) -> None:
+        """The printer did not answer; said once per change, not once per poll."""
+        if self.reachable is not False and not announced:
+            self._event(
+                "unreachable",
+                error=error,
+                message=f"unreachable: {error} (trying again, at most "
+                f"{MAX_BACKOFF / 60:.0f} min apart)",
+            )
+        self.reachable = False
+        self._last_error = error
         self.show()
 
     def _found(self) -> None:
@@ -415,7 +429,7 @@ class PrinterWorker:
         self.reachable = True
         self._last_error = None
 
-    async def _set_state(self, state: str, job: str | None) -> None:
+    async def _set_state(self, state: str, job: str | None, progress: float | None) -> None:
         changed = state != self.state
         self.state = state
         self.job = job
@@ -423,12 +437,12 @@ class PrinterWorker:
             if state not in IDLE_STATES and self.out_of_date:
                 await self._count_pending(announce=False)
             self._event("state", message=self._state_sentence())
-        self.show()
+        self.show(job_progress=progress)
 
     def _state_sentence(self) -> str:
         text = f"now {self.state}"
-        if self.out_of_date and self.pending is not None and self.pending[0]:
-            files = self.pending[0]
+        files = self.pending[0]
+        if self.out_of_date and files:
             text += f", {files} file{'s' if files != 1 else ''} pending"
         return text
 
@@ -447,10 +461,10 @@ class PrinterWorker:
         if job is None or view is None:
             return
         generation = self.wanted
-        observer = _PassObserver(self)
         async with self.farm.limit:
             if not self._may_sync():  # things changed while waiting for a turn
                 return
+            observer = FarmObserver(self.farm.state)
             engine = PrinterSync(
                 job,
                 self.farm.settings.sync_options(),
@@ -458,7 +472,7 @@ class PrinterWorker:
                 self.farm.hashes_for(view),
                 observer,
             )
-            self.show(syncing=True)
+            observer.printer_started(self.name)
             started = time.monotonic()
             self._pass = asyncio.create_task(engine.run(), name=f"pass {self.name}")
             try:
@@ -467,63 +481,47 @@ class PrinterWorker:
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():
                     raise  # the watch is stopping
-                self._event("abandoned", message="sync abandoned: the master folder is gone")
-                self.show(syncing=False, transfer=None)
-                return
+                self.farm.state.update_printer(self.name, activity=None, transfer=None)
+                self.show()
+                return  # abandoned: the master folder went away
             finally:
                 self._pass = None
             result.seconds = time.monotonic() - started
+            observer.printer_done(result)
         self._after_pass(result, generation)
 
     def _after_pass(self, result: PrinterResult, generation: int) -> None:
         loop = asyncio.get_running_loop()
         settings = self.farm.settings
         self.next_poll = loop.time() + settings.poll_interval
-        changes = sum(result.count(op) for op in CHANGE_OPS)
         if result.status == "unreachable":
             self.unreachable_polls += 1
             self.next_poll = loop.time() + min(
                 MAX_BACKOFF, settings.poll_interval * 2**self.unreachable_polls
             )
-            self._lost(result.error or "unreachable")
-            self.show(syncing=False, transfer=None)
+            self._lost(result.error or "unreachable", announced=True)
             return
         self._found()
         if result.state is not None and result.state != self.state:
             self.state = result.state
             self.job = result.job
-            if result.status == "busy":
-                self._pending_for = 0  # count what waits for the print to end
-                self._event("state", message=f"now {self.state}")
+            self._event("state", message=f"now {self.state}")
+        self._failure = None
         if result.status == "synced":
             self.done = generation
             self.failed_passes = 0
-            self.pending = (0, 0)
-            if changes or result.failed:
-                self._event(
-                    "synced",
-                    message=f"in sync: {_counts(result)} in {result.seconds:.1f} s",
-                )
         elif result.status == "skipped":
             self.done = generation  # a safety refusal waits for the next change
-            self._event("refused", error=result.error, message=f"REFUSED: {result.error}")
+            self._failure = result.error
         elif result.status == "failed":
             self.failed_passes += 1
             pause = min(MAX_BACKOFF, FAILED_PASS_RETRY * 2 ** (self.failed_passes - 1))
             self.retry_at = loop.time() + pause
-            why = result.error or f"{result.failed} action(s) failed"
-            self._event("failed", error=why, message=f"FAILED: {why} (next try in {pause:.0f} s)")
-        self.show(
-            syncing=False,
-            transfer=None,
-            last_sync={
-                "time": time.time(),
-                "status": result.status,
-                "counts": {op: result.count(op) for op in CHANGE_OPS},
-                "failed": result.failed,
-                "error": result.error,
-            },
-        )
+            why = result.error or f"{result.failed} file(s) failed"
+            self._failure = f"failed: {why} (next try in {pause:.0f} s)"
+        elif result.status == "busy":
+            self._pending_for = 0  # count what waits for the print to end
+        self.show()
 
     async def _count_pending(self, *, announce: bool) -> None:
         """What waits for this busy printer: a dry run of its pass (changes nothing)."""
@@ -545,117 +543,47 @@ class PrinterWorker:
             return
         planned = [a for a in result.actions if a.op in CHANGE_OPS and a.ok]
         before = self.pending
-        self.pending = (len(planned), sum(a.bytes for a in planned))
-        if announce and planned and self.pending != before:
+        now = (len(planned), sum(a.bytes for a in planned))
+        self.farm.state.update_printer(self.name, pending_files=now[0], pending_bytes=now[1])
+        if announce and planned and now != before:
             self._event(
                 "pending",
-                message=f"{self.state}: {len(planned)} file{'s' if len(planned) != 1 else ''}"
-                " pending, sent when the print ends",
+                bytes=now[1],
+                message=f"{self.state}: {now[0]} file{'s' if now[0] != 1 else ''} pending, "
+                "sent when the print ends",
             )
         self.show()
 
     # -- reporting -------------------------------------------------------------------
 
     def _event(self, event: str, **fields: Any) -> None:
-        self.farm.feed.publish(WatchEvent(event, printer=self.name, **fields))
+        self.farm.state.event(self.name, event, **fields)
 
     def show(self, **extra: Any) -> None:
-        """Put this printer's current picture into the feed."""
+        """Put what this worker knows into the printer's view."""
         view = self.farm.view_for(self.printer)
         watching: bool | str = True
-        if self.paused or view is None or not view.usable:
+        reason: str | None = None
+        if self.paused:
+            watching, reason = "paused", "paused"
+        elif view is None or not view.usable:
             watching = "paused"
-        pending_files, pending_bytes = self.pending or (None, None)
-        if not self.out_of_date:
-            pending_files, pending_bytes = 0, 0
-        self.farm.feed.update_printer(
-            self.name,
-            host=self.printer.base_url,
-            state=self.state,
-            reachable=self.reachable,
-            job=self.job,
-            in_sync=None if self.reachable is not True else not self.out_of_date,
-            pending_files=pending_files,
-            pending_bytes=pending_bytes,
-            reason=self._last_error,
-            watching=watching,
+            reason = view.unusable if view is not None else "no master folder"
+        elif self.reachable is False:
+            reason = f"unreachable: {self._last_error}"
+        elif self._failure:
+            reason = self._failure
+        elif self.out_of_date and self.state not in IDLE_STATES and self.state is not None:
+            reason = f"busy ({self.state})"
+        fields: dict[str, Any] = {
+            "state": self.state,
+            "reachable": self.reachable,
+            "job": self.job,
+            "in_sync": None if self.reachable is not True else not self.out_of_date,
+            "reason": reason,
+            "watching": watching,
             **extra,
-        )
-
-
-class _PassObserver(Observer):
-    """The engine's progress during a pass, as watch events and the printer's transfer."""
-
-    def __init__(self, worker: PrinterWorker) -> None:
-        self.worker = worker
-        self.transfer: dict[str, Any] | None = None
-
-    def plan_ready(self, name: str, plan: Plan) -> None:
-        transfers = plan.transfers
-        deletes = plan.deletes
-        self.worker.pending = (
-            len(transfers) + len(deletes),
-            sum(a.bytes for a in transfers),
-        )
-        self.worker.show()
-
-    def transfer_started(self, name: str, action: Action) -> None:
-        self.transfer = {
-            "path": action.path,
-            "bytes": 0,
-            "total": action.bytes,
-            "started": time.monotonic(),
-            "rate": 0.0,
-            "eta": None,
         }
-        self.worker._event("upload_started", path=action.path, bytes=action.bytes)
-        self.worker.show(transfer=dict(self.transfer))
-
-    def transfer_progress(self, name: str, sent: int) -> None:
-        if self.transfer is None:
-            return
-        self.transfer["bytes"] += sent
-        elapsed = max(time.monotonic() - self.transfer["started"], 1e-3)
-        rate = self.transfer["bytes"] / elapsed
-        self.transfer["rate"] = rate
-        left = self.transfer["total"] - self.transfer["bytes"]
-        self.transfer["eta"] = left / rate if rate > 0 else None
-        self.worker.farm.feed.update_printer(name, transfer=dict(self.transfer))
-
-    def transfer_restarted(self, name: str, action: Action, reason: str) -> None:
-        if self.transfer is not None:
-            self.transfer["bytes"] = 0
-        self.worker._event("retry", path=action.path, error=reason)
-
-    def action_done(self, name: str, result: ActionResult) -> None:
-        if result.op in ("upload", "replace"):
-            self.transfer = None
-        if result.ok:
-            event = _DONE.get(result.op, result.op)
-            self.worker._event(event, path=result.path, bytes=result.bytes or None)
-            if self.worker.pending is not None and result.op in CHANGE_OPS:
-                files, size = self.worker.pending
-                self.worker.pending = (max(files - 1, 0), max(size - result.bytes, 0))
-        else:
-            self.worker._event("failed", path=result.path, error=result.error, message=None)
-        self.worker.show(transfer=None)
-
-
-_DONE = {
-    "upload": "uploaded",
-    "replace": "replaced",
-    "delete": "deleted",
-    "mkdir": "created_folder",
-    "rmdir": "removed_folder",
-}
-
-
-def _counts(result: PrinterResult) -> str:
-    parts = [
-        f"{result.count(op)} {verb}"
-        for op, verb in (("upload", "uploaded"), ("replace", "replaced"), ("delete", "deleted"))
-        if result.count(op)
-    ]
-    if result.failed:
-        parts.append(f"{result.failed} failed")
-    return ", ".join(parts) or "nothing to do"
+        if not self.out_of_date:
+            fields |= {"pending_files": 0, "pending_bytes": 0}
+        self.farm.state.update_printer(self.name, **fields)
