@@ -338,3 +338,25 @@ def test_allow_empty_starts_on_an_empty_master(
     process = watch(farm, master.root, "--allow-empty")
     wait_until(lambda: farm.files("mk4-1") == {}, what="the printer emptied as asked")
     assert process.stop() == 0
+
+
+def test_http_serves_the_farm_the_watch_keeps(
+    farm_thread: FarmFactory, watch: WatchFactory, master: Master
+) -> None:
+    import requests
+
+    master.write("a.gcode", "G1\n", mtime=time.time() - 60)
+    farm = farm_thread([spec("mk4-1"), spec("mk4-2")])
+    process = watch(farm, master.root, "--http", "127.0.0.1:0")
+    url = process.wait_event(event="http")["path"]
+    wait_until(lambda: in_sync(farm, master), what="the initial sync")
+
+    def all_in_sync() -> bool:
+        printers = requests.get(url + "api/printers", timeout=5).json()
+        return all(p["in_sync"] for p in printers["printers"])
+
+    wait_until(all_in_sync, what="the API showing every printer in sync")
+    assert requests.get(url + "healthz", timeout=5).status_code == 200
+    one = requests.get(url + "api/printers/mk4-1", timeout=5).json()["printer"]
+    assert one["state"] == "IDLE" and one["watching"] is True
+    assert process.stop() == 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import signal
@@ -192,14 +191,22 @@ async def _start_http(request: WatchRequest, config: Config, farm: FarmWatch) ->
     listen = request.http or getattr(settings, "listen", None)
     if not listen:
         return None
-    try:
-        web = importlib.import_module("link_sync.web")
-    except ImportError:
-        raise UsageError("--http: the web interface is not available in this build") from None
-    return await web.start_web(
+    from link_sync.web import bound_port, start_web  # aiohttp's server: only when asked for
+
+    read_only = bool(getattr(settings, "read_only", False))
+    runner = await start_web(
         farm.state,
         farm,
         listen=listen,
         token=getattr(settings, "token", None),
-        read_only=bool(getattr(settings, "read_only", False)),
+        read_only=read_only,
     )
+    host = listen.rsplit(":", 1)[0].strip("[]") or "127.0.0.1"
+    url = f"http://{f'[{host}]' if ':' in host else host}:{bound_port(runner)}/"
+    farm.state.event(
+        None,
+        "http",
+        path=url,
+        message=f"serving the farm page on {url}" + (" (read-only)" if read_only else ""),
+    )
+    return runner
