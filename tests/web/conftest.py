@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest_asyncio
 from aiohttp import web
+from web_helpers import ServerFactory
 
 from link_sync.watch.state import Control, FarmState
 from link_sync.web import bound_port, start_web
-
-ServerFactory = Callable[..., Awaitable[str]]
 
 
 @pytest_asyncio.fixture

@@ -10,9 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from web_helpers import RecordingControl
+from web_helpers import RecordingControl, ServerFactory
 
-from conftest import ServerFactory
 from link_sync.errors import UsageError
 from link_sync.watch.state import FarmState, LastSync, Transfer
 from link_sync.web.server import check_exposure, parse_listen

@@ -7,9 +7,8 @@ from pathlib import Path
 import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from web_helpers import RecordingControl
+from web_helpers import RecordingControl, ServerFactory
 
-from conftest import ServerFactory
 from link_sync.commands.sync import Selection, SyncRequest, sync_async
 from link_sync.emulator.spec import PrinterSpec
 from link_sync.emulator.testing import FarmFactory

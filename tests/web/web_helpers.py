@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from link_sync.watch.state import FarmState
+
+ServerFactory = Callable[..., Awaitable[str]]
 
 
 class RecordingControl:
