@@ -14,7 +14,7 @@ from web_helpers import RecordingControl, ServerFactory
 
 from link_sync.errors import UsageError
 from link_sync.watch.state import FarmState, LastSync, Transfer
-from link_sync.web.server import check_exposure, parse_listen
+from link_sync.web.listen import check_exposure, parse_listen
 
 TOKEN = "s3cret-farm-token-0123456789"
 WRITES = [

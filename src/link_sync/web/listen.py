@@ -1,7 +1,6 @@
 """Where `watch --http` listens, and whether it may: pure checks, no server imports.
 
-`watch` runs these before it takes the lock or contacts a printer, so a refused
-listen address is a usage error (exit 2) with nothing started.
+A refused listen address is a usage error (exit 2); `start_web` checks before it binds.
 """
 
 from __future__ import annotations
@@ -48,26 +47,3 @@ def check_exposure(host: str, token: str | None, read_only: bool) -> None:
             "set http.token (writes then need 'Authorization: Bearer <token>') "
             "or http.read_only: true"
         )
-
-
-def http_settings(config: object, listen: str | None) -> tuple[str | None, str | None, bool]:
-    """(listen, token, read_only) from `--http` and the config's `http` section.
-
-    `--http` wins over `http.listen`; None means the web interface is off.
-    """
-    section = getattr(config, "http", None)
-
-    def get(key: str) -> object:
-        if section is None:
-            return None
-        if isinstance(section, dict):
-            return section.get(key)
-        return getattr(section, key, None)
-
-    chosen = listen or get("listen")
-    token = get("token")
-    return (
-        str(chosen) if chosen else None,
-        str(token) if token else None,
-        bool(get("read_only")),
-    )
