@@ -474,8 +474,13 @@ class FarmObserver(Observer):
     def plan_ready(self, name: str, plan: Plan) -> None:
         files = len(plan.transfers) + len(plan.deletes)
         size = sum(a.bytes for a in plan.transfers)
+        view = self.farm.printers[name]
+        changed = (view.pending_files, view.pending_bytes) != (files, size)
         self.farm.update_printer(name, pending_files=files, pending_bytes=size)
-        self.farm.event(name, "pending", bytes=size, message=f"{files} files")
+        if changed:
+            self.farm.event(name, "pending", bytes=size, message=f"{files} files")
+        for problem in plan.refused:  # never sent: bad names, case collisions
+            self.farm.event(name, "failed", path=problem.path, error=problem.reason)
 
     def transfer_started(self, name: str, action: Action) -> None:
         self._started[name] = time.monotonic()
@@ -549,4 +554,5 @@ class FarmObserver(Observer):
         elif result.status in ("busy", "unreachable"):
             self.farm.event(name, result.status, message=result.state, error=result.error)
         elif result.status in ("failed", "skipped"):
-            self.farm.event(name, "failed", error=result.error, seconds=result.seconds)
+            why = result.error or f"{result.failed} file(s) failed"
+            self.farm.event(name, "failed", error=why, seconds=result.seconds)
