@@ -26,6 +26,13 @@ from link_sync.journal import Journal, JournalEntry
 from link_sync.model import IDLE_STATES, LocalFile, PrinterStatus, RemoteEntry
 from link_sync.plan import JOURNAL_HASH, Action, Plan, PlanRules, make_plan, path_key
 from link_sync.result import ActionResult, PrinterResult, RunResult
+from link_sync.routing import (
+    MasterTargets,
+    PrinterIdentity,
+    identify_printer,
+    not_wanted,
+    unplaced,
+)
 from link_sync.scan import hash_file
 
 log = logging.getLogger("link_sync")
@@ -76,6 +83,8 @@ class PrinterJob:
     files: Sequence[LocalFile]
     #: master paths that could not be read: nothing below them is deleted
     unreadable: tuple[str, ...] = ()
+    #: the master files' targets, for routing by model; None: every file to every printer
+    targets: MasterTargets | None = None
 
 
 class LocalHashes:
@@ -120,18 +129,34 @@ async def run_sync(
     hashes = LocalHashes(journal)
     limit = asyncio.Semaphore(options.jobs or len(jobs) or 1)
 
-    async def one(job: PrinterJob) -> PrinterResult:
+    workers = [PrinterSync(job, options, journal, hashes, observer) for job in jobs]
+
+    async def one(worker: PrinterSync) -> PrinterResult:
         async with limit:
             started = time.monotonic()
-            observer.printer_started(job.printer.name)
-            worker = PrinterSync(job, options, journal, hashes, observer)
+            observer.printer_started(worker.printer.name)
             result = await worker.run()
             result.seconds = time.monotonic() - started
             observer.printer_done(result)
             return result
 
-    results = await asyncio.gather(*(one(job) for job in jobs))
-    return RunResult(printers=list(results), dry_run=options.dry_run)
+    results = await asyncio.gather(*(one(worker) for worker in workers))
+    run = RunResult(printers=list(results), dry_run=options.dry_run)
+    run.warnings.extend(_unplaced_files(workers))
+    return run
+
+
+def _unplaced_files(workers: Sequence[PrinterSync]) -> list[str]:
+    """Warnings for master files that every printer whose model is known routed away."""
+    routed = [w for w in workers if w.identity is not None and w.identity.routed]
+    if not routed or any(w.identity is not None and not w.identity.routed for w in workers):
+        return []  # some printer takes every file
+    targets = next(w.targets for w in routed if w.targets is not None)
+    return unplaced(
+        {w.printer.name: w.files for w in routed},
+        {w.printer.name: w.routed_away for w in routed},
+        targets,
+    )
 
 
 class PrinterSync:
@@ -154,6 +179,13 @@ class PrinterSync:
         self.observer = observer
         self.result = PrinterResult(name=self.printer.name, host=self.printer.base_url)
         self.backend: Backend = create_backend(self.printer)
+        self.targets = job.targets
+        #: what routing knows of this printer (None until probed, or with `route: all`)
+        self.identity: PrinterIdentity | None = None
+        #: master files this printer does not get (sliced for another model), with why
+        self.routed_away: dict[str, str] = {}
+        #: the printer asked a question on its screen after our upload
+        self.attention = False
         self.destination = ""
         self.journal_key = ""
         #: the destination folder showed entries, so it exists
@@ -183,6 +215,8 @@ class PrinterSync:
         self.result.model = info.model
         self.result.firmware = info.firmware
         self.result.free_space = info.free_space
+        if self.targets is not None:
+            self._route(info.kind, info.model, info.nozzle_diameter)
         status = await self._retrying("read status", self.backend.status)
         self.result.state = status.state
         self.result.job = status.job_path
@@ -207,6 +241,8 @@ class PrinterSync:
         self.observer.plan_ready(name, plan)
         self.result.unchanged = plan.unchanged
         self.result.skipped = [(p.path, p.reason) for p in plan.skipped]
+        self.result.wanted_files = len(self.files) - len(plan.skipped)
+        self.result.wanted_pending = sum(1 for a in plan.transfers if a.local is not None)
         for problem in plan.refused:
             self.result.actions.append(
                 ActionResult("upload", problem.path, ok=False, error=problem.reason)
@@ -227,10 +263,32 @@ class PrinterSync:
             self.result.status = "failed" if self.result.failed else "planned"
             return
         await self._execute(plan)
-        if self.result.failed:
+        if self.result.failed or self.attention:
             self.result.status = "failed"
         elif self.result.status != "busy":  # busy: it started printing before our deletes
             self.result.status = "synced"
+
+    @property
+    def _opens_preview(self) -> bool:
+        """Buddy firmware shows the print preview of an uploaded file on its screen."""
+        return self.result.kind == "buddy"
+
+    # -- routing ---------------------------------------------------------
+
+    def _route(self, kind: str, model: str | None, nozzle: float | None) -> None:
+        """Decide which master files this printer is meant to hold."""
+        assert self.targets is not None
+        accept = getattr(self.printer, "accept", None) or ()
+        self.identity = identify_printer(
+            kind=kind,
+            reported_model=model,
+            reported_nozzle=nozzle,
+            configured_model=getattr(self.printer, "model", None),
+            configured_nozzle=getattr(self.printer, "nozzle", None),
+            accept=tuple(accept),
+        )
+        self.result.notes.extend(self.identity.notes)
+        self.routed_away = not_wanted(self.files, self.targets, self.identity)
 
     # -- planning --------------------------------------------------------
 
@@ -263,6 +321,7 @@ class PrinterSync:
                 local_hashes=local_hashes,
                 stat_results=stats,
                 name_problems=problems,
+                not_wanted=self.routed_away,
             )
             if plan.is_final:
                 break
@@ -296,9 +355,22 @@ class PrinterSync:
             await self._do(
                 action, functools.partial(self.backend.mkdir, self._remote_path(action.path))
             )
+        uploaded: list[str] = []
         for action in plan.transfers:
             self.observer.printer_state(name, "uploading")
-            await self._transfer(action)
+            if await self._transfer(action):
+                uploaded.append(action.path)
+        status: PrinterStatus | None = None
+        if uploaded and self._opens_preview:
+            # A Buddy printer opens the preview of the first file uploaded to it; if that
+            # screen asks a question, the printer is ATTENTION until someone answers.
+            status = await self._retrying("read status", self.backend.status)
+            self.result.state = status.state
+            if status.state == "ATTENTION":
+                self._screen_asks(status, uploaded)
+                if plan.deletes:
+                    self.result.notes.append("deletes postponed: the printer is ATTENTION")
+                return
         if self.result.failed:
             if plan.deletes:
                 self.result.notes.append("deletes postponed: not every upload succeeded")
@@ -306,7 +378,8 @@ class PrinterSync:
         if not plan.deletes:
             return
         # A print may have started while we uploaded: look again before deleting.
-        status = await self._retrying("read status", self.backend.status)
+        if status is None:
+            status = await self._retrying("read status", self.backend.status)
         self.result.state = status.state
         protected: str | None = None
         if status.state not in IDLE_STATES:
@@ -330,6 +403,16 @@ class PrinterSync:
                 self.journal.forget(self.journal_key, path_key(action.path, ci))
         for action in plan.rmdirs:
             await self._rmdir(action)
+
+    def _screen_asks(self, status: PrinterStatus, uploaded: Sequence[str]) -> None:
+        """Report a printer that turned ATTENTION after our upload, naming its screen's file."""
+        self.attention = True
+        on_screen = status.job_path or self._remote_path(uploaded[0])
+        self.result.error = (
+            f"the printer turned ATTENTION after this upload: its screen asks a question "
+            f"about {on_screen.lstrip('/')} (the print preview opened by the upload); "
+            "answer it on the printer"
+        )
 
     async def _make_destination(self) -> None:
         """Create a destination that may be missing, one level at a time.
@@ -367,7 +450,8 @@ class PrinterSync:
             return
         self._succeeded(action)
 
-    async def _transfer(self, action: Action) -> None:
+    async def _transfer(self, action: Action) -> bool:
+        """Send one file and check it arrived; False when that failed (and is reported)."""
         assert action.local is not None
         local = action.local
         remote_path = self._remote_path(action.path)
@@ -389,12 +473,13 @@ class PrinterSync:
             entry = await self._verify(action, remote_path)
         except errors.PrinterError as exc:
             self._failed(action, exc)
-            return
+            return False
         except OSError as exc:
             self._failed(action, errors.Refused(f"cannot read the master file: {exc}"))
-            return
+            return False
         await self._record(local, entry)
         self._succeeded(action)
+        return True
 
     async def _verify(self, action: Action, remote_path: str) -> RemoteEntry:
         """An upload counts only when the printer then shows the expected size."""
@@ -426,7 +511,13 @@ class PrinterSync:
         self.observer.action_done(self.printer.name, result)
 
     def _failed(self, action: Action, exc: errors.PrinterError) -> None:
-        result = ActionResult(action.op, action.path, 0, ok=False, error=str(exc))
+        error = str(exc)
+        if isinstance(exc, errors.FileBusy) and self._opens_preview:
+            # Buddy answers 409 "File is busy" for the file shown on its screen (the
+            # print preview): only someone at the printer can close it, so no retry.
+            done = "deleted" if action.op == "delete" else "replaced"
+            error = f"open on the printer's screen — it will be {done} once the screen is closed"
+        result = ActionResult(action.op, action.path, 0, ok=False, error=error)
         self.result.actions.append(result)
         self.observer.action_done(self.printer.name, result)
         if isinstance(exc, errors.Unreachable | errors.AuthFailed):

@@ -1,4 +1,4 @@
-"""The journal: what link-sync uploaded where, and a cache of local content hashes.
+"""The journal: what link-sync uploaded where, and caches of local content hashes and targets.
 
 One SQLite file in the state folder. It only ever saves work: losing it (or
 finding it corrupt, or of another schema) costs one slower run that asks the
@@ -18,10 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 from link_sync.errors import LinkSyncError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -42,7 +43,19 @@ CREATE TABLE local_hashes (
     mtime_ns     INTEGER NOT NULL,
     content_hash TEXT    NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE local_targets (
+    abspath      TEXT    NOT NULL PRIMARY KEY,
+    size         INTEGER NOT NULL,
+    mtime_ns     INTEGER NOT NULL,
+    model        TEXT,
+    nozzle       REAL,
+    source       TEXT    NOT NULL
+) WITHOUT ROWID;
 """
+#: What each older schema version needs to become the current one (nothing is lost).
+_MIGRATIONS = {
+    1: _SCHEMA[_SCHEMA.index("CREATE TABLE local_targets") :],
+}
 
 _COLUMNS = "path, local_size, local_mtime_ns, content_hash, remote_mtime, remote_size, uploaded_at"
 
@@ -62,6 +75,16 @@ class JournalEntry:
     remote_mtime: float | None = None  # the printer's m_timestamp seen after the upload
     remote_size: int | None = None
     uploaded_at: float = field(default_factory=time.time)
+
+
+class CachedTarget(NamedTuple):
+    """A file's target (link_sync.targets.Target) as remembered for its size and mtime."""
+
+    size: int
+    mtime_ns: int
+    model: str | None
+    nozzle: float | None
+    source: str
 
 
 class Journal:
@@ -190,6 +213,28 @@ class Journal:
                 (str(abspath), size, mtime_ns, digest),
             )
 
+    # ------------------------------------------------------------------ target cache
+
+    def cached_targets(self) -> dict[str, CachedTarget]:
+        """Every remembered file target, by absolute path (one query)."""
+        with self._using() as db:
+            rows = db.execute(
+                "SELECT abspath, size, mtime_ns, model, nozzle, source FROM local_targets"
+            ).fetchall()
+        return {row[0]: CachedTarget(*row[1:]) for row in rows}
+
+    def remember_targets(self, rows: Iterable[tuple[str, CachedTarget]]) -> None:
+        """Cache the targets of local files under their path, size and mtime."""
+        values = [(path, *cached) for path, cached in rows]
+        if not values:
+            return
+        with self._writing() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO local_targets "
+                "(abspath, size, mtime_ns, model, nozzle, source) VALUES (?, ?, ?, ?, ?, ?)",
+                values,
+            )
+
     # ------------------------------------------------------------------ plumbing
 
     @contextmanager
@@ -243,13 +288,18 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def _prepare(db: sqlite3.Connection) -> None:
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    version = db.execute("PRAGMA user_version").fetchone()[0]
     check = db.execute("PRAGMA quick_check").fetchone()[0]
     if check != "ok":
         raise _Unusable(f"is damaged ({check})")
-    tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    # One statement, so one snapshot: another process may be creating the journal.
+    tables, version = db.execute(
+        "SELECT (SELECT count(*) FROM sqlite_master), "
+        "(SELECT user_version FROM pragma_user_version)"
+    ).fetchone()
     if version == 0 and tables == 0:
         _create(db)
+    elif version in _MIGRATIONS:
+        _migrate(db, version)
     elif version != SCHEMA_VERSION:
         raise _Unusable(f"has schema version {version}, this link-sync uses {SCHEMA_VERSION}")
     # WAL: readers (status, plan) never block the writer. NORMAL sync keeps every
@@ -265,6 +315,22 @@ def _create(db: sqlite3.Connection) -> None:
         # Another process may have created it while we waited for the write lock.
         if db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
             for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _migrate(db: sqlite3.Connection, version: int) -> None:
+    """Bring a journal of an older schema up to date, keeping what it holds."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated it while we waited for the write lock.
+        if db.execute("PRAGMA user_version").fetchone()[0] == version:
+            for statement in _MIGRATIONS[version].split(";"):
                 if statement.strip():
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -71,11 +71,12 @@ class PrinterInfo:
     """What a printer says about itself (for `status` and for choosing quirks)."""
 
     kind: str  # "buddy", "prusalink-pi", "octoprint", "moonraker"
-    model: str | None = None
+    model: str | None = None  # as the printer says it ("PrusaLink I3MK3S", "MK4S")
     firmware: str | None = None
     storage: str = ""
     free_space: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    nozzle_diameter: float | None = None  # mm, where the API tells it (Buddy)
 
 
 #: States in which a printer is synced without --include-busy.

@@ -113,6 +113,7 @@ def make_plan(
     local_hashes: Mapping[tuple[str, str], str] | None = None,
     stat_results: Mapping[str, RemoteEntry] | None = None,
     name_problems: Mapping[str, str] | None = None,
+    not_wanted: Mapping[str, str] | None = None,
 ) -> Plan:
     """Compare the master with the printer and list what to do.
 
@@ -120,10 +121,14 @@ def make_plan(
     by `path_key`; `local_hashes` by (local path, algorithm) with values like
     "sha256:<hex>"; `stat_results` by remote path.
     `name_problems` maps local paths the printer would refuse to the reason.
+    `not_wanted` maps master paths this printer is not meant to hold (sliced for another
+    model or nozzle) to the reason: they are skipped, and where the printer holds them
+    they are excess like any file not in the master.
     """
     hashes: Mapping[tuple[str, str], str] = local_hashes or {}
     stats = stat_results or {}
     problems = name_problems or {}
+    routed_away = not_wanted or {}
     ci = rules.case_insensitive
     plan = Plan()
     protected_key = path_key(rules.protected, ci) if rules.protected else None
@@ -134,6 +139,11 @@ def make_plan(
         key = path_key(entry.path, ci)
         (remote_dirs if entry.is_dir else remote_files)[key] = entry
 
+    if routed_away:
+        for file in local:
+            if file.path in routed_away:
+                plan.skipped.append(Problem(file.path, routed_away[file.path]))
+        local = [file for file in local if file.path not in routed_away]
     keys = [file.path.casefold() for file in local] if ci else [file.path for file in local]
     wanted_keys: set[str] = set(keys)
     colliding = _case_collisions(local, keys) if ci else set()
@@ -194,7 +204,8 @@ def make_plan(
             plan.mkdirs.append(Action("mkdir", needed_dirs[folder_key]))
 
     if rules.delete:
-        _plan_deletes(plan, remote_files, remote_dirs, wanted_keys, protected_key, rules)
+        reasons = {path_key(path, ci): reason for path, reason in routed_away.items()}
+        _plan_deletes(plan, remote_files, remote_dirs, wanted_keys, protected_key, rules, reasons)
     return plan
 
 
@@ -257,6 +268,7 @@ def _plan_deletes(
     wanted_keys: set[str],
     protected_key: str | None,
     rules: PlanRules,
+    reasons: Mapping[str, str],
 ) -> None:
     ci = rules.case_insensitive
     # Folders that will still hold something. Keys are built from path keys: the
@@ -275,7 +287,8 @@ def _plan_deletes(
             and key != protected_key
         )
         if deletable:
-            plan.deletes.append(Action("delete", entry.path, remote=entry, reason="not in master"))
+            why = reasons.get(key, "not in master")
+            plan.deletes.append(Action("delete", entry.path, remote=entry, reason=why))
         else:
             _add_parents(key, kept_dirs)
     for file_action in plan.transfers:

@@ -267,7 +267,17 @@ def print_json(document: dict[str, Any], stream: IO[str] | None = None) -> None:
 def status_table(rows: list[Any]) -> Table:
     """`link-sync status` as a table (rows are `commands.status.PrinterStatusRow`)."""
     table = Table()
-    for column in ("printer", "reachable", "model", "firmware", "state", "job", "files", "sync"):
+    for column in (
+        "printer",
+        "reachable",
+        "model",
+        "firmware",
+        "state",
+        "job",
+        "files",
+        "wanted",
+        "sync",
+    ):
         table.add_column(column, no_wrap=column in ("printer", "state"))
     table.add_column("free", justify="right")
     for row in rows:
@@ -296,14 +306,24 @@ def status_cells(row: Any) -> list[str]:
         p.state or "",
         job,
         "" if p.managed_files is None else str(p.managed_files),
+        _wanted_text(p),
         sync_text,
         human_bytes(p.free_space) if p.free_space is not None else "",
     ]
 
 
+def _wanted_text(p: PrinterResult) -> str:
+    """How many master files are meant for the printer, and whether it holds them."""
+    if p.wanted_files is None:
+        return ""
+    pending = p.wanted_pending or 0
+    held = "all held" if not pending else f"{pending} to send"
+    return f"{p.wanted_files}, {held}"
+
+
 def status_lines(rows: list[Any]) -> list[str]:
     """`link-sync status` as plain lines, one per printer."""
-    heads = ("reachable", "model", "firmware", "state", "job", "files", "sync", "free")
+    heads = ("reachable", "model", "firmware", "state", "job", "files", "wanted", "sync", "free")
     lines = []
     for row in rows:
         cells = status_cells(row)

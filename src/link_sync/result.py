@@ -56,6 +56,10 @@ class PrinterResult:
     managed_files: int | None = None
     unchanged: int = 0
     seconds: float = 0.0
+    #: master files meant for this printer (routing by model; None before planning)
+    wanted_files: int | None = None
+    #: of those, how many it does not hold yet (or holds in an old version)
+    wanted_pending: int | None = None
 
     def count(self, op: str) -> int:
         return sum(1 for a in self.actions if a.op == op and a.ok)
@@ -74,7 +78,8 @@ class PrinterResult:
             "host": self.host,
             "state": self.state,
             "status": self.status,
-            "actions": [a.to_json() for a in self.actions],
+            "actions": [a.to_json() for a in self.actions]
+            + [ActionResult("skipped", p, reason=r).to_json() for p, r in self.skipped],
             "error": self.error,
             "kind": self.kind,
             "model": self.model,
@@ -84,6 +89,7 @@ class PrinterResult:
             "free_space": self.free_space,
             "managed_files": self.managed_files,
             "unchanged": self.unchanged,
+            "wanted_files": self.wanted_files,
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "notes": self.notes,
             "seconds": round(self.seconds, 3),

@@ -55,6 +55,11 @@ class PrinterStatusRow:
             "job": p.job,
             "job_progress": p.job_progress,
             "managed_files": p.managed_files,
+            # master files meant for this printer (routing by model), and how many it holds
+            "wanted_files": p.wanted_files,
+            "wanted_held": None
+            if p.wanted_files is None
+            else p.wanted_files - (p.wanted_pending or 0),
             "in_sync": self.in_sync,
             "pending": {**self.pending, "bytes": self.pending_bytes},
             "free_space": p.free_space,

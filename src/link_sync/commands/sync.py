@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from link_sync.execute import Observer, PrinterJob, RetryPolicy, SyncOptions, ru
 from link_sync.journal import Journal
 from link_sync.lock import RunLock
 from link_sync.result import RunResult
+from link_sync.routing import read_master_targets
 from link_sync.scan import ScanResult, scan_source
 from link_sync.statedir import state_dir
 
@@ -116,8 +118,13 @@ async def sync_async(
     )
     states = state_dir(env)
     with _lock(states, request.dry_run), _journal(states) as journal:
+        if getattr(config, "route", "model") == "model":
+            targets = await asyncio.to_thread(
+                read_master_targets, (f for job in jobs for f in job.files), journal
+            )
+            jobs = [dataclasses.replace(job, targets=targets) for job in jobs]
         result = await run_sync(jobs, options, journal, observer)
-    result.warnings = [*config.warnings, *journal.warnings, *warnings]
+    result.warnings = [*config.warnings, *journal.warnings, *warnings, *result.warnings]
     return result
 
 

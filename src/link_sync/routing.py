@@ -1,0 +1,178 @@
+"""Model-aware routing: which master files each printer is meant to hold.
+
+Three steps, each its own function:
+- `read_master_targets`: every master file's target (model, nozzle), read once and then
+  cached in the journal under the file's path, size and mtime, so an unchanged master
+  is not read again;
+- `identify_printer`: what a printer is, from the config (`model:`, `nozzle:`, `accept:`)
+  and from what the printer says of itself (Buddy and the Pi PrusaLink name their model;
+  OctoPrint and Moonraker do not know it, so only the config counts for them);
+- `not_wanted`: the rule (`printer_models.fits`) applied to a printer's master files,
+  giving the files it does not get and why.
+
+A printer whose model is unknown gets every file; a file that names no printer is meant
+for every printer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from link_sync.journal import CachedTarget, Journal
+from link_sync.model import LocalFile
+from link_sync.printer_models import fits, lookup_model, same_nozzle
+from link_sync.targets import NO_TARGET, Target, read_target
+
+#: Printer kinds whose own model name routes them; the others need `model:` in the config.
+SELF_NAMING_KINDS = frozenset({"buddy", "prusalink-pi", "prusalink"})
+
+
+@dataclass(frozen=True, slots=True)
+class MasterTargets:
+    """The targets of the master files, by absolute path, and what reading them cost."""
+
+    targets: dict[str, Target]
+    #: files opened to read their target (the others came from the journal's cache)
+    read: int = 0
+    cached: int = 0
+
+    def get(self, file: LocalFile) -> Target:
+        return self.targets.get(str(file.abspath), NO_TARGET)
+
+
+def read_master_targets(files: Iterable[LocalFile], journal: Journal | None) -> MasterTargets:
+    """Each file's target: from the journal's cache when its size and mtime are unchanged,
+    else read from its head and tail (and remembered). An unreadable file has no target."""
+    cache = journal.cached_targets() if journal is not None else {}
+    targets: dict[str, Target] = {}
+    fresh: list[tuple[str, CachedTarget]] = []
+    cached = 0
+    for file in files:
+        key = str(file.abspath)
+        if key in targets:
+            continue  # the same master folder serves several printers
+        hit = cache.get(key)
+        if hit is not None and hit.size == file.size and hit.mtime_ns == file.mtime_ns:
+            targets[key] = Target(hit.model, hit.nozzle, hit.source)
+            cached += 1
+            continue
+        try:
+            target = read_target(file.abspath)
+        except OSError:
+            targets[key] = NO_TARGET  # the sync reports the file when it tries to send it
+            continue
+        targets[key] = target
+        fresh.append(
+            (
+                key,
+                CachedTarget(file.size, file.mtime_ns, target.model, target.nozzle, target.source),
+            )
+        )
+    if journal is not None:
+        journal.remember_targets(fresh)
+    return MasterTargets(targets, read=len(fresh), cached=cached)
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterIdentity:
+    """What routing knows of one printer; `model` is a firmware model name or None."""
+
+    model: str | None
+    nozzle: float | None
+    accept: tuple[str, ...] = ()
+    #: what the report should say about it (overrides, routing off)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def routed(self) -> bool:
+        return self.model is not None
+
+
+def identify_printer(
+    *,
+    kind: str | None,
+    reported_model: str | None,
+    reported_nozzle: float | None,
+    configured_model: str | None = None,
+    configured_nozzle: float | None = None,
+    accept: Sequence[str] = (),
+) -> PrinterIdentity:
+    """The printer's model and nozzle: the config's when set, else what the printer says."""
+    notes: list[str] = []
+    said = lookup_model(reported_model) if kind in SELF_NAMING_KINDS else None
+    model = said.name if said else None
+    if configured_model is not None:
+        configured = lookup_model(configured_model)
+        chosen = configured.name if configured else configured_model
+        if said is not None and said.name != chosen:
+            notes.append(
+                f"model: {configured_model} in the config, but the printer says it is "
+                f"{said.display}; routing by the config (the printer still checks each file)"
+            )
+        model = chosen
+    nozzle = reported_nozzle
+    if configured_nozzle is not None:
+        if reported_nozzle is not None and not same_nozzle(reported_nozzle, configured_nozzle):
+            notes.append(
+                f"nozzle: {configured_nozzle:g} in the config, but the printer says "
+                f"{reported_nozzle:g} mm; routing by the config (the printer still checks "
+                "each file)"
+            )
+        nozzle = configured_nozzle
+    if model is None:
+        hint = (
+            "set model: in the config"
+            if kind not in SELF_NAMING_KINDS
+            else "the printer does not say it; set model: in the config"
+        )
+        notes.append(f"model unknown: routing is off for this printer, it gets every file ({hint})")
+    return PrinterIdentity(model, nozzle, tuple(accept), tuple(notes))
+
+
+def not_wanted(
+    files: Iterable[LocalFile], targets: MasterTargets, printer: PrinterIdentity
+) -> dict[str, str]:
+    """The master files (by relative path) this printer does not get, with the reason."""
+    if not printer.routed:
+        return {}
+    out: dict[str, str] = {}
+    for file in files:
+        target = targets.get(file)
+        if not target.known:
+            continue
+        fit = fits(target, printer.model, printer.nozzle, printer.accept)
+        if not fit.ok:
+            out[file.path] = fit.reason
+    return out
+
+
+def unplaced(
+    files_by_printer: Mapping[str, Sequence[LocalFile]],
+    routed_away: Mapping[str, Mapping[str, str]],
+    targets: MasterTargets,
+) -> list[str]:
+    """Warnings for master files that no printer takes (each printer routed it away).
+
+    `files_by_printer` maps each printer whose routing was decided to its master files;
+    `routed_away` maps it to `not_wanted`'s answer.
+    """
+    takers: dict[str, int] = {}
+    seen: dict[str, LocalFile] = {}
+    for name, files in files_by_printer.items():
+        away = routed_away.get(name, {})
+        for file in files:
+            key = str(file.abspath)
+            seen.setdefault(key, file)
+            takers[key] = takers.get(key, 0) + (file.path not in away)
+    warnings = []
+    for key, count in takers.items():
+        if count == 0:
+            file = seen[key]
+            target = targets.get(file)
+            what = target.model or (f"a {target.nozzle:g} mm nozzle" if target.nozzle else "?")
+            warnings.append(
+                f"no selected printer takes {file.path} (sliced for {what}): "
+                "the farm has no printer for it"
+            )
+    return sorted(warnings)

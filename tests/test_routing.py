@@ -1,0 +1,428 @@
+"""Model-aware routing (issue 11): every printer gets exactly the files it can print.
+
+Pure parts (who the printer is, which files it does not get, the planner's handling of
+them) are tested with tables; the engine against emulated mixed farms over loopback HTTP;
+the target cache with a real SQLite journal.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from link_sync.journal import Journal
+from link_sync.model import LocalFile, RemoteEntry
+from link_sync.plan import PlanRules, make_plan
+from link_sync.routing import (
+    MasterTargets,
+    identify_printer,
+    not_wanted,
+    read_master_targets,
+    unplaced,
+)
+from link_sync.sample_gcode import prusaslicer_bgcode, prusaslicer_gcode
+from link_sync.targets import NO_TARGET, Target
+
+from sync_helpers import Master, SyncRunner
+
+# -- who the printer is ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "model", "nozzle", "note"),
+    [
+        (dict(kind="buddy", reported_model="MK4S", reported_nozzle=0.4), "MK4S", 0.4, None),
+        (
+            dict(kind="prusalink-pi", reported_model="PrusaLink I3MK3S", reported_nozzle=None),
+            "MK3S",
+            None,
+            None,
+        ),
+        # OctoPrint / Moonraker do not know the Prusa model: a profile name does not route
+        (
+            dict(kind="octoprint", reported_model="Original Prusa MK3S", reported_nozzle=None),
+            None,
+            None,
+            "model unknown: routing is off for this printer, it gets every file "
+            "(set model: in the config)",
+        ),
+        (
+            dict(
+                kind="moonraker",
+                reported_model="Klipper",
+                reported_nozzle=None,
+                configured_model="MK3S",
+            ),
+            "MK3S",
+            None,
+            None,
+        ),
+        (
+            dict(kind="buddy", reported_model=None, reported_nozzle=0.4),
+            None,
+            0.4,
+            "model unknown: routing is off for this printer, it gets every file (the printer "
+            "does not say it; set model: in the config)",
+        ),
+        # the config overrides what the printer says, with a note
+        (
+            dict(kind="buddy", reported_model="MK4S", reported_nozzle=0.4, configured_model="MK4"),
+            "MK4",
+            0.4,
+            "model: MK4 in the config, but the printer says it is MK4S; routing by "
+            "the config (the printer still checks each file)",
+        ),
+        (
+            dict(kind="buddy", reported_model="MK4", reported_nozzle=0.4, configured_nozzle=0.6),
+            "MK4",
+            0.6,
+            "nozzle: 0.6 in the config, but the printer says 0.4 mm; routing by the "
+            "config (the printer still checks each file)",
+        ),
+        (
+            dict(
+                kind="buddy",
+                reported_model="MK4",
+                reported_nozzle=0.4,
+                configured_model="MK4IS",
+                configured_nozzle=0.4,
+            ),
+            "MK4",
+            0.4,
+            None,
+        ),
+    ],
+)
+def test_identify_printer(
+    kwargs: dict[str, Any], model: str | None, nozzle: float | None, note: str | None
+) -> None:
+    identity = identify_printer(**kwargs)
+    assert (identity.model, identity.nozzle) == (model, nozzle)
+    assert list(identity.notes) == ([note] if note else [])
+
+
+def _local(path: str) -> LocalFile:
+    return LocalFile(path, Path("/master") / path, 100, 1)
+
+
+def _targets(mapping: dict[str, Target]) -> MasterTargets:
+    return MasterTargets({f"/master/{path}": target for path, target in mapping.items()})
+
+
+FARM_TARGETS = {
+    "mk4.gcode": Target("MK4", 0.4),
+    "mk4s.gcode": Target("MK4S", 0.4),
+    "mk4s-06.gcode": Target("MK4S", 0.6),
+    "mini.bgcode": Target("MINI", 0.4),
+    "any.gcode": NO_TARGET,
+}
+
+
+@pytest.mark.parametrize(
+    ("model", "nozzle", "accept", "away"),
+    [
+        ("MK4S", 0.4, (), {"mk4.gcode", "mk4s-06.gcode", "mini.bgcode"}),
+        ("MK4S", None, (), {"mk4.gcode", "mini.bgcode"}),
+        ("MK4S", 0.4, ("MK4",), {"mk4s-06.gcode", "mini.bgcode"}),
+        ("MK3.9", 0.4, (), {"mk4s.gcode", "mk4s-06.gcode", "mini.bgcode"}),
+        ("MINI", 0.4, (), {"mk4.gcode", "mk4s.gcode", "mk4s-06.gcode"}),
+        (None, 0.4, (), set()),  # unknown model: everything
+    ],
+)
+def test_not_wanted(
+    model: str | None, nozzle: float | None, accept: tuple[str, ...], away: set[str]
+) -> None:
+    files = [_local(p) for p in FARM_TARGETS]
+    identity = identify_printer(
+        kind="buddy", reported_model=model, reported_nozzle=nozzle, accept=accept
+    )
+    result = not_wanted(files, _targets(FARM_TARGETS), identity)
+    assert set(result) == away
+    assert "any.gcode" not in result
+
+
+def test_unplaced_files_are_warned_about() -> None:
+    files = [_local(p) for p in FARM_TARGETS]
+    targets = _targets(FARM_TARGETS)
+    mk4s = identify_printer(kind="buddy", reported_model="MK4S", reported_nozzle=0.4)
+    mini = identify_printer(kind="buddy", reported_model="MINI", reported_nozzle=0.4)
+    warnings = unplaced(
+        {"mk4s": files, "mini": files},
+        {"mk4s": not_wanted(files, targets, mk4s), "mini": not_wanted(files, targets, mini)},
+        targets,
+    )
+    assert warnings == [
+        "no selected printer takes mk4.gcode (sliced for MK4): the farm has no printer for it",
+        "no selected printer takes mk4s-06.gcode (sliced for MK4S): the farm has no printer for it",
+    ]
+
+
+# -- the planner -----------------------------------------------------------------------------
+
+
+def test_plan_skips_files_not_wanted_and_deletes_them_as_excess_with_the_reason() -> None:
+    local = [_local("mk4.gcode"), _local("mini.gcode"), _local("any.gcode")]
+    remote = [RemoteEntry("mini.gcode", False, size=100, mtime=2.0)]
+    plan = make_plan(
+        local,
+        remote,
+        {},
+        PlanRules(extensions=frozenset({".gcode"})),
+        not_wanted={"mini.gcode": "sliced for MINI; this is an MK4"},
+    )
+    assert [(a.op, a.path) for a in plan.transfers] == [
+        ("upload", "mk4.gcode"),
+        ("upload", "any.gcode"),
+    ]
+    assert [(p.path, p.reason) for p in plan.skipped] == [
+        ("mini.gcode", "sliced for MINI; this is an MK4")
+    ]
+    assert [(a.op, a.path, a.reason) for a in plan.deletes] == [
+        ("delete", "mini.gcode", "sliced for MINI; this is an MK4")
+    ]
+    kept = make_plan(
+        local,
+        remote,
+        {},
+        PlanRules(extensions=frozenset({".gcode"}), delete=False),
+        not_wanted={"mini.gcode": "sliced for MINI; this is an MK4"},
+    )
+    assert kept.deletes == []
+
+
+# -- the target cache ------------------------------------------------------------------------
+
+
+def _scan(master: Master) -> list[LocalFile]:
+    out = []
+    for path in sorted(master.root.rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            rel = path.relative_to(master.root).as_posix()
+            out.append(LocalFile(rel, path, st.st_size, st.st_mtime_ns))
+    return out
+
+
+def test_targets_are_read_once_then_cached_by_path_size_and_mtime(
+    master: Master, tmp_path: Path
+) -> None:
+    master.write("a.gcode", prusaslicer_gcode("MK4S", 0.4))
+    master.write("b.bgcode", prusaslicer_bgcode("MINIIS", 0.6))
+    master.write("c.gcode", b"G28\n")
+    with Journal.open(tmp_path / "journal.sqlite3") as journal:
+        first = read_master_targets(_scan(master), journal)
+        assert (first.read, first.cached) == (3, 0)
+        second = read_master_targets(_scan(master), journal)
+        assert (second.read, second.cached) == (0, 3)
+        assert second.targets == first.targets
+        assert second.targets[str(master.root / "b.bgcode")] == Target(
+            "MINI", 0.6, "bgcode metadata"
+        )
+        # A changed file is read again (same size, new mtime: the content may differ).
+        path = master.write("a.gcode", prusaslicer_gcode("MK4S", 0.6))
+        os.utime(path, (time.time() + 5, time.time() + 5))
+        third = read_master_targets(_scan(master), journal)
+        assert (third.read, third.cached) == (1, 2)
+        assert third.targets[str(path)].nozzle == 0.6
+
+
+def test_a_journal_of_schema_1_keeps_its_uploads_and_gains_the_target_cache(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE uploads (printer_key TEXT NOT NULL, path TEXT NOT NULL,
+            local_size INTEGER NOT NULL, local_mtime_ns INTEGER NOT NULL, content_hash TEXT,
+            remote_mtime REAL, remote_size INTEGER, uploaded_at REAL NOT NULL,
+            PRIMARY KEY (printer_key, path)) WITHOUT ROWID;
+        CREATE TABLE local_hashes (abspath TEXT NOT NULL PRIMARY KEY, size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL, content_hash TEXT NOT NULL) WITHOUT ROWID;
+        INSERT INTO uploads VALUES ('p', 'a.gcode', 1, 2, 'sha256:x', 3.0, 1, 4.0);
+        PRAGMA user_version = 1;
+        """
+    )
+    db.close()
+    with Journal.open(path) as journal:
+        assert journal.warnings == []
+        assert set(journal.entries("p")) == {"a.gcode"}
+        files = [LocalFile("t.gcode", tmp_path / "t.gcode", 4, 5)]
+        (tmp_path / "t.gcode").write_bytes(b'M862.3 P "MINI"\n')
+        files = [LocalFile("t.gcode", tmp_path / "t.gcode", 16, 5)]
+        assert read_master_targets(files, journal).read == 1
+        assert read_master_targets(files, journal).cached == 1
+
+
+# -- the engine, on emulated mixed farms -----------------------------------------------------
+
+MIXED_PROFILES = {
+    "mk4-01": "mk4",
+    "mk4s-02": "mk4s",
+    "mk39-03": "mk3.9",
+    "mini-04": "mini",
+    "xl-05": "xl",
+    "core-06": "coreone",
+    "mk3s-07": "mk3",
+}
+
+#: path -> content: several models, plain and binary, plus files that name no printer
+MIXED_MASTER: dict[str, bytes] = {
+    "benchy_MK4IS.gcode": prusaslicer_gcode("MK4IS", 0.4, seed=1),
+    "benchy_MK4S.gcode": prusaslicer_gcode("MK4S", 0.4, seed=2),
+    "parts/clip_MINIIS.gcode": prusaslicer_gcode("MINIIS", 0.4, seed=3),
+    "parts/clip_MINIIS.bgcode": prusaslicer_bgcode("MINIIS", 0.4, seed=4),
+    "parts/handle_XL5IS.bgcode": prusaslicer_bgcode("XL5IS", 0.4, seed=5),
+    "parts/box_COREONE.gcode": prusaslicer_gcode("COREONE", 0.4, check="code", seed=6),
+    "parts/hook_MK3S.gcode": prusaslicer_gcode("MK3S", 0.4, header_metadata=False, seed=7),
+    "mmu/tower_MK4SMMU3.gcode": prusaslicer_gcode("MK4SMMU3", 0.4, seed=8),
+    "calibration/first layer.gcode": b"; hand written\nG28\nG1 Z0.2\n" * 20,
+    "any/plate.gcode": prusaslicer_gcode(None, None, check=None, seed=9),
+}
+
+#: which master files each model is meant to hold
+EXPECTED = {
+    "mk4": {"benchy_MK4IS.gcode"},
+    "mk4s": {"benchy_MK4S.gcode", "mmu/tower_MK4SMMU3.gcode"},
+    "mk3.9": {"benchy_MK4IS.gcode"},
+    "mini": {"parts/clip_MINIIS.gcode", "parts/clip_MINIIS.bgcode"},
+    "xl": {"parts/handle_XL5IS.bgcode"},
+    "coreone": {"parts/box_COREONE.gcode"},
+    "mk3": {"parts/hook_MK3S.gcode"},
+}
+TARGETLESS = {"calibration/first layer.gcode", "any/plate.gcode"}
+
+
+def _spec(name: str, profile: str, **kw: Any) -> Any:
+    from link_sync.emulator import PrinterSpec
+
+    if profile == "mk3":
+        kw.setdefault("api_key", "pi-key-123")
+    return PrinterSpec(name, profile=profile, **kw)
+
+
+def _fill(master: Master, files: dict[str, bytes]) -> None:
+    for path, data in files.items():
+        master.write(path, data, mtime=time.time() - 3600)
+
+
+def _writes(printer: Any) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in printer.requests if r.method in ("PUT", "DELETE", "POST")]
+
+
+async def test_mixed_farm_each_printer_holds_exactly_its_wanted_set(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    _fill(master, MIXED_MASTER)
+    farm = await farm_factory([_spec(n, p) for n, p in MIXED_PROFILES.items()])
+
+    result = await run_sync(farm)
+
+    assert result.exit_code == 0, result.to_json()
+    for printer in farm:
+        profile = printer.spec.profile
+        wanted = EXPECTED[profile] | TARGETLESS
+        assert set(printer.files()) == wanted, printer.name
+        for path in wanted:
+            assert printer.files()[path] == MIXED_MASTER[path]
+        report = next(p for p in result.printers if p.name == printer.name)
+        assert report.status == "synced"
+        assert report.wanted_files == len(wanted)
+        # every file it does not get is explained
+        skipped = dict(report.skipped)
+        assert set(skipped) == set(MIXED_MASTER) - wanted
+        assert all(reason.startswith("sliced for ") for reason in skipped.values())
+        assert printer.state != "ATTENTION"
+    mk4 = next(p for p in result.printers if p.name == "mk4-01")
+    assert dict(mk4.skipped)["parts/clip_MINIIS.gcode"] == "sliced for MINI; this is an MK4"
+    assert not [w for w in result.warnings if "takes" in w]  # every file has a printer
+
+    # --json: a `skipped` action entry with the reason for each such file
+    document = result.to_json()
+    mini_json = next(p for p in document["printers"] if p["name"] == "mini-04")
+    skipped_actions = {a["path"]: a for a in mini_json["actions"] if a["op"] == "skipped"}
+    assert skipped_actions["benchy_MK4S.gcode"] == {
+        "op": "skipped",
+        "path": "benchy_MK4S.gcode",
+        "bytes": 0,
+        "ok": True,
+        "error": None,
+        "reason": "sliced for MK4S; this is a MINI",
+    }
+    assert document["totals"]["uploaded"] == sum(
+        len(EXPECTED[p] | TARGETLESS) for p in MIXED_PROFILES.values()
+    )
+
+    # a second run does nothing
+    for printer in farm:
+        printer.requests.clear()
+    again = await run_sync(farm)
+    assert again.exit_code == 0
+    assert all(p.actions == [] for p in again.printers)
+    assert all(_writes(printer) == [] for printer in farm)
+
+
+async def test_a_file_for_another_model_on_the_printer_is_excess(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    """A master file not meant for the printer is deleted from it after the uploads, counted
+    by --max-delete, and the plan says why."""
+    _fill(master, MIXED_MASTER)
+    mini_file = MIXED_MASTER["parts/clip_MINIIS.gcode"]
+    farm = await farm_factory(
+        [_spec("mk4-01", "mk4", files={"parts/clip_MINIIS.gcode": mini_file})]
+    )
+
+    planned = await run_sync(farm, dry_run=True)
+    deletes = [(a.op, a.path, a.reason) for a in planned.printers[0].actions if a.op == "delete"]
+    assert deletes == [("delete", "parts/clip_MINIIS.gcode", "sliced for MINI; this is an MK4")]
+
+    refused = await run_sync(farm, max_delete=0)
+    assert refused.exit_code == 3
+    assert "parts/clip_MINIIS.gcode" in farm["mk4-01"].files()
+
+    result = await run_sync(farm)
+    assert result.exit_code == 0, result.to_json()
+    assert set(farm["mk4-01"].files()) == EXPECTED["mk4"] | TARGETLESS
+    order = [m for m, _ in _writes(farm["mk4-01"])]
+    assert order.index("DELETE") > max(i for i, m in enumerate(order) if m == "PUT")
+
+
+async def test_a_file_no_printer_takes_is_a_warning(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    _fill(master, {"a_MINIIS.gcode": MIXED_MASTER["parts/clip_MINIIS.gcode"], "b.gcode": b"G28\n"})
+    farm = await farm_factory([_spec("mk4-01", "mk4"), _spec("xl-05", "xl")])
+    result = await run_sync(farm)
+    assert result.exit_code == 0
+    assert [w for w in result.warnings if "chmod" not in w] == [
+        "no selected printer takes a_MINIIS.gcode (sliced for MINI): the farm has no printer for it"
+    ]
+    assert all(set(p.files()) == {"b.gcode"} for p in farm)
+
+
+async def test_status_shows_how_many_files_are_meant_for_each_printer(
+    farm_factory: Any, master: Master, state_env: dict[str, str], tmp_path: Path
+) -> None:
+    import yaml
+
+    from link_sync.commands.status import status_async
+    from link_sync.commands.sync import Selection, SyncRequest
+    from link_sync.report import status_lines
+
+    _fill(master, MIXED_MASTER)
+    farm = await farm_factory([_spec("mini-04", "mini"), _spec("mk4s-02", "mk4s")])
+    config = tmp_path / "link-sync.yml"
+    config.write_text(yaml.safe_dump(farm.config(source=str(master.root))))
+    request = SyncRequest(selection=Selection(config=config))
+    report = await status_async(request, environ=state_env, cwd=tmp_path)
+    rows = {row.printer.name: row.to_json() for row in report.rows}
+    assert rows["mini-04"]["wanted_files"] == 4 and rows["mini-04"]["wanted_held"] == 0
+    assert rows["mk4s-02"]["wanted_files"] == 4
+    lines = status_lines(report.rows)
+    assert any(line.startswith("mini-04:") and "wanted=4, 4 to send" in line for line in lines)
