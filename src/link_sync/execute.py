@@ -472,7 +472,7 @@ class PrinterSync:
             await self._retrying(f"upload {action.path}", attempt, restart=action)
             entry = await self._verify(action, remote_path)
         except errors.PrinterError as exc:
-            self._failed(action, exc)
+            self._failed(action, await self._explain_busy(action, exc))
             return False
         except OSError as exc:
             self._failed(action, errors.Refused(f"cannot read the master file: {exc}"))
@@ -500,7 +500,7 @@ class PrinterSync:
         try:
             await self._retrying(f"{action.op} {action.path}", call)
         except errors.PrinterError as exc:
-            self._failed(action, exc)
+            self._failed(action, await self._explain_busy(action, exc))
             return False
         self._succeeded(action)
         return True
@@ -510,14 +510,26 @@ class PrinterSync:
         self.result.actions.append(result)
         self.observer.action_done(self.printer.name, result)
 
+    async def _explain_busy(self, action: Action, exc: errors.PrinterError) -> errors.PrinterError:
+        """A Buddy printer that is not printing answers 409 "File is busy" for the file
+        shown on its screen (the print preview an upload opened): only someone at the
+        printer can close it, so it is reported as such (FileBusy is never retried)."""
+        if not isinstance(exc, errors.FileBusy) or not self._opens_preview:
+            return exc
+        try:
+            status = await self.backend.status()
+        except errors.PrinterError:
+            return exc
+        if status.state not in IDLE_STATES:
+            return exc  # a print started: the file is in use by it
+        done = "deleted" if action.op == "delete" else "replaced"
+        return errors.FileBusy(
+            f"open on the printer's screen — it will be {done} once the screen is closed",
+            status=exc.status,
+        )
+
     def _failed(self, action: Action, exc: errors.PrinterError) -> None:
-        error = str(exc)
-        if isinstance(exc, errors.FileBusy) and self._opens_preview:
-            # Buddy answers 409 "File is busy" for the file shown on its screen (the
-            # print preview): only someone at the printer can close it, so no retry.
-            done = "deleted" if action.op == "delete" else "replaced"
-            error = f"open on the printer's screen — it will be {done} once the screen is closed"
-        result = ActionResult(action.op, action.path, 0, ok=False, error=error)
+        result = ActionResult(action.op, action.path, 0, ok=False, error=str(exc))
         self.result.actions.append(result)
         self.observer.action_done(self.printer.name, result)
         if isinstance(exc, errors.Unreachable | errors.AuthFailed):
