@@ -21,6 +21,11 @@ log = logging.getLogger("link_sync.http")
 
 CHUNK_SIZE = 64 * 1024
 USER_AGENT = f"link-sync/{__version__}"
+#: How long an idle connection is kept for the next request. httpx's default (5 s)
+#: equals `watch`'s default poll interval, so every state poll opened a new TCP
+#: connection (2/3 of a poll's CPU). A connection the printer closed meanwhile is
+#: noticed (readable at EOF) and replaced by httpcore before it is reused.
+KEEPALIVE_SECONDS = 60.0
 
 
 def make_client(options: BackendOptions, *, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
@@ -36,7 +41,9 @@ def make_client(options: BackendOptions, *, auth: httpx.Auth | None = None) -> h
         write=options.read_timeout,
         pool=None,
     )
-    limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
+    limits = httpx.Limits(
+        max_connections=2, max_keepalive_connections=2, keepalive_expiry=KEEPALIVE_SECONDS
+    )
     return httpx.AsyncClient(
         base_url=options.base_url,
         auth=auth,
