@@ -81,12 +81,13 @@ def test_a_half_written_file_is_sent_only_once_it_is_stable(
 ) -> None:
     master.write("a.gcode", "G1\n", mtime=time.time() - 60)
     farm = farm_thread([spec("mk4-1"), spec("mk4-2")])
-    process = watch(farm, master.root)
+    # settle 2 s: pauses of 0.2 s between writes stay well below it on a loaded machine
+    process = watch(farm, master.root, settle="2")
     wait_until(lambda: in_sync(farm, master), what="the initial sync")
 
     growing = master.root / "big.gcode"
     with growing.open("wb") as out:
-        for _ in range(12):  # 2.4 s of writing, a pause of 0.2 s between chunks (< settle)
+        for _ in range(15):  # 3 s of writing, a pause of 0.2 s between chunks
             out.write(b"G1 X1 Y1\n" * 1000)
             out.flush()
             time.sleep(0.2)
