@@ -30,8 +30,8 @@ from link_sync.printer_models import lookup_model
 
 #: The firmware checks M862.x among this many G-code commands at the start of a file.
 FIRST_COMMANDS = 200
-#: First read of the head; doubled while the first 200 commands are not all in.
-HEAD_CHUNK = 64 * 1024
+#: The head is read in chunks of this size until the first 200 commands are in.
+HEAD_CHUNK = 16 * 1024
 #: Never read more of the head than this (thumbnails of a big slice are ~100-300 KB).
 HEAD_LIMIT = 4 * 1024 * 1024
 #: First read of the tail; doubled while the config block's start is not in it.
@@ -81,8 +81,6 @@ def read_target(path: str | os.PathLike[str]) -> Target:
 
 # -- plain G-code ------------------------------------------------------------------------
 
-#: A G-code command line: not blank, not a comment (the firmware's `parse_gcode`).
-_COMMAND = re.compile(rb"^[ \t]*([^;\s][^\n]*)", re.MULTILINE)
 _M862 = re.compile(rb"(?:N\d+\s*)?M862\.([123])(.*)", re.IGNORECASE)
 _QUOTED = re.compile(rb'P\s*"([^"]*)"', re.IGNORECASE)
 _PARAM = re.compile(rb"([A-Z])\s*([^\s\"]+)", re.IGNORECASE)
@@ -116,56 +114,116 @@ class _Found:
 
 def _read_gcode(f: BinaryIO, first_chunk: bytes) -> Target:
     found = _Found()
-    head = _Head(f, first_chunk)
-    _take_m862(found, head)
+    header = _take_m862(found, _HeadLines(f, first_chunk))
     if found.complete:
         return found.target()
-    _take_config(found, head.data[: head.first_command], "header")
+    _take_config(found, header, "header")
     if found.complete:
         return found.target()
     _take_config(found, _config_block(f), "config block")
     return found.target()
 
 
-class _Head:
-    """The start of a plain G-code file, read as far as its commands are wanted."""
+class _HeadLines:
+    """The lines at the start of a plain G-code file, read a small chunk at a time.
+
+    `skip(n)` jumps over `n` bytes without reading them: thumbnail blocks (100 KB and
+    more of base64 comments before the start G-code) declare their length, so they cost
+    a seek, not a read. Never reads past HEAD_LIMIT.
+    """
 
     def __init__(self, f: BinaryIO, first_chunk: bytes) -> None:
         self._f = f
-        self.data = first_chunk
-        self._at_end = len(first_chunk) < HEAD_CHUNK
-        #: offset of the first command (the header comment lies above it)
-        self.first_command = len(first_chunk)
+        self._buf = first_chunk
+        self._base = 0  # file offset of _buf[0]
+        self._pos = 0
+        self._eof = len(first_chunk) < HEAD_CHUNK
 
-    def commands(self) -> Iterator[bytes]:
-        """Each G-code command line in order; reads on (doubling) until HEAD_LIMIT."""
-        pos = 0
-        seen = False
+    def __iter__(self) -> Iterator[bytes]:
         while True:
-            final = self._at_end or len(self.data) >= HEAD_LIMIT
-            # Only whole lines, unless nothing more will come.
-            end = len(self.data) if final else max(pos, self.data.rfind(b"\n") + 1)
-            for match in _COMMAND.finditer(self.data, pos, end):
-                if not seen:
-                    seen, self.first_command = True, match.start()
-                yield match.group(1)
-            if final:
-                if not seen:
-                    self.first_command = len(self.data)
-                return
-            pos = end
-            want = min(len(self.data), HEAD_LIMIT - len(self.data))
-            more = self._f.read(want)
-            self._at_end = len(more) < want
-            self.data += more
+            end = self._buf.find(b"\n", self._pos)
+            if end < 0:
+                if self._eof or self._base + len(self._buf) >= HEAD_LIMIT:
+                    if self._pos < len(self._buf):
+                        line = self._buf[self._pos :]
+                        self._pos = len(self._buf)
+                        yield line
+                    return
+                if len(self._buf) - self._pos >= HEAD_CHUNK:
+                    return  # a line this long is not G-code (binary, zeros): the head ends
+                self._refill(self._base + self._pos)
+                continue
+            line = self._buf[self._pos : end]
+            self._pos = end + 1
+            yield line
+
+    def skip(self, count: int) -> None:
+        """Jump `count` bytes ahead, then to the start of the next line."""
+        target = self._base + self._pos + count
+        if target >= HEAD_LIMIT:
+            self._buf, self._pos, self._eof = b"", 0, True
+            return
+        if target < self._base + len(self._buf):
+            self._pos = target - self._base
+        else:
+            # What follows a thumbnail's declared length is its last few lines.
+            self._refill(target, 4096)
+        end = self._buf.find(b"\n", self._pos)
+        while end < 0 and not self._eof:
+            self._refill(self._base + len(self._buf))
+            end = self._buf.find(b"\n", self._pos)
+        self._pos = len(self._buf) if end < 0 else end + 1
+
+    def skip_thumbnail(self, length: int) -> None:
+        """Jump over a thumbnail block whose begin line declared `length` base64 bytes:
+        they take at least that much room, and its end line follows a few lines later."""
+        self.skip(length)
+        marker = self._buf.find(b"\n; thumbnail", max(self._pos - 1, 0))
+        if marker >= 0:
+            end = self._buf.find(b"\n", marker + 1)
+            if end >= 0 and self._buf[marker + 1 : end].rstrip().endswith(b" end"):
+                self._pos = end + 1
+
+    def _refill(self, offset: int, size: int = HEAD_CHUNK) -> None:
+        """Read on from file offset `offset`, keeping what is buffered beyond it."""
+        keep = self._buf[offset - self._base :] if offset < self._base + len(self._buf) else b""
+        self._f.seek(offset + len(keep))
+        want = min(size, HEAD_LIMIT - offset - len(keep))
+        more = self._f.read(max(want, 0))
+        self._eof = len(more) < want or want <= 0
+        self._buf, self._base, self._pos = keep + more, offset, 0
 
 
-def _take_m862(found: _Found, head: _Head) -> None:
-    """M862.3 / M862.2 / M862.1 among the first 200 commands, as the firmware reads them."""
+#: "; thumbnail begin 16x16 368", "; thumbnail_QOI begin 313x173 14412": the last number is
+#: the base64 length, so the block is at least that many bytes long.
+_THUMBNAIL_BEGIN = re.compile(rb"; thumbnail(?:_[A-Z]+)? begin \d+x\d+ (\d+)")
+
+
+def _take_m862(found: _Found, lines: _HeadLines) -> bytes:
+    """M862.3 / M862.2 / M862.1 among the first 200 commands, as the firmware reads them.
+
+    Returns the `; printer_model =` / `; nozzle_diameter =` lines of the header comment
+    above the first command, for the fallback.
+    """
     by_name: str | None = None
     by_code: str | None = None
     nozzle: float | None = None
-    for count, line in enumerate(head.commands(), start=1):
+    header: list[bytes] = []
+    count = 0
+    for raw in lines:
+        line = raw.lstrip(b" \t")
+        if not line.strip():
+            continue
+        if line[:1] == b";":
+            if count == 0:
+                if line.startswith((b"; printer_model =", b"; nozzle_diameter =")):
+                    header.append(line)
+                elif line.startswith(b"; thumbnail"):
+                    block = _THUMBNAIL_BEGIN.match(line)
+                    if block:
+                        lines.skip_thumbnail(int(block.group(1)))
+            continue
+        count += 1
         command = _M862.match(line)
         if command is not None:
             kind, args = command.group(1), command.group(2).split(b";", 1)[0]
@@ -182,6 +240,7 @@ def _take_m862(found: _Found, head: _Head) -> None:
     elif by_code is not None:
         found.take(_known_name(by_code), None, "M862.2")
     found.take(None, nozzle, "M862.1")
+    return b"\n".join(header)
 
 
 def _model_name(args: bytes) -> str | None:
