@@ -132,7 +132,7 @@ class SyncMachine(RuleBasedStateMachine):
             PrinterSpec("buddy", profile="mk4", files=dict(FOREIGN)),
             PrinterSpec("pi", profile="mk3", api_key="pi-key", files=dict(FOREIGN)),
         ]
-        self.farm = Farm(specs)
+        self.farm = Farm(specs, preview=False)  # the preview has tests of its own
         self.lt.run(self.farm.start())
         self.env = {"LINK_SYNC_STATE_DIR": str(self.work / "state")}
         config = self.farm.config(source=str(self.root))

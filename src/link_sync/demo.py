@@ -107,7 +107,8 @@ async def run_demo(
     master = root / "master"
     write_sample_master(master)
     env = {**environ, "LINK_SYNC_STATE_DIR": str(root / "state")}
-    async with Farm(demo_printers(), storage_dir=root / "printers") as farm:
+    # preview off: the demo shows a sync, not a file held open on a printer's screen
+    async with Farm(demo_printers(), storage_dir=root / "printers", preview=False) as farm:
         config_path = root / "link-sync.yml"
         config = farm.config(source=str(master))
         config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))

@@ -126,6 +126,49 @@ def test_farm_file(tmp_path: Path) -> None:
         assert r.status_code == 503
 
 
+def put(url: str, path: str, data: bytes, **headers: str) -> requests.Response:
+    auth = HTTPDigestAuth("maker", "maker-pass")
+    return requests.put(f"{url}/api/v1/files/usb/{path}", data=data, headers=headers, auth=auth)
+
+
+def test_screen_keys_and_back(tmp_path: Path) -> None:
+    farm = tmp_path / "farm.yml"
+    farm.write_text(
+        yaml.safe_dump(
+            {
+                "printers": {
+                    "mk4-a": {"nozzle_diameter": 0.6},
+                    "mk4-b": {"preview": False},
+                }
+            }
+        )
+    )
+    with emulate("--farm", str(farm), "--port", "0") as (proc, lines):
+        read_lines(proc, lines, 2)
+        urls = {ln[0]: ln[1] for ln in lines}
+        a, b = urls["mk4-a"], urls["mk4-b"]
+        auth = HTTPDigestAuth("maker", "maker-pass")
+        info = requests.get(a + "/api/v1/info", auth=auth, timeout=5).json()
+        assert info["nozzle_diameter"] == 0.6
+        assert put(a, "a.gcode", b"x" * 100).status_code == 201  # preview on by default
+        r = put(a, "a.gcode", b"y" * 100, Overwrite="?1")
+        assert r.status_code == 409 and "File is busy" in r.text
+        r = requests.post(a + "/emulator/screen/back", timeout=5)  # no auth
+        assert r.json() == {"state": "IDLE", "screen": None}
+        assert put(a, "a.gcode", b"y" * 100, Overwrite="?1").status_code == 201
+        assert put(b, "a.gcode", b"x").status_code == 201
+        assert put(b, "a.gcode", b"y", Overwrite="?1").status_code == 201  # preview: false
+
+
+def test_no_preview_option() -> None:
+    with emulate("--printers", "1", "--port", "0", "--no-preview") as (_proc, lines):
+        url = lines[0][1]
+        assert put(url, "a.gcode", b"x").status_code == 201
+        assert put(url, "a.gcode", b"y", Overwrite="?1").status_code == 201
+        r = requests.post(url + "/emulator/screen/back", timeout=5)
+        assert r.json() == {"state": "IDLE", "screen": None}
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -149,6 +192,15 @@ def test_bad_farm_file_exits_2(tmp_path: Path) -> None:
     farm.write_text("printers:\n  a: {profile: mk4, colour: red}\n")
     out = subprocess.run([*CMD, "--farm", str(farm)], capture_output=True, text=True, timeout=20)
     assert out.returncode == 2 and "colour" in out.stderr and "Traceback" not in out.stderr
+    for bad, key in (
+        ("{nozzle_diameter: -1}", "nozzle_diameter"),
+        ("{preview: 3}", "preview"),
+    ):
+        farm.write_text(f"printers:\n  a: {bad}\n")
+        out = subprocess.run(
+            [*CMD, "--farm", str(farm)], capture_output=True, text=True, timeout=20
+        )
+        assert out.returncode == 2 and key in out.stderr and "Traceback" not in out.stderr
     farm.write_text("printers: [unclosed\n")
     out = subprocess.run([*CMD, "--farm", str(farm)], capture_output=True, text=True, timeout=20)
     assert out.returncode == 2 and "Traceback" not in out.stderr

@@ -13,6 +13,8 @@ from link_sync.emulator.storage import Node
 from link_sync.emulator.transfer import receive
 
 _BUSY_STATES = frozenset({"PRINTING", "PAUSED"})
+#: states in which `marlin_client::is_printing()` is false
+_NOT_PRINTING = frozenset({"IDLE", "READY", "FINISHED", "STOPPED"})
 
 
 def _kind(node: Node) -> str:
@@ -62,12 +64,18 @@ def _find(ctx: Ctx, parts: list[str]) -> Node | None:
     return ctx.printer.storage.find([clean_long_name(p) for p in parts])
 
 
+def _being_printed(ctx: Ctx, node: Node) -> bool:
+    """`wui_is_file_being_printed()`: the job's file while a print (or its questions) runs."""
+    p = ctx.printer
+    return p.is_job_file(node) and p.state not in _NOT_PRINTING
+
+
 async def get(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
+    p = ctx.printer
     node = _find(ctx, parts)
     if node is None:
         raise HttpError(404, "Not Found")
-    p = ctx.printer
-    printing = p.is_job_file(node) and p.state in _BUSY_STATES
+    printing = _being_printed(ctx, node)
     headers = {"Read-Only": "false", "Currently-Printing": "true" if printing else "false"}
     if not node.is_dir:
         return ctx.json(file_info(ctx, node), headers=headers)
@@ -109,7 +117,7 @@ async def put(ctx: Ctx, parts: list[str], body_fault: Fault | None) -> web.Strea
     existing = p.storage.find(names)
     if existing is not None and existing.is_dir:
         raise HttpError(409, "Conflicting upload path")
-    if existing is not None and p.is_job_file(existing) and p.state in _BUSY_STATES:
+    if existing is not None and _being_printed(ctx, existing):
         raise HttpError(409, "File is busy")
     if existing is not None and not flag(h.get("Overwrite")):
         raise HttpError(409, "File already exists")
@@ -117,6 +125,12 @@ async def put(ctx: Ctx, parts: list[str], body_fault: Fault | None) -> web.Strea
         raise HttpError(404, "Destination directory does not exist")
     stamp = p.stamp()  # FAT time of the temp file, taken when the upload starts
     blob = await receive(ctx, length, "/".join(names), body_fault)
+    existing = p.storage.find(names)
+    if existing is not None and not existing.is_dir and p.holds_open(existing):
+        # `try_rename`: removing the old file fails with EBUSY while the screen holds it
+        # (preview, finished/stopped print): the body was received for nothing
+        blob.discard()
+        raise HttpError(409, "File is busy")
     try:
         folder = p.storage.makedirs(names[:-1], stamp)
         node = p.storage.commit(folder, names[-1], blob, stamp)
@@ -127,6 +141,8 @@ async def put(ctx: Ctx, parts: list[str], body_fault: Fault | None) -> web.Strea
         if not p.can_print:
             raise HttpError(409, "Can't print right now")
         p.start_print(p.storage.path_of(node))
+    else:
+        p.after_upload(node)
     resp = ctx.json(file_info(ctx, node), status=201)
     resp.force_close()
     return resp
@@ -160,6 +176,7 @@ def _mkdir(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
 
 
 async def delete(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
+    """`print_utils.cpp` `remove_file()`."""
     p = ctx.printer
     node = _find(ctx, parts)
     if node is None or node.parent is None:
@@ -172,7 +189,9 @@ async def delete(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
         if p.state in _BUSY_STATES:
             raise HttpError(409, "File is busy")
         if p.state in {"FINISHED", "STOPPED"}:
-            p.set_state("IDLE")  # leaves the print screen first
+            p.leave_print_screen()  # first, then the file is free to go
+    if not node.is_dir and p.holds_open(node):
+        raise HttpError(409, "File is busy")  # remove() fails with EBUSY
     p.storage.remove(node)
     return web.Response(status=204)
 

@@ -165,7 +165,12 @@ async def _serve(farm: Farm, config_out: Path | None) -> None:
     "farm_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="YAML: per-printer overrides, initial files, state, faults.",
+    help="YAML: per-printer overrides, initial files, state, faults, preview, nozzle_diameter.",
+)
+@click.option(
+    "--no-preview",
+    is_flag=True,
+    help="Buddy printers do not open the print preview after an upload (the firmware does).",
 )
 @click.option(
     "--config-out",
@@ -184,12 +189,15 @@ def emulate_command(
     api_key: str | None,
     storage_dir: Path | None,
     farm_file: Path | None,
+    no_preview: bool,
     config_out: Path | None,
     host: str,
 ) -> None:
     """Serve emulated PrusaLink printers on 127.0.0.1 until SIGINT/SIGTERM.
 
-    Prints `name url profile` for each printer once all are listening.
+    Prints `name url profile` for each printer once all are listening. Each Buddy
+    printer also answers POST /emulator/screen/back (Back pressed on its screen),
+    without auth.
     """
     if api_key is not None and profile != "mk3" and farm_file is None:
         raise click.UsageError("--api-key applies to the mk3 profile only")
@@ -209,7 +217,7 @@ def emulate_command(
     if port and port + len(specs) - 1 > 65535:
         raise click.UsageError(f"--port {port} leaves no room for {len(specs)} printers")
     _raise_fd_limit()
-    farm = Farm(specs, storage_dir=storage_dir, host=host, base_port=port)
+    farm = Farm(specs, storage_dir=storage_dir, host=host, base_port=port, preview=not no_preview)
     try:
         asyncio.run(_serve(farm, config_out))
     except OSError as exc:

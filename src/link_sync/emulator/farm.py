@@ -16,6 +16,8 @@ class Farm:
     """`async with Farm([PrinterSpec(...), ...]) as farm:` serves each printer on its own port.
 
     base_port 0 picks free ports; otherwise printer i listens on base_port + i.
+    `preview` is the default for specs that leave `preview` unset: whether an upload to an
+    idle Buddy printer opens the print preview (on, as the firmware does).
     """
 
     def __init__(
@@ -24,6 +26,7 @@ class Farm:
         storage_dir: str | Path | None = None,
         host: str = "127.0.0.1",
         base_port: int = 0,
+        preview: bool = True,
     ) -> None:
         names = [s.name for s in specs]
         dupes = sorted({n for n in names if names.count(n) > 1})
@@ -33,13 +36,20 @@ class Farm:
         self.base_port = base_port
         self.storage_dir = Path(storage_dir) if storage_dir is not None else None
         self.specs = list(specs)
+        self.preview = preview
         self.printers: list[EmulatedPrinter] = []
         self._by_name: dict[str, EmulatedPrinter] = {}
 
     async def start(self) -> None:
         for i, spec in enumerate(self.specs):
             port = self.base_port + i if self.base_port else 0
-            printer = EmulatedPrinter(spec, host=self.host, port=port, storage_dir=self.storage_dir)
+            printer = EmulatedPrinter(
+                spec,
+                host=self.host,
+                port=port,
+                storage_dir=self.storage_dir,
+                preview=self.preview,
+            )
             self.printers.append(printer)
             self._by_name[spec.name] = printer
             try:

@@ -63,11 +63,21 @@ class Transfer:
 
 class EmulatedPrinter:
     def __init__(
-        self, spec: PrinterSpec, *, host: str, port: int, storage_dir: Path | None
+        self,
+        spec: PrinterSpec,
+        *,
+        host: str,
+        port: int,
+        storage_dir: Path | None,
+        preview: bool = True,
     ) -> None:
         self.spec = spec
         self.profile: Profile = PROFILES[spec.profile]
         self.pi = self.profile.is_pi
+        #: Buddy: uploads open the print preview (the spec's choice, else the farm's default)
+        self.preview_on = not self.pi and (spec.preview if spec.preview is not None else preview)
+        #: Buddy: the file shown on the print-preview screen (None: no preview open)
+        self.preview: Node | None = None
         disk = storage_dir / spec.name if storage_dir is not None else None
         if self.pi:
             self.storage = Storage(fat=False, root_name="PrusaLink gcodes", disk_root=disk)
@@ -176,11 +186,13 @@ class EmulatedPrinter:
         self.state = state
         if state == "IDLE":
             self.job = None
+            self.preview = None
 
     def start_print(self, path: str) -> None:
         node = self._lookup(path)
         if node is None or node.is_dir:
             raise FileNotFoundError(path)
+        self.preview = None  # a print replaces the preview on the screen
         self.job = Job(self.next_id(), node, time.monotonic())
         self.state = "PRINTING"
 
@@ -199,6 +211,50 @@ class EmulatedPrinter:
     @property
     def can_print(self) -> bool:
         return self.state in {"IDLE", "READY", "FINISHED", "STOPPED"}
+
+    def holds_open(self, node: Node) -> bool:
+        """Buddy: the file is open on the preview screen, so removing or overwriting it
+        fails with EBUSY."""
+        return node is self.preview
+
+    # -- the screen (Buddy) ---------------------------------------------------------------
+
+    def after_upload(self, node: Node) -> None:
+        """What the firmware does after a PUT without Print-After-Upload: show the
+        print preview of the file when the printer is ready for it
+        (`wui_start_print` -> `printer_state::remote_print_ready(preview_only=true)`).
+        A preview already open is not replaced; a finished or stopped print's screen
+        is left first (`marlin_server::print_start`)."""
+        if not self.preview_on or self.preview is not None:
+            return
+        if self.state not in {"IDLE", "READY", "FINISHED", "STOPPED"}:
+            return
+        self.job = None
+        self.state = "IDLE"
+        self.preview = node
+
+    def screen_back(self) -> bool:
+        """Someone presses Back (or Home) on the printer: the preview closes, or the
+        finished/stopped print's screen is left. False when there was nothing to close."""
+        if self.preview is not None:
+            self.preview = None
+            return True
+        if self.state in {"FINISHED", "STOPPED"}:
+            self.leave_print_screen()
+            return True
+        return False
+
+    def leave_print_screen(self) -> None:
+        """A finished or stopped print's screen closes; the printer is idle again."""
+        self.job = None
+        self.state = "IDLE"
+
+    @property
+    def screen_file(self) -> str | None:
+        """The path of the file open on the screen (preview or print), if any."""
+        if self.preview is not None:
+            return self.storage.path_of(self.preview)
+        return self.job_path()
 
     # -- files ----------------------------------------------------------------------------
 

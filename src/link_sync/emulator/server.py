@@ -103,6 +103,8 @@ class Handler:
         try:
             if not p.pi and len(request.raw_path.encode()) > MAX_URL_BYTES:
                 raise HttpError(414, "Request-URI Too Long")
+            if parts[:1] == ["emulator"] and not p.pi:
+                return self.emulator_control(request, parts[1:])
             if not parts or parts[0] not in {"api", "usb"} or (p.pi and parts[0] == "usb"):
                 return web.Response(text=_index(p), content_type="text/html")
             if not (p.pi and request.method == "HEAD"):  # Pi serves HEAD without auth
@@ -115,6 +117,26 @@ class Handler:
             return await self.route(ctx, api, body_fault)
         except HttpError as err:
             return ctx.error(err)
+
+    def emulator_control(self, request: web.BaseRequest, parts: list[str]) -> web.StreamResponse:
+        """Not firmware: what a person does at the printer, for an emulator run as a process.
+
+        POST /emulator/screen/back; no auth (the emulator binds loopback). Answers the
+        printer's state and what its screen shows.
+        """
+        p = self.p
+        actions = {
+            ("screen", "back"): p.screen_back,
+        }
+        action = actions.get((parts[0], parts[1]) if len(parts) == 2 else ("", ""))
+        if action is None:
+            raise HttpError(404, "Not Found")
+        if request.method != "POST":
+            raise HttpError(405, "Method Not Allowed")
+        action()
+        p.touched()
+        body = {"state": p.state, "screen": p.screen_file}
+        return web.json_response(body)
 
     def authenticate(self, request: web.BaseRequest) -> None:
         p = self.p

@@ -31,6 +31,9 @@ class PrinterSpec:
     listing_lag: float = 0.0  # mk3: seconds before a change shows in listings
     clock_offset: float = 0.0  # seconds the printer's clock is ahead of ours
     body_timeout: float = 10.0  # seconds without upload body bytes before 408
+    #: Buddy: an upload to an idle printer opens its print preview; None = the farm's default
+    preview: bool | None = None
+    nozzle_diameter: float = 0.4  # Buddy: reported by /api/v1/info, checked against M862.1
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -42,6 +45,14 @@ class PrinterSpec:
             raise ValueError("rate must be >= 0")
         if self.latency < 0:
             raise ValueError("latency must be >= 0")
+        if isinstance(self.nozzle_diameter, bool) or not isinstance(
+            self.nozzle_diameter, int | float
+        ):
+            raise ValueError("nozzle_diameter must be a number (mm)")
+        if not 0 < self.nozzle_diameter < 10:
+            raise ValueError("nozzle_diameter must be between 0 and 10 mm")
+        if self.preview is not None and not isinstance(self.preview, bool):
+            raise ValueError("preview must be true or false")
         if self.job_file is not None and self.job_file not in self.files:
             raise ValueError(f"job_file {self.job_file!r} is not among the printer's files")
         if self.state in {"PRINTING", "PAUSED"} and self.job_file is None:

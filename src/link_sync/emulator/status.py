@@ -29,7 +29,7 @@ def version(p: EmulatedPrinter) -> dict[str, Any]:
     return {
         "api": "2.0.0",
         "server": "2.1.2",
-        "nozzle_diameter": 0.4,
+        "nozzle_diameter": p.spec.nozzle_diameter,
         "text": "PrusaLink",
         "hostname": p.name,
         "capabilities": {"upload-by-put": True},
@@ -41,7 +41,7 @@ def version(p: EmulatedPrinter) -> dict[str, Any]:
 
 def info(p: EmulatedPrinter) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "nozzle_diameter": 0.4,
+        "nozzle_diameter": p.spec.nozzle_diameter,
         "mmu": False,
         "serial": p.serial,
         "hostname": p.name,

@@ -7,6 +7,10 @@ async def test_x(farm_factory):
 
 `BackgroundFarm` runs a farm on an event loop of its own, in a thread, for tests that
 are not async themselves (a CLI run as a subprocess, a hypothesis state machine).
+
+Both turn the Buddy print preview OFF unless told `preview=True` (or a spec says
+`preview=True`): with it on, the first file uploaded to an idle printer is open on its
+screen and refuses to be replaced or deleted, which only tests about the preview want.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ async def farm_factory() -> AsyncIterator[FarmFactory]:
     farms: list[Farm] = []
 
     async def make(specs: Sequence[PrinterSpec], **kwargs: Any) -> Farm:
+        kwargs.setdefault("preview", False)
         farm = Farm(specs, **kwargs)
         await farm.start()
         farms.append(farm)
@@ -42,8 +47,8 @@ async def farm_factory() -> AsyncIterator[FarmFactory]:
 class BackgroundFarm:
     """An emulated farm on its own event loop in a thread; a context manager."""
 
-    def __init__(self, specs: Sequence[PrinterSpec]) -> None:
-        self.farm = Farm(specs)
+    def __init__(self, specs: Sequence[PrinterSpec], *, preview: bool = False) -> None:
+        self.farm = Farm(specs, preview=preview)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
