@@ -212,10 +212,22 @@ class EmulatedPrinter:
     def can_print(self) -> bool:
         return self.state in {"IDLE", "READY", "FINISHED", "STOPPED"}
 
+    @property
+    def has_job(self) -> bool:
+        """Whether the API reports a job (Buddy `printer_state::has_job()`).
+
+        Buddy: only while printing, paused, or asking a question about the print; in
+        FINISHED and STOPPED /api/v1/job is 204 although the print screen still shows
+        the file. Pi PrusaLink keeps reporting the last job until it is cleared.
+        """
+        if self.job is None:
+            return False
+        return self.pi or self.state in {"PRINTING", "PAUSED", "ATTENTION"}
+
     def holds_open(self, node: Node) -> bool:
-        """Buddy: the file is open on the preview screen, so removing or overwriting it
-        fails with EBUSY."""
-        return node is self.preview
+        """Buddy: the file is open on the screen (preview or print screen), so removing
+        or overwriting it fails with EBUSY."""
+        return node is self.preview or self.is_job_file(node)
 
     # -- the screen (Buddy) ---------------------------------------------------------------
 

@@ -114,7 +114,7 @@ def _printer(p: EmulatedPrinter) -> dict[str, Any]:
 
 def status(p: EmulatedPrinter) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if p.job is not None:
+    if p.job is not None and p.has_job:
         progress, elapsed = _progress(p)
         out["job"] = {
             "id": p.job.id,
@@ -149,7 +149,7 @@ def status(p: EmulatedPrinter) -> dict[str, Any]:
 
 def job(ctx: Ctx) -> web.StreamResponse:
     p = ctx.printer
-    if p.job is None:
+    if p.job is None or not p.has_job:
         return web.Response(status=204)
     progress, elapsed = _progress(p)
     node = p.job.node
@@ -164,10 +164,12 @@ def job(ctx: Ctx) -> web.StreamResponse:
     file.update(
         name=node.short, display_name=node.name, size=node.size, m_timestamp=node.m_timestamp
     )
+    # Buddy `get_job_v1`: a print waiting for an answer on the screen is "PAUSED"
+    state = "PAUSED" if p.state == "ATTENTION" and not p.pi else p.state
     return ctx.json(
         {
             "id": p.job.id,
-            "state": p.state,
+            "state": state,
             "progress": progress,
             "time_remaining": max(0, _PRINT_SECONDS - elapsed),
             "time_printing": elapsed,
@@ -262,12 +264,14 @@ def legacy_printer(p: EmulatedPrinter) -> dict[str, Any]:
 
 
 def legacy_job(p: EmulatedPrinter) -> dict[str, Any]:
-    if p.job is None:
+    if p.job is None or not p.has_job:
         return {"state": _STATE_TEXT.get(p.state, p.state), "job": None, "progress": None}
     progress, elapsed = _progress(p)
     node = p.job.node
+    # Buddy `get_job_octoprint`: a printer asking a question says "Error"
+    text = "Error" if p.state == "ATTENTION" and not p.pi else _STATE_TEXT.get(p.state, p.state)
     return {
-        "state": _STATE_TEXT.get(p.state, p.state),
+        "state": text,
         "job": {
             "estimatedPrintTime": _PRINT_SECONDS,
             "file": {
