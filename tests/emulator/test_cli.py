@@ -131,14 +131,14 @@ def put(url: str, path: str, data: bytes, **headers: str) -> requests.Response:
     return requests.put(f"{url}/api/v1/files/usb/{path}", data=data, headers=headers, auth=auth)
 
 
-def test_screen_keys_and_back(tmp_path: Path) -> None:
+def test_screen_and_usb_keys_and_controls(tmp_path: Path) -> None:
     farm = tmp_path / "farm.yml"
     farm.write_text(
         yaml.safe_dump(
             {
                 "printers": {
-                    "mk4-a": {"nozzle_diameter": 0.6},
-                    "mk4-b": {"preview": False},
+                    "mk4-a": {"capacity": "10k", "nozzle_diameter": 0.6},
+                    "mk4-b": {"usb": False, "preview": False},
                 }
             }
         )
@@ -150,14 +150,20 @@ def test_screen_keys_and_back(tmp_path: Path) -> None:
         auth = HTTPDigestAuth("maker", "maker-pass")
         info = requests.get(a + "/api/v1/info", auth=auth, timeout=5).json()
         assert info["nozzle_diameter"] == 0.6
+        assert put(a, "big.gcode", b"x" * 10_001).status_code == 507  # 10k = 10,000 bytes
         assert put(a, "a.gcode", b"x" * 100).status_code == 201  # preview on by default
         r = put(a, "a.gcode", b"y" * 100, Overwrite="?1")
         assert r.status_code == 409 and "File is busy" in r.text
         r = requests.post(a + "/emulator/screen/back", timeout=5)  # no auth
-        assert r.json() == {"state": "IDLE", "screen": None}
+        assert r.json() == {"state": "IDLE", "screen": None, "usb": True}
         assert put(a, "a.gcode", b"y" * 100, Overwrite="?1").status_code == 201
+        storage = requests.get(b + "/api/v1/storage", auth=auth, timeout=5).json()
+        assert storage["storage_list"][0]["available"] is False
+        assert requests.post(b + "/emulator/usb/insert", timeout=5).json()["usb"] is True
         assert put(b, "a.gcode", b"x").status_code == 201
         assert put(b, "a.gcode", b"y", Overwrite="?1").status_code == 201  # preview: false
+        assert requests.post(b + "/emulator/usb/remove", timeout=5).json()["usb"] is False
+        assert put(b, "c.gcode", b"x").status_code == 507
 
 
 def test_no_preview_option() -> None:
@@ -166,7 +172,7 @@ def test_no_preview_option() -> None:
         assert put(url, "a.gcode", b"x").status_code == 201
         assert put(url, "a.gcode", b"y", Overwrite="?1").status_code == 201
         r = requests.post(url + "/emulator/screen/back", timeout=5)
-        assert r.json() == {"state": "IDLE", "screen": None}
+        assert r.json() == {"state": "IDLE", "screen": None, "usb": True}
 
 
 @pytest.mark.parametrize(
@@ -193,6 +199,8 @@ def test_bad_farm_file_exits_2(tmp_path: Path) -> None:
     out = subprocess.run([*CMD, "--farm", str(farm)], capture_output=True, text=True, timeout=20)
     assert out.returncode == 2 and "colour" in out.stderr and "Traceback" not in out.stderr
     for bad, key in (
+        ("{capacity: lots}", "capacity"),
+        ("{usb: maybe}", "usb"),
         ("{nozzle_diameter: -1}", "nozzle_diameter"),
         ("{preview: 3}", "preview"),
     ):

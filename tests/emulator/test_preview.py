@@ -83,7 +83,7 @@ async def test_back_over_http_needs_no_auth_and_only_post(farm_factory: Factory)
         assert (await http.post("/emulator/screen/nope")).status_code == 404
         r = await http.post("/emulator/screen/back")
         assert r.status_code == 200
-        assert r.json() == {"state": "IDLE", "screen": None}
+        assert r.json() == {"state": "IDLE", "screen": None, "usb": True}
         r = await http.delete("/api/v1/files/usb/a.gcode", headers={"X-Api-Key": "maker-pass"})
         assert r.status_code == 204
 

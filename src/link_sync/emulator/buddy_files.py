@@ -72,6 +72,13 @@ def _being_printed(ctx: Ctx, node: Node) -> bool:
 
 async def get(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
     p = ctx.printer
+    if not p.usb:
+        # `file_info.cpp`: the root of a missing stick lists as an empty folder
+        # (no m_timestamp: stat() fails), anything below it is 404
+        if [x for x in parts if x]:
+            raise HttpError(404, "Not Found")
+        empty = {"type": "FOLDER", "ro": False, "name": "usb", "children": []}
+        return ctx.json(empty, headers={"Read-Only": "false", "Currently-Printing": "false"})
     node = _find(ctx, parts)
     if node is None:
         raise HttpError(404, "Not Found")
@@ -106,9 +113,13 @@ async def put(ctx: Ctx, parts: list[str], body_fault: Fault | None) -> web.Strea
         raise HttpError(501, "0-sized files aren't implemented")
     if p.transfer is not None:
         raise HttpError(409, "Another transfer in progress")
+    # `PartialFile::create`: the temp file on the stick cannot be opened, or `f_expand`
+    # cannot preallocate the whole length
+    if not p.usb:
+        raise HttpError(507, "Failed to write to location")
     cap = p.spec.capacity
     if cap is not None and length > cap - p.storage.used:
-        raise HttpError(507, "Insufficient Storage")
+        raise HttpError(507, "USB drive full")
     names = [clean_long_name(x) for x in parts]
     if not names or not names[-1]:
         raise HttpError(404, "Destination directory does not exist")
@@ -131,6 +142,9 @@ async def put(ctx: Ctx, parts: list[str], body_fault: Fault | None) -> web.Strea
         # (preview, finished/stopped print): the body was received for nothing
         blob.discard()
         raise HttpError(409, "File is busy")
+    if not p.usb:  # pulled out during the upload
+        blob.discard()
+        raise HttpError(507, "USB write error or USB full")
     try:
         folder = p.storage.makedirs(names[:-1], stamp)
         node = p.storage.commit(folder, names[-1], blob, stamp)
@@ -163,6 +177,8 @@ def _blocked_parent(ctx: Ctx, names: list[str]) -> bool:
 
 def _mkdir(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
     p = ctx.printer
+    if not p.usb:
+        raise HttpError(500, "Error creating directory")
     names = [clean_long_name(x) for x in parts]
     parent = p.storage.find(names[:-1]) if names else None
     if not names or parent is None or not parent.is_dir or any(has_forbidden(x) for x in names):
@@ -178,7 +194,7 @@ def _mkdir(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
 async def delete(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
     """`print_utils.cpp` `remove_file()`."""
     p = ctx.printer
-    node = _find(ctx, parts)
+    node = _find(ctx, parts) if p.usb else None
     if node is None or node.parent is None:
         raise HttpError(404, "Not Found")
     if node.is_dir:
@@ -198,7 +214,7 @@ async def delete(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
 
 async def post(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
     p = ctx.printer
-    node = _find(ctx, parts)
+    node = _find(ctx, parts) if p.usb else None
     if node is None:
         raise HttpError(404, "Not Found")
     if node.is_dir or _kind(node) != "PRINT_FILE" or not p.can_print:
@@ -208,7 +224,7 @@ async def post(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
 
 
 async def download(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
-    node = _find(ctx, parts)
+    node = _find(ctx, parts) if ctx.printer.usb else None
     if node is None or node.is_dir:
         raise HttpError(404, "Not Found")
     return web.Response(

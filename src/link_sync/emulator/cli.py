@@ -34,6 +34,21 @@ def parse_rate(text: str | int | float | None) -> int | None:
     return value or None
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)[bB]?\s*$")
+
+
+def parse_size(text: str | int) -> int:
+    """The farm key `capacity`: `200k` -> 200000, `2G` -> 2000000000, `0` -> 0 (full)."""
+    if isinstance(text, bool):
+        raise ValueError(f"capacity: not a size: {text!r}")
+    if isinstance(text, int):
+        return text
+    m = _SIZE.match(str(text))
+    if not m:
+        raise ValueError(f"capacity: not a size: {text!r} (examples: 200000, 200k, 2G)")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
 class _RateType(click.ParamType[int | None]):
     name = "BYTES_PER_S"
 
@@ -81,6 +96,8 @@ def load_farm(
         try:
             if "rate" in data:
                 data["rate"] = parse_rate(data["rate"])
+            if data.get("capacity") is not None:
+                data["capacity"] = parse_size(data["capacity"])
             if "latency_ms" in data:
                 data["latency"] = float(data.pop("latency_ms")) / 1000
             specs.append(PrinterSpec.from_dict(data))
@@ -165,7 +182,8 @@ async def _serve(farm: Farm, config_out: Path | None) -> None:
     "farm_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="YAML: per-printer overrides, initial files, state, faults, preview, nozzle_diameter.",
+    help="YAML: per-printer overrides, initial files, state, faults, capacity, usb, "
+    "preview, nozzle_diameter.",
 )
 @click.option(
     "--no-preview",
@@ -197,7 +215,7 @@ def emulate_command(
 
     Prints `name url profile` for each printer once all are listening. Each Buddy
     printer also answers POST /emulator/screen/back (Back pressed on its screen),
-    without auth.
+    /emulator/usb/remove and /emulator/usb/insert, without auth.
     """
     if api_key is not None and profile != "mk3" and farm_file is None:
         raise click.UsageError("--api-key applies to the mk3 profile only")

@@ -78,6 +78,8 @@ class EmulatedPrinter:
         self.preview_on = not self.pi and (spec.preview if spec.preview is not None else preview)
         #: Buddy: the file shown on the print-preview screen (None: no preview open)
         self.preview: Node | None = None
+        #: Buddy: the USB stick is in (`usb_remove()` / `usb_insert()`)
+        self.usb = spec.usb or self.pi
         disk = storage_dir / spec.name if storage_dir is not None else None
         if self.pi:
             self.storage = Storage(fat=False, root_name="PrusaLink gcodes", disk_root=disk)
@@ -267,6 +269,17 @@ class EmulatedPrinter:
         if self.preview is not None:
             return self.storage.path_of(self.preview)
         return self.job_path()
+
+    # -- the USB stick (Buddy) ------------------------------------------------------------
+
+    def usb_remove(self) -> None:
+        if self.pi:
+            raise ValueError("the Pi PrusaLink profile has no USB stick")
+        self.usb = False
+        self.preview = None  # the preview closes with its file gone
+
+    def usb_insert(self) -> None:
+        self.usb = True
 
     # -- files ----------------------------------------------------------------------------
 

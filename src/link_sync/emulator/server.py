@@ -121,12 +121,14 @@ class Handler:
     def emulator_control(self, request: web.BaseRequest, parts: list[str]) -> web.StreamResponse:
         """Not firmware: what a person does at the printer, for an emulator run as a process.
 
-        POST /emulator/screen/back; no auth (the emulator binds loopback). Answers the
-        printer's state and what its screen shows.
+        POST /emulator/screen/back, /emulator/usb/remove, /emulator/usb/insert; no auth
+        (the emulator binds loopback). Answers the printer's state, screen and stick.
         """
         p = self.p
         actions = {
             ("screen", "back"): p.screen_back,
+            ("usb", "remove"): p.usb_remove,
+            ("usb", "insert"): p.usb_insert,
         }
         action = actions.get((parts[0], parts[1]) if len(parts) == 2 else ("", ""))
         if action is None:
@@ -135,7 +137,7 @@ class Handler:
             raise HttpError(405, "Method Not Allowed")
         action()
         p.touched()
-        body = {"state": p.state, "screen": p.screen_file}
+        body = {"state": p.state, "screen": p.screen_file, "usb": p.usb}
         return web.json_response(body)
 
     def authenticate(self, request: web.BaseRequest) -> None:

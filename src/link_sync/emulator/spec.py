@@ -34,6 +34,7 @@ class PrinterSpec:
     #: Buddy: an upload to an idle printer opens its print preview; None = the farm's default
     preview: bool | None = None
     nozzle_diameter: float = 0.4  # Buddy: reported by /api/v1/info, checked against M862.1
+    usb: bool = True  # Buddy: a USB stick is in the printer
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -53,6 +54,11 @@ class PrinterSpec:
             raise ValueError("nozzle_diameter must be between 0 and 10 mm")
         if self.preview is not None and not isinstance(self.preview, bool):
             raise ValueError("preview must be true or false")
+        if not isinstance(self.usb, bool):
+            raise ValueError("usb must be true or false")
+        cap = self.capacity
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
+            raise ValueError("capacity must be a number of bytes >= 0")
         if self.job_file is not None and self.job_file not in self.files:
             raise ValueError(f"job_file {self.job_file!r} is not among the printer's files")
         if self.state in {"PRINTING", "PAUSED"} and self.job_file is None:

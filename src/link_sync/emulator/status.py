@@ -58,8 +58,9 @@ def info(p: EmulatedPrinter) -> dict[str, Any]:
 def storage(p: EmulatedPrinter) -> dict[str, Any]:
     if not p.pi:
         usb = {"path": "/usb/", "name": "usb", "type": "USB", "read_only": False}
-        return {"storage_list": [{**usb, "available": True}]}
-    total = p.spec.capacity or 64 * 1024**3
+        # `basic_gets.cpp` `usb_available()`: whether /usb can be opened
+        return {"storage_list": [{**usb, "available": p.usb}]}
+    total = p.spec.capacity if p.spec.capacity is not None else 64 * 1024**3
     # As PrusaLink 0.8.1 answers: `name` is a label, `path` names the storage in URLs.
     local = {
         "path": "/local",
@@ -123,7 +124,7 @@ def status(p: EmulatedPrinter) -> dict[str, Any]:
             "time_printing": elapsed,
         }
     if p.pi:
-        total = p.spec.capacity or 64 * 1024**3
+        total = p.spec.capacity if p.spec.capacity is not None else 64 * 1024**3
         out["storage"] = [
             {
                 "path": "/local",
