@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 import httpx
+from emu_client import challenge_params, md5, raw_request  # type: ignore[import-not-found]
 
-from conftest import challenge_params, md5, raw_request  # type: ignore[import-not-found]
 from link_sync.emulator import PrinterSpec
 
 Factory = Any

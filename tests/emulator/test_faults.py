@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
+from emu_client import raw_request  # type: ignore[import-not-found]
 
-from conftest import raw_request  # type: ignore[import-not-found]
 from link_sync.emulator import Fault, PrinterSpec
 
 

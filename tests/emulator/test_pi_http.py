@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 import httpx
+from emu_client import challenge_params  # type: ignore[import-not-found]
 
-from conftest import challenge_params  # type: ignore[import-not-found]
 from link_sync.emulator import PrinterSpec
 
 GCODE = {"Content-Type": "text/x.gcode"}
