@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from link_sync import errors
-from link_sync.backends import create_backend
+from link_sync.backends import open_backend
 from link_sync.backends.base import Backend
 from link_sync.config import PrinterConfig
 from link_sync.journal import Journal, JournalEntry
@@ -178,7 +178,7 @@ class PrinterSync:
         self.hashes = hashes
         self.observer = observer
         self.result = PrinterResult(name=self.printer.name, host=self.printer.base_url)
-        self.backend: Backend = create_backend(self.printer)
+        self._backend: Backend | None = None
         self.targets = job.targets
         #: what routing knows of this printer (None until probed, or with `route: all`)
         self.identity: PrinterIdentity | None = None
@@ -204,12 +204,22 @@ class PrinterSync:
             self.result.status = "failed"
             self.result.error = f"local file error: {exc}"
         finally:
-            await self.backend.aclose()
+            if self._backend is not None:
+                await self._backend.aclose()
         return self.result
+
+    @property
+    def backend(self) -> Backend:
+        """The printer's backend, once `open_backend` has found which it needs."""
+        assert self._backend is not None
+        return self._backend
 
     async def _run(self) -> None:
         name = self.printer.name
         self.observer.printer_state(name, "connecting")
+        self._backend = await self._retrying(
+            "connect", functools.partial(open_backend, self.printer)
+        )
         info = await self._retrying("connect", self.backend.probe)
         self.result.kind = info.kind
         self.result.model = info.model

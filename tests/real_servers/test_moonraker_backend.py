@@ -11,8 +11,8 @@ import pytest
 
 from link_sync import errors
 from link_sync.backends import octoprint as multipart_module
-from link_sync.backends.base import BackendOptions
 from link_sync.backends.moonraker import MoonrakerBackend
+from link_sync.config import PrinterConfig
 
 from ._files import NESTED, make_file, visible_tree
 from .servers import MoonrakerServer
@@ -20,8 +20,8 @@ from .servers import MoonrakerServer
 
 @pytest.fixture
 async def backend(moonraker_server: MoonrakerServer) -> AsyncIterator[MoonrakerBackend]:
-    options = BackendOptions(
-        name="mr", base_url=moonraker_server.url, api_key=moonraker_server.api_key
+    options = PrinterConfig(
+        type="moonraker", name="mr", base_url=moonraker_server.url, api_key=moonraker_server.api_key
     )
     backend = MoonrakerBackend(options)
     yield backend
@@ -130,7 +130,9 @@ async def test_without_klippy_files_still_sync(
 
 
 async def test_wrong_api_key_is_auth_failed(moonraker_server: MoonrakerServer) -> None:
-    options = BackendOptions(name="mr", base_url=moonraker_server.url, api_key="not-the-key")
+    options = PrinterConfig(
+        type="moonraker", name="mr", base_url=moonraker_server.url, api_key="not-the-key"
+    )
     backend = MoonrakerBackend(options)
     try:
         with pytest.raises(errors.AuthFailed):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from link_sync import errors
-from link_sync.backends.base import BackendOptions
 from link_sync.backends.octoprint import OctoPrintBackend
+from link_sync.config import PrinterConfig
 
 from ._files import NESTED, make_file, sha1, visible_tree
 from .servers import OctoPrintServer, slow_gcode
@@ -17,8 +17,8 @@ from .servers import OctoPrintServer, slow_gcode
 
 @pytest.fixture
 async def backend(octoprint_server: OctoPrintServer) -> AsyncIterator[OctoPrintBackend]:
-    options = BackendOptions(
-        name="op", base_url=octoprint_server.url, api_key=octoprint_server.api_key
+    options = PrinterConfig(
+        type="octoprint", name="op", base_url=octoprint_server.url, api_key=octoprint_server.api_key
     )
     backend = OctoPrintBackend(options)
     yield backend
@@ -115,7 +115,9 @@ async def test_printing_file_is_refused_and_untouched(
 
 async def test_wrong_api_key_is_auth_failed(octoprint_server: OctoPrintServer) -> None:
     backend = OctoPrintBackend(
-        BackendOptions(name="op", base_url=octoprint_server.url, api_key="not-the-key")
+        PrinterConfig(
+            type="octoprint", name="op", base_url=octoprint_server.url, api_key="not-the-key"
+        )
     )
     try:
         with pytest.raises(errors.AuthFailed):

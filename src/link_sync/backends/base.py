@@ -9,7 +9,7 @@ delete are the engine's (`plan.py`, `execute.py`), the same for every backend.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -21,30 +21,17 @@ ProgressCallback = Callable[[int], None]
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a backend's printer can do; the engine adapts to these."""
+    """What a backend's printer can do; the engine adapts to these. Fixed per backend
+    class, so they are known before any call."""
 
-    #: Uploads the printer accepts at once (Buddy: one transfer at a time).
-    max_parallel_uploads: int = 1
     #: Names compare case-insensitively (FAT on Buddy printers).
     case_insensitive: bool = False
     #: Extensions (lower case, with dot) the printer can store and list again.
     extensions: frozenset[str] = PRINT_EXTENSIONS
-    #: Listing carries file sizes (Buddy's does not: a per-file GET is needed).
-    listing_has_size: bool = True
     #: Listing carries a content hash ("sha1" on OctoPrint), making comparisons exact.
     content_hash: str | None = None
     #: Folders must be created before uploading into them, one level at a time.
     mkdir_before_upload: bool = False
-    #: Deleting a folder also needs it to be empty (else delete its files first).
-    rmdir_needs_empty: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class NameProblem:
-    """Why a remote path cannot exist on this printer."""
-
-    path: str
-    reason: str
 
 
 class Backend(Protocol):
@@ -101,24 +88,3 @@ class Backend(Protocol):
         ...
 
     async def aclose(self) -> None: ...
-
-
-@dataclass(slots=True)
-class BackendOptions:
-    """Connection settings for one printer, from the config."""
-
-    name: str
-    base_url: str
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    api_key: str | None = field(default=None, repr=False)
-    storage: str | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    #: False: no certificate checks; a text: a CA bundle (same as `ca_file`).
-    verify: bool | str = True
-    #: Trust only this CA bundle for an https:// printer.
-    ca_file: Path | None = None
-    #: SHA-256 of the printer's certificate (hex); pins it, replacing CA checks.
-    fingerprint: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)

@@ -1,21 +1,28 @@
-"""HTTP plumbing shared by every backend: one client per printer, streaming
-upload bodies, and the single place where HTTP statuses and transport errors
-become `link_sync.errors` exceptions."""
+"""The HTTP base every backend builds on: one client per printer (auth, timeouts, TLS,
+no proxy), streaming bodies, and the ONE place where transport errors and HTTP
+statuses become `link_sync.errors` exceptions (`HttpBackend.request`).
+
+A backend adds only what its API says differently: `classify` for the wording of
+its error answers, `name_rules` for the names its storage refuses, and the calls.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import httpx
 
 from link_sync import __version__, errors, redact
-from link_sync.backends import tls
-from link_sync.backends.base import BackendOptions, ProgressCallback
+from link_sync.backends import names, tls
+from link_sync.backends.base import Capabilities, ProgressCallback
+
+if TYPE_CHECKING:
+    from link_sync.config import PrinterConfig
 
 log = logging.getLogger("link_sync.http")
 
@@ -26,31 +33,39 @@ USER_AGENT = f"link-sync/{__version__}"
 #: connection (2/3 of a poll's CPU). A connection the printer closed meanwhile is
 #: noticed (readable at EOF) and replaced by httpcore before it is reused.
 KEEPALIVE_SECONDS = 60.0
+#: The first-contact wait when a printer's config has no `connect_timeout`.
+DEFAULT_CONNECT_TIMEOUT = 10.0
 
 
-def make_client(options: BackendOptions, *, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
+def make_client(
+    printer: PrinterConfig,
+    *,
+    auth: httpx.Auth | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.AsyncClient:
     """A client for one printer: bounded connections, connect and inactivity timeouts.
 
     Buddy firmware serves at most 3 connections at once; two leave one for the
     printer's own web page or another tool.
     """
-    redact.register(options.password, options.api_key)
+    redact.register(printer.password, printer.api_key)
+    connect = getattr(printer, "connect_timeout", DEFAULT_CONNECT_TIMEOUT)
     timeout = httpx.Timeout(
-        connect=options.connect_timeout,
-        read=options.read_timeout,
-        write=options.read_timeout,
+        connect=min(printer.timeout, connect),
+        read=printer.timeout,
+        write=printer.timeout,
         pool=None,
     )
     limits = httpx.Limits(
         max_connections=2, max_keepalive_connections=2, keepalive_expiry=KEEPALIVE_SECONDS
     )
     return httpx.AsyncClient(
-        base_url=options.base_url,
+        base_url=printer.base_url,
         auth=auth,
         timeout=timeout,
-        headers={"User-Agent": USER_AGENT},
+        headers={"User-Agent": USER_AGENT, **(headers or {})},
         # Certificate checks, `ca_file:` and `fingerprint:` pins live in the transport.
-        transport=tls.PrinterTransport(tls.tls_settings(options), limits),
+        transport=tls.PrinterTransport(tls.tls_settings(printer), limits),
         event_hooks={"response": [_log_response]},
         trust_env=False,  # never send printer traffic through a proxy from the environment
     )
@@ -61,6 +76,122 @@ async def _log_response(response: httpx.Response) -> None:
     if log.isEnabledFor(logging.DEBUG):
         request = response.request
         log.debug("%s %s -> %d", request.method, request.url, response.status_code)
+
+
+def api_key_header(printer: PrinterConfig) -> dict[str, str]:
+    """The X-Api-Key header OctoPrint, Moonraker and PrusaLink take, if a key is set."""
+    return {"X-Api-Key": printer.api_key} if printer.api_key else {}
+
+
+class HttpBackend:
+    """What every backend shares: the client, the error tree, JSON, names, folders.
+
+    Subclasses set `capabilities` and `name_rules` (class attributes: known before
+    any call) and override `classify` for the wording of their API's errors.
+    """
+
+    capabilities: Capabilities
+    name_rules: names.NameRules
+
+    def __init__(
+        self,
+        printer: PrinterConfig,
+        *,
+        auth: httpx.Auth | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.name = printer.name
+        self.printer = printer
+        self._client = client or make_client(printer, auth=auth, headers=api_key_header(printer))
+
+    @classmethod
+    async def open(cls, printer: PrinterConfig) -> HttpBackend:
+        """The backend for `printer`; PrusaLink's asks the printer which one it needs."""
+        return cls(printer)
+
+    # -- the one place answers become errors -------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        accept: Collection[int] = (),
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send one request; a failed answer raises, unless its status is in `accept`.
+
+        `what` names the action in messages ("read status", "upload a.gcode").
+        """
+        with translate_transport_errors(what):
+            response = await self._client.request(method, url, **kwargs)
+        if response.status_code not in accept:
+            self.check(response, what)
+        return response
+
+    def check(self, response: httpx.Response, what: str) -> None:
+        """Raise the `PrinterError` for a failed answer (status 400 and up)."""
+        if response.status_code < 400:
+            return
+        raise self.classify(response, what) or status_error(response, what)
+
+    def classify(self, response: httpx.Response, what: str) -> errors.PrinterError | None:
+        """The error this API means by a failed answer, where its wording says more
+        than the status; None for the generic meaning (`status_error`)."""
+        return None
+
+    async def get_json(self, url: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        """GET a JSON object."""
+        response = await self.request("GET", url, what, **kwargs)
+        return as_object(parse_json(response, what), what)
+
+    async def stream_to(
+        self, url: str, target: BinaryIO, what: str, progress: ProgressCallback | None = None
+    ) -> int:
+        """GET `url` and write the body into `target` chunk by chunk; return the byte count."""
+        written = 0
+        with translate_transport_errors(what):
+            async with self._client.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    self.check(response, what)
+                async for chunk in response.aiter_bytes(CHUNK_SIZE):
+                    target.write(chunk)
+                    written += len(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+        return written
+
+    # -- shared behaviour ---------------------------------------------------
+
+    def check_name(self, path: str) -> str | None:
+        """Why `path` cannot be stored on this printer, or None if it can."""
+        return names.check(self.name_rules, path)
+
+    async def make_folder_with_parents(
+        self,
+        path: str,
+        create: Callable[[str], Awaitable[httpx.Response]],
+        parent_missing: Callable[[httpx.Response], bool],
+    ) -> httpx.Response:
+        """`create(path)`; if the printer answers that the parent is missing, create
+        the parents (through `self.mkdir`) and ask once more.
+
+        For APIs that make one level at a time (OctoPrint, Moonraker).
+        """
+        response = await create(path)
+        parent = path.strip("/").rpartition("/")[0]
+        if parent and parent_missing(response):
+            await self.mkdir(parent)
+            response = await create(path)
+        return response
+
+    async def mkdir(self, path: str) -> None:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 async def file_body(
@@ -84,7 +215,13 @@ async def file_body(
 
 
 def error_message(response: httpx.Response) -> str:
-    """The human part of a printer's error body (Buddy text, Buddy/Pi JSON, HTML)."""
+    """The human part of a printer's error body (Buddy text, Buddy/Pi JSON, HTML),
+    with any registered secret masked: a printer that echoes our credentials back
+    (a misbehaving proxy, a hostile device) must not make us print them."""
+    return redact.redact(_error_text(response))
+
+
+def _error_text(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -110,34 +247,24 @@ def error_message(response: httpx.Response) -> str:
     return lines[0][:200] if lines else (response.reason_phrase or f"HTTP {response.status_code}")
 
 
-def raise_for_status(response: httpx.Response, what: str) -> None:
-    """Turn a failed answer into the matching `PrinterError`; `what` names the action."""
+#: The generic meaning of a failed status; anything else 4xx is `Refused`.
+_BY_STATUS: dict[int, type[errors.PrinterError]] = {
+    404: errors.NotFound,
+    408: errors.RequestTimeout,
+    507: errors.StorageFull,
+}
+
+
+def status_error(response: httpx.Response, what: str) -> errors.PrinterError:
+    """The error a failed status means when the API's wording says nothing more."""
     status = response.status_code
-    if status < 400:
-        return
-    # A printer's text goes into reports; one that echoes our credentials back
-    # (a misbehaving proxy, a hostile device) must not make us print them.
-    detail = redact.redact(error_message(response))
-    message = f"{what}: HTTP {status} {detail}"
-    exc: type[errors.PrinterError]
+    detail = error_message(response)
     if status in (401, 403):
-        exc = errors.AuthFailed
-        message = f"{what}: HTTP {status}, wrong password or API key ({detail})"
-    elif status == 404:
-        exc = errors.NotFound
-    elif status == 408:
-        exc = errors.RequestTimeout
-    elif status == 409 and "transfer" in detail.lower() and "progress" in detail.lower():
-        exc = errors.TransferInProgress
-    elif status == 409 and ("busy" in detail.lower() or "print" in detail.lower()):
-        exc = errors.FileBusy
-    elif status == 507:
-        exc = errors.StorageFull
-    elif status >= 500:
-        exc = errors.ServerError
-    else:
-        exc = errors.Refused
-    raise exc(message, status=status)
+        return errors.AuthFailed(
+            f"{what}: HTTP {status}, wrong password or API key ({detail})", status=status
+        )
+    exc = _BY_STATUS.get(status) or (errors.ServerError if status >= 500 else errors.Refused)
+    return exc(f"{what}: HTTP {status} {detail}", status=status)
 
 
 @contextlib.contextmanager
@@ -197,23 +324,17 @@ def parse_json(response: httpx.Response, what: str) -> object:
         raise errors.ProtocolError(f"{what}: the printer's answer is not JSON") from exc
 
 
-async def stream_to(
-    client: httpx.AsyncClient,
-    url: str,
-    target: BinaryIO,
-    what: str,
-    progress: ProgressCallback | None = None,
-) -> int:
-    """GET `url` and write the body into `target` chunk by chunk; return the byte count."""
-    written = 0
-    with translate_transport_errors(what):
-        async with client.stream("GET", url) as response:
-            if response.status_code >= 400:
-                await response.aread()
-                raise_for_status(response, what)
-            async for chunk in response.aiter_bytes(CHUNK_SIZE):
-                target.write(chunk)
-                written += len(chunk)
-                if progress is not None:
-                    progress(len(chunk))
-    return written
+def as_object(value: object, what: str) -> dict[str, Any]:
+    """`value` if it is a JSON object, else `ProtocolError` naming the action."""
+    if not isinstance(value, dict):
+        raise errors.ProtocolError(f"{what}: unexpected answer (not a JSON object)")
+    return value
+
+
+def first_str(data: dict[str, Any], *keys: str) -> str | None:
+    """The first of `keys` whose value is a non-empty text."""
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None

@@ -13,15 +13,10 @@ from typing import Any, BinaryIO
 import httpx
 
 from link_sync import errors
-from link_sync.backends.base import BackendOptions, Capabilities, ProgressCallback
-from link_sync.backends.http import (
-    make_client,
-    parse_json,
-    raise_for_status,
-    stream_to,
-    translate_transport_errors,
-)
+from link_sync.backends.base import Capabilities, ProgressCallback
+from link_sync.backends.http import HttpBackend, parse_json
 from link_sync.backends.multipart import MultipartFile
+from link_sync.backends.names import NameRules
 from link_sync.backends.urls import quote_path
 from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry
 
@@ -30,16 +25,22 @@ from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry
 MOONRAKER_EXTENSIONS = frozenset({".gcode", ".gco", ".g"})
 
 CAPABILITIES = Capabilities(
-    max_parallel_uploads=1,
     case_insensitive=False,
     extensions=MOONRAKER_EXTENSIONS,
-    listing_has_size=True,
     mkdir_before_upload=False,  # an upload creates missing folders
-    rmdir_needs_empty=True,  # else `force=true`; the engine never needs it
+)
+
+_SPACE_OR_NUL = "name starts or ends with a space or holds a NUL character"
+NAME_RULES = NameRules(
+    forbidden=frozenset("\x00"),
+    forbidden_message=_SPACE_OR_NUL,
+    leading_dot="Moonraker hides names starting with a dot",
+    surrounding_space=_SPACE_OR_NUL,
+    max_name_bytes=255,
+    max_folder_bytes=255,
 )
 
 ROOT = "gcodes"
-MAX_NAME_BYTES = 255
 
 #: print_stats.state -> link-sync state
 STATES = {
@@ -52,30 +53,42 @@ STATES = {
 }
 
 
-class MoonrakerBackend:
+class MoonrakerBackend(HttpBackend):
     """One Moonraker host; `api_key` is sent as X-Api-Key (or none on a trusted network)."""
 
-    def __init__(self, options: BackendOptions) -> None:
-        self.name = options.name
-        self.options = options
-        self.capabilities = CAPABILITIES
-        self._client = make_client(options)
-        if options.api_key:
-            self._client.headers["X-Api-Key"] = options.api_key
+    capabilities = CAPABILITIES
+    name_rules = NAME_RULES
+
+    def classify(self, response: httpx.Response, what: str) -> errors.PrinterError | None:
+        # Moonraker's errors are terse: most are a 400 told apart by their message.
+        status, text = response.status_code, response.text
+        if status == 403 and ("in use" in text or "loaded" in text):
+            # 403 here is the file lock of the current print; a wrong key is 401.
+            return errors.FileBusy(f"{what}: HTTP 403, in use by the current print", status=403)
+        if status == 400 and ("Invalid file path" in text or "does not exist" in text):
+            return errors.NotFound(f"{what}: not on the printer", status=404)
+        if status == 422 and "checksum" in text.lower():
+            return errors.ServerError(
+                f"{what}: the file arrived damaged (SHA-256 mismatch); Moonraker discarded it",
+                status=422,
+            )
+        return None
 
     # -- discovery -------------------------------------------------------
 
     async def probe(self) -> PrinterInfo:
-        info = _result(await self._get("/server/info", "read server info"), "read server info")
+        info = await self._result("/server/info", "read server info")
         root = await self._directory("", "read storage")
         usage = root.get("disk_usage") if root is not None else None
         free = usage.get("free") if isinstance(usage, dict) else None
         extra = {"klippy_state": str(info.get("klippy_state", "unknown"))}
         model: str | None = None
         if info.get("klippy_connected"):
-            printer = await self._get("/printer/info", "read printer info")
+            what = "read printer info"
+            # 503: Klippy went away meanwhile; the model stays unknown.
+            printer = await self.request("GET", "/printer/info", what, accept=(503,))
             if printer.status_code == 200:
-                details = _result(printer, "read printer info")
+                details = _result(printer, what)
                 model = "Klipper"
                 extra["klipper"] = str(details.get("software_version", ""))
                 extra["hostname"] = str(details.get("hostname", ""))
@@ -91,17 +104,20 @@ class MoonrakerBackend:
 
     async def status(self) -> PrinterStatus:
         what = "read print state"
-        with translate_transport_errors(what):
-            response = await self._client.get(
-                "/printer/objects/query", params={"print_stats": "", "virtual_sdcard": ""}
-            )
+        response = await self.request(
+            "GET",
+            "/printer/objects/query",
+            what,
+            params={"print_stats": "", "virtual_sdcard": ""},
+            accept=(400, 503),
+        )
         if response.status_code in (400, 503) and "klippy" in response.text.lower():
             # Klipper is not connected (host booting, MCU down, service stopped).
             # Moonraker still serves files, and with no Klipper nothing can be
             # printing: Moonraker itself then allows changing every file. IDLE
             # lets the engine sync; `probe()` reports the Klippy state alongside.
             return PrinterStatus(state="IDLE")
-        raise_for_status(response, what)
+        self.check(response, what)
         status = _result(response, what).get("status")
         stats = status.get("print_stats") if isinstance(status, dict) else None
         if not isinstance(stats, dict) or not isinstance(stats.get("state"), str):
@@ -152,14 +168,20 @@ class MoonrakerBackend:
     async def _directory(self, folder: str, what: str) -> dict[str, Any] | None:
         """One level of `folder` (dirs, files, disk_usage), or None if it does not exist."""
         path = f"{ROOT}/{folder}" if folder else ROOT
-        with translate_transport_errors(what):
-            response = await self._client.get(
-                "/server/files/directory", params={"path": path, "extended": "false"}
-            )
+        response = await self.request(
+            "GET",
+            "/server/files/directory",
+            what,
+            params={"path": path, "extended": "false"},
+            accept=(400, 404),
+        )
         if response.status_code in (400, 404) and "does not exist" in response.text:
             return None
-        self._raise(response, what)
+        self.check(response, what)
         return _result(response, what)
+
+    async def _result(self, url: str, what: str) -> dict[str, Any]:
+        return _result(await self.request("GET", url, what), what)
 
     # -- changes ---------------------------------------------------------
 
@@ -177,16 +199,9 @@ class MoonrakerBackend:
         fields = {"root": ROOT, "path": folder}
         body = MultipartFile(fields, "file", name, source, size, progress, sha256_field="checksum")
         what = f"upload {path}"
-        with translate_transport_errors(what):
-            response = await self._client.post(
-                "/server/files/upload", content=body.body(), headers=body.headers
-            )
-        if response.status_code == 422 and "checksum" in response.text.lower():
-            raise errors.ServerError(
-                f"{what}: the file arrived damaged (SHA-256 mismatch); Moonraker discarded it",
-                status=422,
-            )
-        self._raise(response, what)
+        response = await self.request(
+            "POST", "/server/files/upload", what, content=body.body(), headers=body.headers
+        )
         # The upload answer is not wrapped in "result" like the others.
         answer = parse_json(response, what)
         item = answer.get("item") if isinstance(answer, dict) else None
@@ -198,24 +213,24 @@ class MoonrakerBackend:
         self, entry: RemoteEntry, target: BinaryIO, progress: ProgressCallback | None = None
     ) -> int:
         url = f"/server/files/gcodes/{quote_path(entry.path)}"
-        return await stream_to(self._client, url, target, f"download {entry.path}", progress)
+        return await self.stream_to(url, target, f"download {entry.path}", progress)
 
     async def delete(self, path: str) -> None:
-        what = f"delete {path}"
-        with translate_transport_errors(what):
-            response = await self._client.delete(f"/server/files/{ROOT}/{quote_path(path)}")
-        self._raise(response, what)
+        await self.request("DELETE", f"/server/files/{ROOT}/{quote_path(path)}", f"delete {path}")
 
     async def mkdir(self, path: str) -> None:
         """Create `path` and any missing parents (Moonraker makes one level at a time)."""
         what = f"create folder {path}"
-        response = await self._directory_call("POST", path, what)
-        if response.status_code == 400 and "No such file" in response.text and "/" in path:
-            await self.mkdir(path.rsplit("/", 1)[0])
-            response = await self._directory_call("POST", path, what)
+
+        async def create(folder: str) -> httpx.Response:
+            return await self._directory_call("POST", folder, what)
+
+        response = await self.make_folder_with_parents(
+            path, create, lambda answer: answer.status_code == 400 and "No such file" in answer.text
+        )
         if response.status_code == 400 and "File exists" in response.text:
             return
-        self._raise(response, what)
+        self.check(response, what)
 
     async def rmdir(self, path: str) -> None:
         what = f"remove folder {path}"
@@ -232,48 +247,18 @@ class MoonrakerBackend:
             ]
             if listing is not None and all(name.startswith(".") for name in names):
                 response = await self._directory_call("DELETE", path, what, force=True)
-        self._raise(response, what)
+        self.check(response, what)
 
     async def _directory_call(
         self, method: str, path: str, what: str, *, force: bool = False
     ) -> httpx.Response:
+        """POST or DELETE one folder; a 400 is returned for the caller to read."""
         params = {"path": f"{ROOT}/{path.strip('/')}"}
         if force:
             params["force"] = "true"
-        with translate_transport_errors(what):
-            return await self._client.request(method, "/server/files/directory", params=params)
-
-    def check_name(self, path: str) -> str | None:
-        for part in path.strip("/").split("/"):
-            if part.startswith("."):
-                return "Moonraker hides names starting with a dot"
-            if "\x00" in part or part != part.strip():
-                return "name starts or ends with a space or holds a NUL character"
-            if len(part.encode()) > MAX_NAME_BYTES:
-                return f"name longer than {MAX_NAME_BYTES} bytes"
-        return None
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    # -- helpers ---------------------------------------------------------
-
-    async def _get(self, url: str, what: str) -> httpx.Response:
-        with translate_transport_errors(what):
-            response = await self._client.get(url)
-        if response.status_code != 503:  # /printer/* without Klippy: checked by callers
-            raise_for_status(response, what)
-        return response
-
-    @staticmethod
-    def _raise(response: httpx.Response, what: str) -> None:
-        status, text = response.status_code, response.text
-        if status == 403 and ("in use" in text or "loaded" in text):
-            # 403 here is the file lock of the current print; a wrong key is 401.
-            raise errors.FileBusy(f"{what}: HTTP 403, in use by the current print", status=403)
-        if status == 400 and ("Invalid file path" in text or "does not exist" in text):
-            raise errors.NotFound(f"{what}: not on the printer", status=404)
-        raise_for_status(response, what)
+        return await self.request(
+            method, "/server/files/directory", what, params=params, accept=(400,)
+        )
 
 
 def _entry(prefix: str, item: object, key: str, *, is_dir: bool) -> RemoteEntry | None:
@@ -295,6 +280,7 @@ def _entry(prefix: str, item: object, key: str, *, is_dir: bool) -> RemoteEntry 
 
 
 def _result(response: httpx.Response, what: str) -> dict[str, Any]:
+    """The `result` object Moonraker wraps its answers in."""
     body = parse_json(response, what)
     result = body.get("result") if isinstance(body, dict) else None
     if not isinstance(result, dict):

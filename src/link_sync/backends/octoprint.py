@@ -13,15 +13,10 @@ from typing import Any, BinaryIO
 import httpx
 
 from link_sync import errors
-from link_sync.backends.base import BackendOptions, Capabilities, ProgressCallback
-from link_sync.backends.http import (
-    make_client,
-    parse_json,
-    raise_for_status,
-    stream_to,
-    translate_transport_errors,
-)
+from link_sync.backends.base import Capabilities, ProgressCallback
+from link_sync.backends.http import HttpBackend, as_object, parse_json
 from link_sync.backends.multipart import MultipartFile
+from link_sync.backends.names import CONTROL, NameRules
 from link_sync.backends.urls import quote_path
 from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry
 
@@ -29,42 +24,50 @@ from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry
 OCTOPRINT_EXTENSIONS = frozenset({".gcode", ".gco", ".g"})
 
 CAPABILITIES = Capabilities(
-    max_parallel_uploads=1,
     case_insensitive=False,
     extensions=OCTOPRINT_EXTENSIONS,
-    listing_has_size=True,
     content_hash="sha1",
     mkdir_before_upload=False,  # an upload creates missing folders
-    rmdir_needs_empty=False,  # a folder is deleted with its contents
 )
 
 # OctoPrint passes every name through pathvalidate.sanitize_filename: these
 # characters are dropped, so the file would land under another name.
-FORBIDDEN = set('\\:*?"<>|') | {chr(c) for c in range(32)} | {"\x7f"}
-RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{n}" for p in ("COM", "LPT") for n in range(10)}
-MAX_NAME_BYTES = 255
+NAME_RULES = NameRules(
+    forbidden=frozenset('\\:*?"<>|\x7f') | CONTROL,
+    forbidden_message="name has characters OctoPrint drops from file names: {chars}",
+    leading_dot="OctoPrint hides names starting with a dot",
+    trailing_dot_or_space="OctoPrint drops trailing dots and spaces from names",
+    reserved_stems=frozenset({"CON", "PRN", "AUX", "NUL"})
+    | {f"{p}{n}" for p in ("COM", "LPT") for n in range(10)},
+    reserved_message="{stem!r} is a reserved name OctoPrint renames",
+    max_name_bytes=255,
+    max_folder_bytes=255,
+)
 
 
-class OctoPrintBackend:
+class OctoPrintBackend(HttpBackend):
     """One OctoPrint host; `api_key` is sent as X-Api-Key."""
 
-    def __init__(self, options: BackendOptions) -> None:
-        self.name = options.name
-        self.options = options
-        self.capabilities = CAPABILITIES
-        self._client = make_client(options)
-        if options.api_key:
-            self._client.headers["X-Api-Key"] = options.api_key
+    capabilities = CAPABILITIES
+    name_rules = NAME_RULES
+
+    def classify(self, response: httpx.Response, what: str) -> errors.PrinterError | None:
+        if response.status_code == 409:
+            if "exists" in response.text.lower():
+                return errors.Refused(f"{what}: HTTP 409, the file already exists", status=409)
+            # On files and folders, OctoPrint's 409 means "in use by the current print".
+            return errors.FileBusy(f"{what}: HTTP 409, in use by the current print", status=409)
+        return None
 
     # -- discovery -------------------------------------------------------
 
     async def probe(self) -> PrinterInfo:
-        version = _as_dict(await self._get_json("/api/version", "read version"), "read version")
-        if not self.options.api_key:
+        version = await self.get_json("/api/version", "read version")
+        if not self.printer.api_key:
             # /api/version answers anonymous clients too; file access would not.
             raise errors.AuthFailed("OctoPrint needs an api_key in the config")
-        files = _as_dict(await self._get_json("/api/files/local", "read storage"), "read storage")
-        profiles = await self._get_json("/api/printerprofiles", "read printer profiles")
+        files = await self.get_json("/api/files/local", "read storage")
+        profiles = await self.get_json("/api/printerprofiles", "read printer profiles")
         free = files.get("free")
         return PrinterInfo(
             kind="octoprint",
@@ -75,18 +78,21 @@ class OctoPrintBackend:
         )
 
     async def status(self) -> PrinterStatus:
-        with translate_transport_errors("read printer state"):
-            response = await self._client.get(
-                "/api/printer", params={"exclude": "temperature,sd,history"}
-            )
+        what = "read printer state"
+        response = await self.request(
+            "GET",
+            "/api/printer",
+            what,
+            params={"exclude": "temperature,sd,history"},
+            accept=(409,),
+        )
         if response.status_code == 409:
             # "Printer is not operational": OctoPrint is not connected to the printer,
             # so nothing can be printing and its files are safe to change.
             return PrinterStatus(state="IDLE")
-        raise_for_status(response, "read printer state")
-        printer = _as_dict(parse_json(response, "read printer state"), "read printer state")
-        state = _state_from_flags(_as_dict(printer.get("state"), "read printer state"))
-        job = _as_dict(await self._get_json("/api/job", "read job"), "read job")
+        printer = as_object(parse_json(response, what), what)
+        state = _state_from_flags(as_object(printer.get("state"), what))
+        job = await self.get_json("/api/job", "read job")
         job_path: str | None = None
         completion: float | None = None
         if state in ("PRINTING", "PAUSED", "BUSY"):
@@ -105,12 +111,10 @@ class OctoPrintBackend:
         if folder.strip("/"):
             url += "/" + quote_path(folder)
         what = f"list {folder or '/'}"
-        with translate_transport_errors(what):
-            response = await self._client.get(url, params={"recursive": "true"})
+        response = await self.request("GET", url, what, params={"recursive": "true"}, accept=(404,))
         if response.status_code == 404:
             return []
-        raise_for_status(response, what)
-        body = _as_dict(parse_json(response, what), what)
+        body = as_object(parse_json(response, what), what)
         if folder.strip("/"):
             if body.get("type") != "folder":
                 return []
@@ -123,12 +127,11 @@ class OctoPrintBackend:
 
     async def stat(self, path: str) -> RemoteEntry | None:
         what = f"read {path}"
-        with translate_transport_errors(what):
-            response = await self._client.get(f"/api/files/local/{quote_path(path)}")
+        url = f"/api/files/local/{quote_path(path)}"
+        response = await self.request("GET", url, what, accept=(404,))
         if response.status_code == 404:
             return None
-        raise_for_status(response, what)
-        return _entry(_as_dict(parse_json(response, what), what), what)
+        return _entry(as_object(parse_json(response, what), what), what)
 
     # -- changes ---------------------------------------------------------
 
@@ -147,13 +150,12 @@ class OctoPrintBackend:
             fields["noOverwrite"] = "true"
         body = MultipartFile(fields, "file", name, source, size, progress)
         what = f"upload {path}"
-        with translate_transport_errors(what):
-            response = await self._client.post(
-                "/api/files/local", content=body.body(), headers=body.headers
-            )
-        self._raise(response, what)
-        answer = _as_dict(parse_json(response, what), what)
-        stored = answer.get("files", {}).get("local", {}) if isinstance(answer, dict) else {}
+        response = await self.request(
+            "POST", "/api/files/local", what, content=body.body(), headers=body.headers
+        )
+        answer = as_object(parse_json(response, what), what)
+        files = answer.get("files")
+        stored = files.get("local") if isinstance(files, dict) else None
         stored_path = _str(stored.get("path")) if isinstance(stored, dict) else None
         if stored_path is not None and stored_path != path.strip("/"):
             # OctoPrint renamed it (check_name should have caught this first).
@@ -163,7 +165,7 @@ class OctoPrintBackend:
         self, entry: RemoteEntry, target: BinaryIO, progress: ProgressCallback | None = None
     ) -> int:
         url = f"/downloads/files/local/{quote_path(entry.path)}"
-        return await stream_to(self._client, url, target, f"download {entry.path}", progress)
+        return await self.stream_to(url, target, f"download {entry.path}", progress)
 
     async def delete(self, path: str) -> None:
         await self._delete(path, f"delete {path}")
@@ -173,62 +175,21 @@ class OctoPrintBackend:
         await self._delete(path, f"remove folder {path}")
 
     async def _delete(self, path: str, what: str) -> None:
-        with translate_transport_errors(what):
-            response = await self._client.delete(f"/api/files/local/{quote_path(path)}")
-        self._raise(response, what)
+        await self.request("DELETE", f"/api/files/local/{quote_path(path)}", what)
 
     async def mkdir(self, path: str) -> None:
         """Create `path` and any missing parents (OctoPrint makes one level at a time)."""
-        folder, _, name = path.strip("/").rpartition("/")
         what = f"create folder {path}"
-        with translate_transport_errors(what):
-            response = await self._client.post(
-                "/api/files/local", files={"foldername": (None, name), "path": (None, folder)}
-            )
-        if response.status_code == 500 and folder and "No such file" in response.text:
-            await self.mkdir(folder)
-            with translate_transport_errors(what):
-                response = await self._client.post(
-                    "/api/files/local", files={"foldername": (None, name), "path": (None, folder)}
-                )
-        self._raise(response, what)  # an existing folder answers 201 too
 
-    def check_name(self, path: str) -> str | None:
-        for part in path.strip("/").split("/"):
-            bad = sorted({c for c in part if c in FORBIDDEN})
-            if bad:
-                shown = " ".join(repr(c) for c in bad)
-                return f"name has characters OctoPrint drops from file names: {shown}"
-            if part.startswith("."):
-                return "OctoPrint hides names starting with a dot"
-            if part != part.rstrip(". "):
-                return "OctoPrint drops trailing dots and spaces from names"
-            if part.split(".", 1)[0].upper() in RESERVED:
-                return f"{part.split('.', 1)[0]!r} is a reserved name OctoPrint renames"
-            if len(part.encode()) > MAX_NAME_BYTES:
-                return f"name longer than {MAX_NAME_BYTES} bytes"
-        return None
+        async def create(folder_path: str) -> httpx.Response:
+            parent, _, name = folder_path.strip("/").rpartition("/")
+            form = {"foldername": (None, name), "path": (None, parent)}
+            return await self.request("POST", "/api/files/local", what, files=form, accept=(500,))
 
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    # -- helpers ---------------------------------------------------------
-
-    async def _get_json(self, url: str, what: str) -> object:
-        with translate_transport_errors(what):
-            response = await self._client.get(url)
-        raise_for_status(response, what)
-        return parse_json(response, what)
-
-    @staticmethod
-    def _raise(response: httpx.Response, what: str) -> None:
-        if response.status_code == 409:
-            text = response.text.lower()
-            if "exists" in text:
-                raise errors.Refused(f"{what}: HTTP 409, the file already exists", status=409)
-            # On files and folders, OctoPrint's 409 means "in use by the current print".
-            raise errors.FileBusy(f"{what}: HTTP 409, in use by the current print", status=409)
-        raise_for_status(response, what)
+        response = await self.make_folder_with_parents(
+            path, create, lambda answer: answer.status_code == 500 and "No such file" in answer.text
+        )
+        self.check(response, what)  # an existing folder answers 201 too
 
 
 def _collect(children: object, out: list[RemoteEntry], what: str) -> None:
@@ -286,12 +247,6 @@ def _current_profile_model(profiles: object) -> str | None:
         if isinstance(profile, dict) and profile.get("current"):
             return _str(profile.get("model")) or _str(profile.get("name"))
     return None
-
-
-def _as_dict(value: object, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise errors.ProtocolError(f"{what}: unexpected answer (not a JSON object)")
-    return value
 
 
 def _str(value: object) -> str | None:

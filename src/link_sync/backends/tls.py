@@ -18,13 +18,14 @@ import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import certifi
 import httpcore
 import httpx
 
-from link_sync.backends.base import BackendOptions
+if TYPE_CHECKING:
+    from link_sync.config import PrinterConfig
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 
@@ -90,17 +91,14 @@ def ssl_context(settings: TlsSettings) -> ssl.SSLContext:
     return context
 
 
-def tls_settings(options: BackendOptions) -> TlsSettings:
+def tls_settings(printer: PrinterConfig) -> TlsSettings:
     """The TLS settings of one printer; plain http:// printers share the default."""
-    if not options.base_url.lower().startswith("https://"):
+    if not printer.base_url.lower().startswith("https://"):
         return TlsSettings(plain=True)
-    ca_file = options.ca_file
-    if isinstance(options.verify, str):
-        ca_file = Path(options.verify)
-    fingerprint = options.fingerprint
+    fingerprint = printer.fingerprint
     return TlsSettings(
-        verify=bool(options.verify),
-        ca_file=ca_file if options.verify else None,
+        verify=bool(printer.verify),
+        ca_file=printer.ca_file if printer.verify else None,
         fingerprint=normalize_fingerprint(fingerprint) if fingerprint else None,
     )
 

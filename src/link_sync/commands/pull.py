@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from link_sync import errors
-from link_sync.backends import create_backend
+from link_sync.backends import open_backend
 from link_sync.backends.base import Backend
 from link_sync.commands.sync import Selection, load_selection
 from link_sync.config import PrinterConfig
@@ -85,10 +85,10 @@ async def pull_async(
     targets = {p.name: _target(p, request.into) for p in printers}
     observer = observer or Observer()
     results = {p.name: PrinterResult(name=p.name, host=p.base_url) for p in printers}
-    backends = {p.name: create_backend(p) for p in printers}
+    backends: dict[str, Backend] = {}  # filled as each printer is reached
     try:
         found = await asyncio.gather(
-            *(_remote_only(p, backends[p.name], results[p.name], targets[p.name]) for p in printers)
+            *(_remote_only(p, backends, results[p.name], targets[p.name]) for p in printers)
         )
         groups: dict[tuple[Path, str], list[Candidate]] = {}
         for printer, entries in zip(printers, found, strict=True):
@@ -124,11 +124,12 @@ def _target(printer: PrinterConfig, into: Path | None) -> Path:
 
 
 async def _remote_only(
-    printer: PrinterConfig, backend: Backend, result: PrinterResult, target: Path
+    printer: PrinterConfig, backends: dict[str, Backend], result: PrinterResult, target: Path
 ) -> list[tuple[str, RemoteEntry]]:
     """Print files in the printer's managed destination that the target lacks:
-    (destination-relative path, the entry as listed)."""
+    (destination-relative path, the entry as listed). Its backend goes into `backends`."""
     try:
+        backend = backends[printer.name] = await open_backend(printer)
         info = await backend.probe()
         result.kind, result.model, result.firmware = info.kind, info.model, info.firmware
         result.state = (await backend.status()).state

@@ -1,0 +1,150 @@
+"""The backend layer's own rules: the registry, Buddy/Pi chosen by probing, name rules
+as data, and the one place where answers become errors."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from link_sync import errors
+from link_sync.backends import (
+    PRINTER_TYPES,
+    buddy,
+    moonraker,
+    octoprint,
+    open_backend,
+    prusalink_pi,
+)
+from link_sync.backends.buddy import BuddyBackend
+from link_sync.backends.http import HttpBackend
+from link_sync.backends.names import NameRules, check
+from link_sync.backends.prusalink_pi import PiBackend
+from link_sync.config import PrinterConfig
+from link_sync.emulator import PrinterSpec
+
+
+def emulated(printer: Any) -> PrinterConfig:
+    return PrinterConfig(
+        name=printer.name,
+        type="prusalink",
+        base_url=printer.url,
+        username=printer.spec.username,
+        password=printer.spec.password,
+        api_key=printer.spec.api_key,
+    )
+
+
+@pytest.mark.parametrize("type_name", sorted(PRINTER_TYPES))
+def test_every_registered_type_names_an_http_backend_class(type_name: str) -> None:
+    module_name, _, class_name = PRINTER_TYPES[type_name].backend.partition(":")
+    backend_class = getattr(importlib.import_module(module_name), class_name)
+    assert issubclass(backend_class, HttpBackend)
+    assert PRINTER_TYPES[type_name].description
+
+
+@pytest.mark.parametrize(
+    ("profile", "api_key", "backend_class", "kind"),
+    [("mk4", None, BuddyBackend, "buddy"), ("mk3", "pi-key", PiBackend, "prusalink-pi")],
+)
+async def test_prusalink_is_buddy_or_pi_as_probing_shows(
+    farm_factory: Any, profile: str, api_key: str | None, backend_class: type, kind: str
+) -> None:
+    farm = await farm_factory([PrinterSpec("p", profile=profile, api_key=api_key)])
+    backend = await open_backend(emulated(farm["p"]))
+    try:
+        assert type(backend) is backend_class
+        # Known before any call on the backend itself, and not changed by one.
+        capabilities = backend.capabilities
+        info = await backend.probe()
+        assert info.kind == kind
+        assert backend.capabilities is capabilities == backend_class.capabilities
+    finally:
+        await backend.aclose()
+
+
+async def test_a_prusalink_without_usb_or_local_storage_is_named() -> None:
+    async def storage(request: web.Request) -> web.Response:
+        return web.json_response({"storage_list": [{"path": "/sdcard", "name": "SD Card"}]})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/storage", storage)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    config = PrinterConfig(name="odd", type="prusalink", base_url=f"http://127.0.0.1:{port}")
+    try:
+        with pytest.raises(errors.ProtocolError, match=r"no writable storage \(found \['sdcard'\]"):
+            await open_backend(config)
+    finally:
+        await runner.cleanup()
+
+
+async def test_stat_after_upload_asks_the_printer(farm_factory: Any, tmp_path: Path) -> None:
+    """Buddy answers a PUT with the file's info; stat must not answer from it."""
+    farm = await farm_factory([PrinterSpec("p", profile="mk4")])
+    printer = farm["p"]
+    source = tmp_path / "a.gcode"
+    source.write_bytes(b"G28\n" * 100)
+    backend = await open_backend(emulated(printer))
+    try:
+        await backend.probe()
+        await backend.upload("a.gcode", source, 400, overwrite=False)
+        printer.requests.clear()
+        entry = await backend.stat("a.gcode")
+        assert entry is not None and entry.size == 400
+        assert [r.method for r in printer.requests] == ["GET"]
+    finally:
+        await backend.aclose()
+
+
+async def test_file_is_busy_is_not_a_transfer_conflict(farm_factory: Any, tmp_path: Path) -> None:
+    farm = await farm_factory([PrinterSpec("p", profile="mk4", files={"x.gcode": b"G1\n" * 9})])
+    printer = farm["p"]
+    printer.start_print("x.gcode")
+    source = tmp_path / "x.gcode"
+    source.write_bytes(b"G28\n")
+    backend = await open_backend(emulated(printer))
+    try:
+        await backend.probe()
+        with pytest.raises(errors.PrinterError) as caught:
+            await backend.upload("x.gcode", source, 4, overwrite=True)
+        assert isinstance(caught.value, errors.FileBusy)
+        assert not caught.value.retryable
+    finally:
+        await backend.aclose()
+
+
+# --------------------------------------------------------------------------- names
+
+BUDDY = buddy.name_rules("usb")
+CASES = [
+    (BUDDY, "ok/Würfel 20 mm.gcode", None),
+    (BUDDY, "a:b.gcode", "FAT storage refuses: ':'"),
+    (BUDDY, "dir./x.gcode", "ends with a dot or space"),
+    (BUDDY, "x" * 200 + ".gcode", "path too long for the printer"),
+    (prusalink_pi.NAME_RULES, "50% #2.gcode", "PrusaLink refuses: '#' '%'"),
+    (prusalink_pi.NAME_RULES, "x" * 249, "longer than 248 bytes"),
+    (prusalink_pi.NAME_RULES, "x" * 249 + "/a.gcode", None),  # folders may hold 255
+    (octoprint.NAME_RULES, "a/what?.gcode", "OctoPrint drops from file names: '?'"),
+    (octoprint.NAME_RULES, ".hidden.gcode", "hides names starting with a dot"),
+    (octoprint.NAME_RULES, "com1.gcode", "'com1' is a reserved name"),
+    (octoprint.NAME_RULES, "Größe #2/x.gcode", None),
+    (moonraker.NAME_RULES, " a.gcode", "starts or ends with a space"),
+    (moonraker.NAME_RULES, "a\x00.gcode", "NUL character"),
+    (moonraker.NAME_RULES, "ok/Würfel 20 mm?.gcode", None),
+]
+
+
+@pytest.mark.parametrize(("rules", "path", "expected"), CASES)
+def test_name_rules(rules: NameRules, path: str, expected: str | None) -> None:
+    problem = check(rules, path)
+    if expected is None:
+        assert problem is None
+    else:
+        assert problem is not None and expected in problem
