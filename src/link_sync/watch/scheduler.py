@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from link_sync import errors
-from link_sync.backends import create_backend
+from link_sync.backends import open_backend
 from link_sync.backends.base import Backend
 from link_sync.config import PrinterConfig
 from link_sync.execute import (
@@ -426,9 +426,10 @@ class PrinterWorker:
     async def _poll(self) -> None:
         loop = asyncio.get_running_loop()
         settings = self.farm.settings
-        if self._backend is None:
-            self._backend = create_backend(self.printer)
         try:
+            if self._backend is None:
+                # Asks a PrusaLink printer whether it is Buddy or Pi: may fail like status.
+                self._backend = await open_backend(self.printer)
             status = await self._backend.status()
         except errors.PrinterError as exc:
             self.unreachable_polls += 1
