@@ -256,7 +256,20 @@ def explain_failures(result: RunResult) -> list[str]:
             lines.append(f"{p.name}: {p.error}")
         lines.extend(f"{p.name}: {a.path}: {a.error}" for a in p.actions if not a.ok)
         lines.extend(f"{p.name}: note: {note}" for note in p.notes)
+        lines.extend(explain_skipped(p, each=result.dry_run))
     return lines
+
+
+def explain_skipped(p: PrinterResult, *, each: bool) -> list[str]:
+    """The master files a printer does not get: each one (a plan), or how many (a sync)."""
+    if not p.skipped:
+        return []
+    if each or len(p.skipped) == 1:
+        return [f"{p.name}: note: skip {path}: {reason}" for path, reason in p.skipped]
+    return [
+        f"{p.name}: note: {len(p.skipped)} master files are not for this printer "
+        "(`link-sync plan` says why for each)"
+    ]
 
 
 def print_json(document: dict[str, Any], stream: IO[str] | None = None) -> None:
