@@ -148,3 +148,28 @@ def test_name_rules(rules: NameRules, path: str, expected: str | None) -> None:
         assert problem is None
     else:
         assert problem is not None and expected in problem
+
+
+# --------------------------------------------------------------------------- registry readers
+
+
+def test_init_template_help_and_readme_list_every_printer_type() -> None:
+    from click.testing import CliRunner
+
+    from link_sync.cli import main
+    from link_sync.commands.init import render_config
+
+    template = render_config("/srv/gcodes")
+    help_text = CliRunner().invoke(main, ["--help"]).output
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    support = readme.split("## Printer support", 1)[1].split("\n## ", 1)[0]
+    readme_types = {
+        row.split("|")[2].strip().strip("`")
+        for row in support.splitlines()
+        if row.startswith("|") and "`" in row.split("|")[2]
+    } - {"backend (`type:`)"}
+    assert readme_types == set(PRINTER_TYPES)
+    for printer_type in PRINTER_TYPES.values():
+        line = f"{printer_type.name:<11}{printer_type.description}"
+        assert line in template
+        assert printer_type.name in help_text and printer_type.description in help_text

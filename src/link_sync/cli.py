@@ -23,6 +23,7 @@ import click
 from rich.console import Console
 
 from link_sync import __version__, redact
+from link_sync.commands.init import printer_type_lines
 from link_sync.commands.status import status_async
 from link_sync.commands.sync import Selection, SyncRequest, sync
 from link_sync.errors import LinkSyncError, SafetyRefusal, UsageError
@@ -63,7 +64,12 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="\b\nPrinter types (a printer's `type:` in the config):\n"
+    + printer_type_lines("  ").rstrip("\n"),
+)
 @click.version_option(__version__, "-V", "--version", prog_name="link-sync")
 def main() -> None:
     """Keep every printer of a 3D-print farm in line with one master folder of G-code.

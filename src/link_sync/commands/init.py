@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from link_sync.backends.registry import DEFAULT_TYPE, PRINTER_TYPES
 from link_sync.errors import UsageError
 
 TEMPLATE = """\
@@ -40,9 +41,8 @@ printers:
 {printers}
 # Every printer key:
 #   host:          192.168.1.50, 192.168.1.50:8080 or https://printer.lan (required)
-#   type:          prusalink (default; Buddy firmware and Raspberry-Pi PrusaLink),
-#                  octoprint, or moonraker
-#   username:      digest user (PrusaLink; "maker" on Buddy firmware)
+#   type:          the printer's API (default: {default_type}):
+{types}#   username:      digest user (PrusaLink; "maker" on Buddy firmware)
 #   password:      digest password (PrusaLink)      password_file: read it from a file
 #   api_key:       X-Api-Key (OctoPrint, Moonraker, Raspberry-Pi PrusaLink)
 #                                                    api_key_file: read it from a file
@@ -87,7 +87,14 @@ def render_config(source: str, printers: Sequence[tuple[str, str]] = ()) -> str:
         body = "".join(f"  {name}:\n    host: {host}\n" for name, host in printers)
     else:
         body = EXAMPLE_PRINTERS
-    return TEMPLATE.format(source=source, printers=body)
+    return TEMPLATE.format(
+        source=source, printers=body, default_type=DEFAULT_TYPE, types=printer_type_lines("#     ")
+    )
+
+
+def printer_type_lines(indent: str) -> str:
+    """One line per printer type of the registry: its `type:` value and what it is for."""
+    return "".join(f"{indent}{t.name:<11}{t.description}\n" for t in PRINTER_TYPES.values())
 
 
 def parse_printer_arguments(values: Sequence[str]) -> list[tuple[str, str]]:
