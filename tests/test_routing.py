@@ -426,3 +426,136 @@ async def test_status_shows_how_many_files_are_meant_for_each_printer(
     assert rows["mk4s-02"]["wanted_files"] == 4
     lines = status_lines(report.rows)
     assert any(line.startswith("mini-04:") and "wanted=4, 4 to send" in line for line in lines)
+
+
+# -- the printer's screen (the emulator's print preview is on, as on a real printer) --------
+
+
+async def test_the_preview_each_upload_opens_shows_a_file_that_fits_the_printer(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    from link_sync.printer_models import fits
+    from link_sync.targets import read_target
+
+    _fill(master, MIXED_MASTER)
+    farm = await farm_factory([_spec(n, p) for n, p in MIXED_PROFILES.items()], preview=True)
+    result = await run_sync(farm)
+    assert result.exit_code == 0, result.to_json()
+    for printer in farm:
+        if printer.spec.profile == "mk3":
+            continue  # the Pi PrusaLink has no preview screen
+        on_screen = printer.screen_file
+        assert on_screen is not None, printer.name
+        fit = fits(read_target(master.root / on_screen), printer.profile.model, 0.4)
+        assert fit.ok, (printer.name, on_screen, fit.reason)
+        assert printer.state == "IDLE"
+    for printer in farm:
+        printer.requests.clear()
+    again = await run_sync(farm)
+    assert again.exit_code == 0 and all(p.actions == [] for p in again.printers)
+
+
+@pytest.mark.parametrize("change", ["replace", "delete"])
+async def test_a_file_open_on_the_screen_is_reported_not_retried(
+    farm_factory: Any, master: Master, run_sync: SyncRunner, change: str
+) -> None:
+    """409 "File is busy" for the previewed file: one attempt, a clear report, exit 1;
+    after Back on the printer's screen the next run completes."""
+    _fill(master, {"a.gcode": MIXED_MASTER["benchy_MK4IS.gcode"]})
+    farm = await farm_factory([_spec("mk4-01", "mk4")], preview=True)
+    printer = farm["mk4-01"]
+    await run_sync(farm)
+    assert printer.screen_file == "a.gcode"
+    if change == "replace":
+        master.write("a.gcode", prusaslicer_gcode("MK4IS", 0.4, seed=42))
+    else:
+        master.remove("a.gcode")
+        master.write("b.gcode", b"G28\n")
+    printer.requests.clear()
+
+    result = await run_sync(farm)
+
+    report = result.printers[0]
+    assert result.exit_code == 1 and report.status == "failed"
+    done = "replaced" if change == "replace" else "deleted"
+    failed = [a for a in report.actions if not a.ok]
+    assert [(a.op, a.path, a.error) for a in failed] == [
+        (
+            change,
+            "a.gcode",
+            f"open on the printer's screen — it will be {done} once the screen is closed",
+        )
+    ]
+    method = "PUT" if change == "replace" else "DELETE"
+    tries = [r for r in printer.requests if r.method == method and r.path.endswith("/a.gcode")]
+    assert len(tries) == 1  # not retried
+    assert "a.gcode" in printer.files()
+
+    printer.screen_back()
+    healed = await run_sync(farm)
+    assert healed.exit_code == 0, healed.to_json()
+    if change == "replace":
+        assert printer.files()["a.gcode"] == master.files()["a.gcode"]
+    else:
+        assert set(printer.files()) == {"b.gcode"}
+
+
+async def test_a_printer_turning_attention_after_our_upload_is_reported_naming_its_screen(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    """Someone presses Print on a preview whose file asks a question (what the firmware does
+    for a wrong-printer file): the run reports the printer's question, not 'busy'."""
+    import asyncio
+
+    _fill(
+        master,
+        {
+            "a.gcode": MIXED_MASTER["benchy_MK4IS.gcode"],
+            "z-big.gcode": b"G1 X1\n" * 60_000,
+        },
+    )
+    farm = await farm_factory(
+        [_spec("mk4-01", "mk4", rate=300_000, files={"old.gcode": b"G28\n"})], preview=True
+    )
+    printer = farm["mk4-01"]
+
+    async def press_print_on_the_preview() -> None:
+        while printer.screen_file is None:
+            await asyncio.sleep(0.01)
+        printer.start_print(printer.screen_file)
+        printer.set_state("ATTENTION")
+
+    presser = asyncio.create_task(press_print_on_the_preview())
+    result = await run_sync(farm)
+    await presser
+
+    report = result.printers[0]
+    assert result.exit_code == 1 and report.status == "failed"
+    assert report.error is not None and "ATTENTION" in report.error
+    assert "about a.gcode" in report.error
+    assert "deletes postponed: the printer is ATTENTION" in report.notes
+    assert "old.gcode" in printer.files()  # no deletes while it asks
+
+
+async def test_the_printers_own_nozzle_routes(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    """Buddy printers tell their nozzle (/api/version, /api/v1/info): a 0.6 mm printer gets
+    the 0.6 mm files of its model, a 0.4 mm printer the 0.4 mm ones."""
+    _fill(
+        master,
+        {
+            "b_0.4n.gcode": prusaslicer_gcode("MK4S", 0.4, seed=1),
+            "b_0.6n.bgcode": prusaslicer_bgcode("MK4S", 0.6, seed=2),
+            "any.gcode": b"G28\n",
+        },
+    )
+    farm = await farm_factory([_spec("s04", "mk4s"), _spec("s06", "mk4s", nozzle_diameter=0.6)])
+    result = await run_sync(farm)
+    assert result.exit_code == 0, result.to_json()
+    assert set(farm["s04"].files()) == {"b_0.4n.gcode", "any.gcode"}
+    assert set(farm["s06"].files()) == {"b_0.6n.bgcode", "any.gcode"}
+    s04 = next(p for p in result.printers if p.name == "s04")
+    assert dict(s04.skipped) == {
+        "b_0.6n.bgcode": "sliced for a 0.6 mm nozzle; this printer has 0.4 mm"
+    }

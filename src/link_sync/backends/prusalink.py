@@ -189,6 +189,9 @@ class PrusaLinkBackend(HttpBackend):
             storage=self.storage,
             free_space=free if isinstance(free, int) else None,
             extra={"hostname": str(hostname)} if hostname else {},
+            # Buddy says it in /api/version (basic_gets.cpp get_version) and /api/v1/info.
+            nozzle_diameter=_nozzle(version.get("nozzle_diameter"))
+            or _nozzle(info.get("nozzle_diameter")),
         )
 
     async def status(self) -> PrinterStatus:
@@ -411,3 +414,10 @@ def _entry(parent: str, parent_request: str, child: dict[str, Any]) -> RemoteEnt
         print_file=is_dir or kind == "PRINT_FILE",
         download_ref=download if isinstance(download, str) and download else None,
     )
+
+
+def _nozzle(value: object) -> float | None:
+    """A nozzle diameter in mm, or None for anything that is not a plausible one."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 5:
+        return float(value)
+    return None
