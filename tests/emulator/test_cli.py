@@ -155,7 +155,7 @@ def test_screen_and_usb_keys_and_controls(tmp_path: Path) -> None:
         r = put(a, "a.gcode", b"y" * 100, Overwrite="?1")
         assert r.status_code == 409 and "File is busy" in r.text
         r = requests.post(a + "/emulator/screen/back", timeout=5)  # no auth
-        assert r.json() == {"state": "IDLE", "screen": None, "usb": True}
+        assert r.json() == {"state": "IDLE", "screen": None, "question": None, "usb": True}
         assert put(a, "a.gcode", b"y" * 100, Overwrite="?1").status_code == 201
         storage = requests.get(b + "/api/v1/storage", auth=auth, timeout=5).json()
         assert storage["storage_list"][0]["available"] is False
@@ -172,7 +172,7 @@ def test_no_preview_option() -> None:
         assert put(url, "a.gcode", b"x").status_code == 201
         assert put(url, "a.gcode", b"y", Overwrite="?1").status_code == 201
         r = requests.post(url + "/emulator/screen/back", timeout=5)
-        assert r.json() == {"state": "IDLE", "screen": None, "usb": True}
+        assert r.json() == {"state": "IDLE", "screen": None, "question": None, "usb": True}
 
 
 @pytest.mark.parametrize(

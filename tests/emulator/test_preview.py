@@ -83,7 +83,7 @@ async def test_back_over_http_needs_no_auth_and_only_post(farm_factory: Factory)
         assert (await http.post("/emulator/screen/nope")).status_code == 404
         r = await http.post("/emulator/screen/back")
         assert r.status_code == 200
-        assert r.json() == {"state": "IDLE", "screen": None, "usb": True}
+        assert r.json() == {"state": "IDLE", "screen": None, "question": None, "usb": True}
         r = await http.delete("/api/v1/files/usb/a.gcode", headers={"X-Api-Key": "maker-pass"})
         assert r.status_code == 204
 
@@ -148,3 +148,107 @@ async def test_nozzle_diameter_is_reported(farm_factory: Factory, client: Any) -
     assert (await c.get("/api/version")).json()["nozzle_diameter"] == 0.6
     q = await buddy(farm_factory)
     assert (await client(q).get("/api/v1/info")).json()["nozzle_diameter"] == 0.4
+
+
+# -- the "wrong printer" question: asked when a print of the file is requested ------------
+
+MINI_FILE = b'M862.3 P "MINI" ; printer model check\nM862.1 P0.4 ; nozzle check\nG28\n'
+MK4_FILE = b'M862.3 P "MK4" ; printer model check\nM862.1 P0.4 ; nozzle check\nG28\n'
+MK4_06_FILE = b'M862.3 P "MK4"\nM862.1 P0.6\nG28\n'
+# PrusaSlicer's comment only, no M862: the firmware does not read it, so it does not ask
+COMMENT_ONLY = b"; printer_model = MINIIS\n; nozzle_diameter = 0.4\nG28\n"
+
+
+async def test_a_wrong_model_file_waits_as_a_preview_and_asks_when_print_is_pressed(
+    farm_factory: Factory, client: Any
+) -> None:
+    p = await buddy(farm_factory)
+    c = client(p)
+    await c.put("/api/v1/files/usb/clip.gcode", MINI_FILE)
+    # on upload: the preview image only; the firmware asks after Print is pressed
+    assert p.state == "IDLE" and p.screen_file == "clip.gcode" and p.question is None
+    assert p.press_print() is True
+    assert p.state == "ATTENTION"
+    assert p.question == "sliced for MINI; this is an MK4"
+    status = (await c.get("/api/v1/status")).json()
+    assert status["printer"]["state"] == "ATTENTION" and "id" in status["job"]
+    job = (await c.get("/api/v1/job")).json()
+    assert job["state"] == "PAUSED" and job["file"]["display_name"] == "clip.gcode"
+    legacy = (await c.get("/api/job")).json()
+    assert legacy["state"] == "Error" and legacy["job"]["file"]["display"] == "clip.gcode"
+    # the file is held: DELETE and overwrite are busy (the overwrite before its body)
+    assert (await c.delete("/api/v1/files/usb/clip.gcode")).status_code == 409
+    r = await c.put("/api/v1/files/usb/clip.gcode", MK4_FILE, headers=OVERWRITE)
+    assert r.status_code == 409 and "File is busy" in r.text
+    assert p.screen_back() is True
+    assert p.state == "IDLE" and p.job is None and p.question is None
+    assert (await c.get("/api/v1/job")).status_code == 204
+    assert (await c.delete("/api/v1/files/usb/clip.gcode")).status_code == 204
+
+
+async def test_a_file_that_fits_prints_when_print_is_pressed(
+    farm_factory: Factory, client: Any
+) -> None:
+    for data in (MK4_FILE, COMMENT_ONLY, b"G28\nG1 X1\n"):
+        p = await buddy(farm_factory)
+        await client(p).put("/api/v1/files/usb/part.gcode", data)
+        assert p.press_print() is True
+        assert p.state == "PRINTING" and p.job_path() == "part.gcode", data
+
+
+async def test_a_wrong_nozzle_asks_too(farm_factory: Factory, client: Any) -> None:
+    p = await buddy(farm_factory)
+    await client(p).put("/api/v1/files/usb/part.gcode", MK4_06_FILE)
+    p.press_print()
+    assert p.state == "ATTENTION"
+    assert p.question == "sliced for a 0.6 mm nozzle; this printer has 0.4 mm"
+    q = await buddy(farm_factory, nozzle_diameter=0.6)
+    await client(q).put("/api/v1/files/usb/part.gcode", MK4_06_FILE)
+    q.press_print()
+    assert q.state == "PRINTING"
+
+
+async def test_asking_to_print_a_wrong_file_over_the_api_gets_the_question(
+    farm_factory: Factory, client: Any
+) -> None:
+    p = await buddy(farm_factory, preview=False, files={"clip.gcode": MINI_FILE})
+    c = client(p)
+    # the print is accepted (204), then the screen asks
+    assert (await c.request("POST", "/api/v1/files/usb/clip.gcode")).status_code == 204
+    assert p.state == "ATTENTION"
+    job_id = (await c.get("/api/v1/job")).json()["id"]
+    assert (await c.delete(f"/api/v1/job/{job_id}")).status_code == 204  # stop: back to idle
+    assert p.state == "IDLE" and p.job is None
+    r = await c.put(
+        "/api/v1/files/usb/other.gcode", MINI_FILE, headers={"Print-After-Upload": "?1"}
+    )
+    assert r.status_code == 201 and p.state == "ATTENTION" and p.job_path() == "other.gcode"
+
+
+async def test_print_and_back_over_http(farm_factory: Factory) -> None:
+    p = await buddy(farm_factory)
+    async with httpx.AsyncClient(base_url=p.url) as http:
+        r = await http.post("/emulator/screen/print")
+        assert r.status_code == 409  # nothing on the screen
+        key = {"X-Api-Key": "maker-pass"}
+        await http.put("/api/v1/files/usb/clip.gcode", content=MINI_FILE, headers=key)
+        r = await http.post("/emulator/screen/print")
+        assert r.json() == {
+            "state": "ATTENTION",
+            "screen": "clip.gcode",
+            "question": "sliced for MINI; this is an MK4",
+            "usb": True,
+        }
+        r = await http.post("/emulator/screen/back")
+        assert r.json()["state"] == "IDLE" and r.json()["screen"] is None
+
+
+async def test_the_check_reads_files_kept_on_disk_too(
+    farm_factory: Factory, client: Any, tmp_path: Any
+) -> None:
+    farm = await farm_factory([PrinterSpec("mk4-1")], preview=True, storage_dir=tmp_path)
+    p = farm["mk4-1"]
+    await client(p).put("/api/v1/files/usb/sub/clip.gcode", MINI_FILE)
+    assert (tmp_path / "mk4-1" / "sub" / "clip.gcode").read_bytes() == MINI_FILE
+    p.press_print()
+    assert p.state == "ATTENTION" and p.screen_file == "sub/clip.gcode"

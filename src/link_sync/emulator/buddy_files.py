@@ -154,7 +154,7 @@ async def put(ctx: Ctx, parts: list[str], body_fault: Fault | None) -> web.Strea
     if h.get("Print-After-Upload", "").strip().lower() in {"?1", "1", "true"}:
         if not p.can_print:
             raise HttpError(409, "Can't print right now")
-        p.start_print(p.storage.path_of(node))
+        p.print_file(node)
     else:
         p.after_upload(node)
     resp = ctx.json(file_info(ctx, node), status=201)
@@ -219,7 +219,7 @@ async def post(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
         raise HttpError(404, "Not Found")
     if node.is_dir or _kind(node) != "PRINT_FILE" or not p.can_print:
         raise HttpError(409, "Can't print right now")
-    p.start_print(p.storage.path_of(node))
+    p.print_file(node)
     return web.Response(status=204)
 
 

@@ -214,8 +214,9 @@ def emulate_command(
     """Serve emulated PrusaLink printers on 127.0.0.1 until SIGINT/SIGTERM.
 
     Prints `name url profile` for each printer once all are listening. Each Buddy
-    printer also answers POST /emulator/screen/back (Back pressed on its screen),
-    /emulator/usb/remove and /emulator/usb/insert, without auth.
+    printer also answers POST /emulator/screen/back and /emulator/screen/print (Back or
+    Print pressed on its screen), /emulator/usb/remove and /emulator/usb/insert, without
+    auth.
     """
     if api_key is not None and profile != "mk3" and farm_file is None:
         raise click.UsageError("--api-key applies to the mk3 profile only")

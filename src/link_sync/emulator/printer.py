@@ -16,6 +16,7 @@ from link_sync.emulator.auth import BuddyAuth, PiAuth
 from link_sync.emulator.fat import clean_long_name, fat_timestamp
 from link_sync.emulator.faults import Fault, FaultSet
 from link_sync.emulator.listener import Listener
+from link_sync.emulator.printcheck import read_file_target, wrong_printer
 from link_sync.emulator.profiles import PROFILES, Profile
 from link_sync.emulator.spec import STATES, PrinterSpec
 from link_sync.emulator.storage import Node, Storage, filler
@@ -78,6 +79,8 @@ class EmulatedPrinter:
         self.preview_on = not self.pi and (spec.preview if spec.preview is not None else preview)
         #: Buddy: the file shown on the print-preview screen (None: no preview open)
         self.preview: Node | None = None
+        #: Buddy: the "wrong printer" question on the screen before a print (ATTENTION)
+        self.question: str | None = None
         #: Buddy: the USB stick is in (`usb_remove()` / `usb_insert()`)
         self.usb = spec.usb or self.pi
         disk = storage_dir / spec.name if storage_dir is not None else None
@@ -189,14 +192,43 @@ class EmulatedPrinter:
         if state == "IDLE":
             self.job = None
             self.preview = None
+        if state != "ATTENTION":
+            self.question = None
 
     def start_print(self, path: str) -> None:
         node = self._lookup(path)
         if node is None or node.is_dir:
             raise FileNotFoundError(path)
         self.preview = None  # a print replaces the preview on the screen
+        self.question = None
         self.job = Job(self.next_id(), node, time.monotonic())
         self.state = "PRINTING"
+
+    def print_file(self, node: Node) -> None:
+        """A print asked for (POST, Print-After-Upload, Print pressed on the preview).
+
+        Buddy checks the file first: a file for another model or nozzle stops at the
+        "wrong printer" question, ATTENTION, with a job (the preview counts it as
+        started) until someone answers on the screen.
+        """
+        problem = None if self.pi else self.wrong_printer(node)
+        if problem is None:
+            self.start_print(self.storage.path_of(node))
+            return
+        self.preview = None
+        self.job = Job(self.next_id(), node, time.monotonic())
+        self.question = problem
+        self.state = "ATTENTION"
+
+    def wrong_printer(self, node: Node) -> str | None:
+        """Why the firmware would ask before printing this file (None: it would not)."""
+        disk = self.storage.disk_root
+        target = read_file_target(
+            node.name,
+            None if disk is not None else self.storage.read(node),
+            disk / self.storage.path_of(node) if disk is not None else None,
+        )
+        return wrong_printer(target, self.profile.printer_type, self.spec.nozzle_diameter)
 
     def stop_print(self) -> None:
         if self.job is not None:
@@ -247,9 +279,21 @@ class EmulatedPrinter:
         self.state = "IDLE"
         self.preview = node
 
+    def press_print(self) -> bool:
+        """Someone presses Print on the preview; False when no preview is open."""
+        if self.preview is None:
+            return False
+        self.print_file(self.preview)
+        return True
+
     def screen_back(self) -> bool:
-        """Someone presses Back (or Home) on the printer: the preview closes, or the
-        finished/stopped print's screen is left. False when there was nothing to close."""
+        """Someone presses Back (or Home) on the printer: the question or the preview
+        closes, or the finished/stopped print's screen is left. False when there was
+        nothing to close."""
+        if self.question is not None:  # the print never started: back to idle
+            self.question = None
+            self.leave_print_screen()
+            return True
         if self.preview is not None:
             self.preview = None
             return True

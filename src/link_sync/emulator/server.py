@@ -121,12 +121,14 @@ class Handler:
     def emulator_control(self, request: web.BaseRequest, parts: list[str]) -> web.StreamResponse:
         """Not firmware: what a person does at the printer, for an emulator run as a process.
 
-        POST /emulator/screen/back, /emulator/usb/remove, /emulator/usb/insert; no auth
-        (the emulator binds loopback). Answers the printer's state, screen and stick.
+        POST /emulator/screen/back, /emulator/screen/print (409 without a preview),
+        /emulator/usb/remove, /emulator/usb/insert; no auth (the emulator binds
+        loopback). Answers the printer's state, screen, question and stick.
         """
         p = self.p
         actions = {
             ("screen", "back"): p.screen_back,
+            ("screen", "print"): p.press_print,
             ("usb", "remove"): p.usb_remove,
             ("usb", "insert"): p.usb_insert,
         }
@@ -135,9 +137,10 @@ class Handler:
             raise HttpError(404, "Not Found")
         if request.method != "POST":
             raise HttpError(405, "Method Not Allowed")
-        action()
+        if action() is False and parts[1] == "print":
+            raise HttpError(409, "No print preview on the screen")
         p.touched()
-        body = {"state": p.state, "screen": p.screen_file, "usb": p.usb}
+        body = {"state": p.state, "screen": p.screen_file, "question": p.question, "usb": p.usb}
         return web.json_response(body)
 
     def authenticate(self, request: web.BaseRequest) -> None:

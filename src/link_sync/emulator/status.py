@@ -189,7 +189,10 @@ def job_command(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
     if method == "DELETE" and action is None:
         if p.state not in {"PRINTING", "PAUSED", "ATTENTION"}:
             raise HttpError(409, "Conflict")
-        p.state = "STOPPED"
+        if p.question is not None:
+            p.screen_back()  # aborting before the print started ends idle
+        else:
+            p.state = "STOPPED"
     elif method == "PUT" and action == "pause" and p.state == "PRINTING":
         p.state = "PAUSED"
     elif method == "PUT" and action == "resume" and p.state == "PAUSED":
