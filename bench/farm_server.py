@@ -85,7 +85,8 @@ async def serve(args: argparse.Namespace) -> None:
         )
         for i in range(args.printers)
     ]
-    farm = Farm(specs, storage_dir=args.storage_dir)
+    # preview off: the scenarios replace files, which a file open on a screen would refuse
+    farm = Farm(specs, storage_dir=args.storage_dir, preview=False)
     await farm.start()
     started = time.monotonic()
     try:
