@@ -559,3 +559,32 @@ async def test_the_printers_own_nozzle_routes(
     assert dict(s04.skipped) == {
         "b_0.6n.bgcode": "sliced for a 0.6 mm nozzle; this printer has 0.4 mm"
     }
+
+
+async def test_plain_output_explains_every_file_a_printer_does_not_get(
+    farm_factory: Any, master: Master, state_env: dict[str, str], tmp_path: Path
+) -> None:
+    import io
+
+    import yaml
+
+    from link_sync.commands.sync import Selection, SyncRequest, sync_async
+    from link_sync.report import PlainLog
+
+    _fill(master, MIXED_MASTER)
+    farm = await farm_factory(
+        [_spec("mini-04", "mini", files={"benchy_MK4S.gcode": MIXED_MASTER["benchy_MK4S.gcode"]})]
+    )
+    config = tmp_path / "link-sync.yml"
+    config.write_text(yaml.safe_dump(farm.config(source=str(master.root))))
+    out = io.StringIO()
+    request = SyncRequest(selection=Selection(config=config), dry_run=True)
+    await sync_async(request, PlainLog(out, dry_run=True), environ=state_env, cwd=tmp_path)
+    lines = out.getvalue().splitlines()
+    for path in set(MIXED_MASTER) - EXPECTED["mini"] - TARGETLESS:
+        target = "sliced for "
+        assert any(line.startswith(f"mini-04: skip {path}: {target}") for line in lines), (
+            path,
+            lines,
+        )
+    assert "mini-04: would delete benchy_MK4S.gcode (sliced for MK4S; this is a MINI)" in lines

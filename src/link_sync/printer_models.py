@@ -18,6 +18,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -89,6 +90,7 @@ def _spellings(text: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
 def lookup_model(name: str | None) -> PrinterModel | None:
     """The model `name` means (any spelling `normalize_model` takes), or None."""
     if name is None:

@@ -137,13 +137,19 @@ def not_wanted(
     if not printer.routed:
         return {}
     out: dict[str, str] = {}
+    # A master has few distinct targets: decide each once (10,000 files, 50 printers).
+    reasons: dict[tuple[str | None, float | None], str | None] = {}
     for file in files:
         target = targets.get(file)
         if not target.known:
             continue
-        fit = fits(target, printer.model, printer.nozzle, printer.accept)
-        if not fit.ok:
-            out[file.path] = fit.reason
+        key = (target.model, target.nozzle)
+        if key not in reasons:
+            fit = fits(target, printer.model, printer.nozzle, printer.accept)
+            reasons[key] = None if fit.ok else fit.reason
+        reason = reasons[key]
+        if reason is not None:
+            out[file.path] = reason
     return out
 
 
