@@ -16,14 +16,18 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
+from collections import OrderedDict
 from typing import Any
 
 from aiohttp import web
 
-from link_sync.watch.state import FarmState
+from link_sync.watch.state import FarmState, PrinterView, WatchEvent
 
-#: Seconds a stream gathers changes before writing them (a state change shows well within 1 s).
-FLUSH_EVERY = 0.25
+#: Seconds a stream gathers changes before writing them: a state change still shows
+#: within 1 s, and a 500-printer page redraws twice a second, not at every change.
+FLUSH_EVERY = 0.5
+#: Encoded events kept for the other clients (a few seconds of a busy farm).
+ENCODED_KEPT = 5_000
 #: Seconds of silence before a comment line keeps proxies and browsers from timing out.
 KEEPALIVE = 15.0
 
@@ -35,11 +39,37 @@ def sse(data: Any, event: str | None = None) -> str:
 
 
 class EventStreams:
-    """Serves the SSE streams of one app and closes them when the app shuts down."""
+    """Serves the SSE streams of one app and closes them when the app shuts down.
+
+    Every client gets the same events and, mostly, the same changed views: each is
+    encoded once (`_encoded`) and the text shared, so 20 clients cost little more than one.
+    """
 
     def __init__(self, farm: FarmState) -> None:
         self.farm = farm
         self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+        #: id(event) -> (event, its SSE text); the event is kept so its id is not reused
+        self._encoded: OrderedDict[int, tuple[WatchEvent, str]] = OrderedDict()
+        #: printer -> (view version, its JSON): a view is serialised once per change
+        self._views: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    def _event_text(self, event: WatchEvent) -> str:
+        known = self._encoded.get(id(event))
+        if known is not None and known[0] is event:
+            return known[1]
+        text = sse(event.to_json())
+        self._encoded[id(event)] = (event, text)
+        if len(self._encoded) > ENCODED_KEPT:
+            self._encoded.popitem(last=False)
+        return text
+
+    def _view_json(self, view: PrinterView) -> dict[str, Any]:
+        known = self._views.get(view.name)
+        if known is not None and known[0] == view.version:
+            return known[1]
+        data = view.to_json()
+        self._views[view.name] = (view.version, data)
+        return data
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         task = asyncio.current_task()
@@ -64,7 +94,7 @@ class EventStreams:
                     await response.write(b": keepalive\n\n")
                     continue
                 await asyncio.sleep(FLUSH_EVERY)
-                chunks = [sse(e.to_json()) for e in subscription.take()]
+                chunks = [self._event_text(e) for e in subscription.take()]
                 if subscription.lost:
                     chunks.append(sse({"events": subscription.lost}, "lost"))
                     subscription.lost = 0
@@ -74,7 +104,7 @@ class EventStreams:
                 if changed or removed or now_shown != shown:
                     shown = now_shown
                     update = {
-                        "printers": [v.to_json() for v in changed],
+                        "printers": [self._view_json(v) for v in changed],
                         "removed": removed,
                         "totals": farm.totals(),
                         "master": farm.master.to_json(),

@@ -5,6 +5,7 @@
 "use strict";
 
 const RENDER_MS = 100;
+const EVENTS_MS = 1000; // the event list is redrawn at most once a second
 const EVENTS_SHOWN = 40;
 const TOKEN_KEY = "link-sync-token";
 
@@ -17,12 +18,22 @@ let writable = true;
 let renderTimer = null;
 let recentDirty = false;
 let farmDirty = false;
+let eventsDrawn = -Infinity;
 
 const $ = (id) => document.getElementById(id);
 
+// Writes only what changed: with 500 rows, every needless DOM write costs a style pass.
 function setText(el, value) {
   const text = value == null ? "" : String(value);
   if (el.textContent !== text) el.textContent = text;
+}
+
+function setData(el, key, value) {
+  if (el.dataset[key] !== value) el.dataset[key] = value;
+}
+
+function setAttr(el, name, value) {
+  if (el.getAttribute(name) !== value) el.setAttribute(name, value);
 }
 
 function formatBytes(n) {
@@ -44,12 +55,19 @@ function formatSeconds(s) {
   return Math.floor(s / 3600) + " h " + Math.round((s % 3600) / 60) + " min";
 }
 
+// Local time as HH:MM:SS (with the date when not today). Hand-made: the Intl
+// formatters cost more than everything else on a busy 500-printer page.
+const pad = (n) => (n < 10 ? "0" : "") + n;
 function formatTime(epoch) {
   if (epoch == null) return "";
   const d = new Date(epoch * 1000);
+  const time = pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
   const now = new Date();
-  const time = d.toLocaleTimeString([], { hour12: false });
-  return d.toDateString() === now.toDateString() ? time : d.toLocaleDateString() + " " + time;
+  const today =
+    d.getFullYear() === now.getFullYear() &&
+    d.getMonth() === now.getMonth() &&
+    d.getDate() === now.getDate();
+  return today ? time : d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + time;
 }
 
 function plural(n, word) {
@@ -151,35 +169,37 @@ function button(label, onClick) {
 function drawRow(p) {
   const row = rows.get(p.name) || makeRow(p.name);
   const c = row.cells;
-  row.tr.dataset.name = p.name;
+  setData(row.tr, "name", p.name);
   setText(c.name, p.name);
   setText(c.model, p.model || "");
   const [stateText, stateClass] = describeState(p);
   setText(c.state, stateText);
-  c.state.dataset.tone = stateClass;
-  row.tr.dataset.state = p.reachable === false ? "UNREACHABLE" : p.state || "";
+  setData(c.state, "tone", stateClass);
+  setData(row.tr, "state", p.reachable === false ? "UNREACHABLE" : p.state || "");
   const [syncText, syncClass] = describeSync(p);
   setText(c.sync, syncText);
-  c.sync.dataset.tone = syncClass;
+  setData(c.sync, "tone", syncClass);
 
   const t = p.transfer;
   if (t) {
     setText(c.transferFile, t.path);
-    c.bar.max = Math.max(t.total, 1);
-    c.bar.value = Math.min(t.bytes, t.total);
+    const max = Math.max(t.total, 1);
+    if (c.bar.max !== max) c.bar.max = max;
+    const value = Math.min(t.bytes, t.total);
+    if (c.bar.value !== value) c.bar.value = value;
     const pct = t.total ? Math.floor((100 * t.bytes) / t.total) : 0;
-    c.bar.setAttribute("aria-label", "upload of " + t.path + ": " + pct + " %");
+    setAttr(c.bar, "aria-label", "upload of " + t.path + ": " + pct + " %");
     const eta = t.eta == null ? "" : " · ETA " + formatSeconds(t.eta);
     setText(
       c.transferText,
       formatBytes(t.bytes) + " / " + formatBytes(t.total) + " · " +
         formatBytes(t.rate) + "/s" + eta,
     );
-    c.transfer.dataset.active = "yes";
+    setData(c.transfer, "active", "yes");
   } else {
     setText(c.transferFile, "");
     setText(c.transferText, p.job ? "printing " + p.job : "");
-    c.transfer.dataset.active = "no";
+    setData(c.transfer, "active", "no");
   }
 
   const last = p.last_sync;
@@ -194,25 +214,30 @@ function drawRow(p) {
       c.last,
       formatTime(last.time) + " " + last.status + (done.length ? " (" + done.join(", ") + ")" : ""),
     );
-    c.last.dataset.tone = last.status === "synced" ? "ok" : last.status === "busy" ? "warn" : "bad";
+    setData(c.last, "tone", last.status === "synced" ? "ok" : last.status === "busy" ? "warn" : "bad");
   } else {
     setText(c.last, "—");
-    c.last.dataset.tone = "unknown";
+    setData(c.last, "tone", "unknown");
   }
   setText(c.pauseButton, p.watching === "paused" ? "Resume" : "Pause");
-  c.syncButton.setAttribute("aria-label", "Sync " + p.name);
-  c.pauseButton.setAttribute(
+  setAttr(c.syncButton, "aria-label", "Sync " + p.name);
+  setAttr(
+    c.pauseButton,
     "aria-label",
     (p.watching === "paused" ? "Resume watching " : "Pause watching ") + p.name,
   );
-  c.syncButton.disabled = c.pauseButton.disabled = !writable;
+  if (c.syncButton.disabled === writable) c.syncButton.disabled = c.pauseButton.disabled = !writable;
   applyFilter(row, p);
+}
+
+function haystack(p) {
+  return [p.name, p.model, p.state, p.reason].join(" ").toLowerCase();
 }
 
 function applyFilter(row, p) {
   const filter = $("filter").value.trim().toLowerCase();
-  const haystack = [p.name, p.model, p.state, p.reason].join(" ").toLowerCase();
-  row.tr.hidden = filter !== "" && !haystack.includes(filter);
+  const hidden = filter !== "" && !haystack(p).includes(filter);
+  if (row.tr.hidden !== hidden) row.tr.hidden = hidden;
 }
 
 function drawFarm() {
@@ -234,7 +259,7 @@ function drawFarm() {
   while (list.children.length < items.length) list.appendChild(document.createElement("li"));
   items.forEach(([text, tone], i) => {
     setText(list.children[i], text);
-    list.children[i].dataset.tone = tone;
+    setData(list.children[i], "tone", tone);
   });
 }
 
@@ -246,7 +271,7 @@ function drawEvents() {
       const parts = [formatTime(e.time), e.printer || "farm", e.event];
       if (e.path) parts.push(e.path);
       if (e.message) parts.push(e.message);
-      if (e.bytes != null && e.event !== "pending") parts.push(formatBytes(e.bytes));
+      if (e.bytes && e.event !== "pending") parts.push(formatBytes(e.bytes));
       if (e.error) parts.push("error: " + e.error);
       li.textContent = parts.join("  ");
       if (e.error || e.event === "failed") li.dataset.tone = "bad";
@@ -268,8 +293,12 @@ function render() {
   dirty.clear();
   if (farmDirty) drawFarm();
   farmDirty = false;
-  if (recentDirty) drawEvents();
-  recentDirty = false;
+  if (recentDirty && performance.now() - eventsDrawn >= EVENTS_MS) {
+    drawEvents();
+    eventsDrawn = performance.now();
+    recentDirty = false;
+  }
+  if (recentDirty) scheduleRender();
 }
 
 function takeFarm(data) {
