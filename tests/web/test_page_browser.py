@@ -207,6 +207,10 @@ def test_readable_on_a_phone_and_the_screenshot_for_the_readme(
     page.goto(watch.url + "/")
     expect(row(page, "mk4-01").locator("td.sync")).to_contain_text("in sync", timeout=20_000)
     expect(row(page, "mini-03").locator("td.sync")).to_contain_text("pending", timeout=20_000)
+    # one transfer under way for the picture: mk4-01 takes 8 s at 2 MB/s
+    master.write("customers/ACME order 1042/bracket_v4.gcode", b"G1 X1\n" * 2_700_000)
+    expect(row(page, "mk4-01").locator("td.transfer progress")).to_be_visible(timeout=20_000)
+    expect(row(page, "mk4-01").locator("td.transfer .transfer-text")).to_contain_text("ETA")
     shot = tmp_path / "farm-page.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
