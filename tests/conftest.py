@@ -13,6 +13,7 @@ from link_sync.commands.sync import Selection, SyncRequest, sync_async
 from link_sync.result import RunResult
 
 from sync_helpers import FAST_RETRY, Master, SyncRunner
+from synced_check import assert_synced_printers_hold_the_master
 
 pytest_plugins = ["link_sync.emulator.testing"]
 
@@ -53,6 +54,9 @@ def run_sync(tmp_path: Path, master: Master, state_env: Mapping[str, str]) -> Sy
         )
         fields.setdefault("retry", FAST_RETRY)
         request = SyncRequest(selection=selection, **fields)
-        return await sync_async(request, environ=state_env, cwd=tmp_path)
+        result = await sync_async(request, environ=state_env, cwd=tmp_path)
+        # every printer reported `synced` is read again and compared with the master
+        assert_synced_printers_hold_the_master(result, farm, config, delete=request.delete)
+        return result
 
     return runner

@@ -8,7 +8,7 @@ import pytest
 
 from link_sync.journal import JournalEntry
 from link_sync.model import PRINT_EXTENSIONS, LocalFile, RemoteEntry
-from link_sync.plan import Plan, PlanRules, make_plan
+from link_sync.plan import KEPT_EXCESS, KEPT_STALE, Plan, PlanRules, make_plan
 
 NOW = 1_800_000_000.0
 BUDDY = PlanRules(case_insensitive=True, extensions=PRINT_EXTENSIONS)
@@ -213,8 +213,16 @@ def test_file_being_printed_is_never_replaced_or_deleted() -> None:
         [local("job.gcode", size=5)], [remote("job.gcode", size=4), remote("x.gcode")], {}, rules
     )
     assert ops(plan) == [("delete", "x.gcode")]
+    assert [(k.path, k.reason) for k in plan.kept] == [("job.gcode", KEPT_STALE)]
     gone = make_plan([], [remote("job.gcode")], {}, rules)
     assert ops(gone) == []
+    assert [(k.path, k.reason) for k in gone.kept] == [("job.gcode", KEPT_EXCESS)]
+
+
+def test_file_being_printed_that_is_up_to_date_is_not_kept() -> None:
+    rules = PlanRules(extensions=PRINT_EXTENSIONS, protected="job.gcode")
+    plan = make_plan([local("job.gcode", size=5)], [remote("job.gcode", size=5)], {}, rules)
+    assert ops(plan) == [] and plan.kept == [] and plan.unchanged == 1
 
 
 def test_unsupported_file_type_is_skipped_not_sent() -> None:

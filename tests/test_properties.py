@@ -9,7 +9,11 @@ and runs syncs. After every sync it checks:
 - nothing outside the managed destination, or of another type, was touched;
 - no master file vanished from a printer that had it;
 - the file being printed is intact;
+- a printer reported `synced` holds exactly the master (paths and sizes), faults or not;
 - with no fault active, an idle printer ends in sync, and the next run does nothing.
+
+Prints end as IDLE, FINISHED or STOPPED; in the last two the printer still names the
+finished job, whose file is then an ordinary file (replaced or deleted like any other).
 
 The farm lives in an event loop on a background thread; each sync runs there too.
 Derandomized and database-free, so CI runs the same histories every time.
@@ -219,11 +223,11 @@ class SyncMachine(RuleBasedStateMachine):
         self.jobs[name] = (f"{DEST}/{path}", files[path])
 
     @precondition(lambda self: self.jobs)
-    @rule(data=st.data())
-    def end_print(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), state=st.sampled_from(["IDLE", "FINISHED", "STOPPED"]))
+    def end_print(self, data: st.DataObject, state: str) -> None:
         name = data.draw(st.sampled_from(sorted(self.jobs)))
-        self.lt.call(lambda: self.printer(name).set_state("IDLE"))
-        del self.jobs[name]
+        self.lt.call(lambda: self.printer(name).set_state(state))
+        del self.jobs[name]  # over: its file is no longer protected
 
     @rule(
         name=st.sampled_from(PRINTERS),
@@ -288,6 +292,14 @@ class SyncMachine(RuleBasedStateMachine):
             event("sync refused: empty master")
             assert all(managed(self.printer(n)) == before[n] for n in PRINTERS)
             return
+        # `synced` means exactly the master, whatever else happened in this run
+        want = {path: len(data) for path, data in self.master.items()}
+        for report in result.printers:
+            if report.status == "synced":
+                held = {
+                    path: len(data) for path, data in managed(self.printer(report.name)).items()
+                }
+                assert held == want, f"{report.name} reported synced: {report.to_json()}"
         if self.faults:
             event("sync with faults")
             return

@@ -241,6 +241,118 @@ async def test_include_busy_never_touches_the_file_being_printed(
     assert result.exit_code == 0, result.to_json()
     for printer in farm:
         assert printer.files() == {"job.gcode": b"old", "a.gcode": b"G1\n"}, printer.name
+    for report in result.printers:
+        assert report.status == "busy", report.to_json()  # not in line: the stale job file
+        assert [path for path, _ in report.kept] == ["job.gcode"]
+
+
+@pytest.mark.parametrize("profile", ["mk4", "mk3"])
+@pytest.mark.parametrize("state", ["FINISHED", "STOPPED"])
+async def test_last_print_file_that_is_stale_is_replaced_once_the_print_is_over(
+    farm_factory: Any, master: Master, run_sync: SyncRunner, state: str, profile: str
+) -> None:
+    # The print is over (done, or stopped): its file is an ordinary file again.
+    fill(master, {"a.gcode": b"G1 X1\n" * 5000, "b.gcode": b"G1\n"})
+    farm = await farm_factory(
+        [spec("mk4", profile, files={"a.gcode": b"G1\n" * 250}, state=state, job_file="a.gcode")]
+    )
+    result = await run_sync(farm)
+    report = result.printers[0]
+    assert report.status == "synced", report.to_json()
+    assert result.exit_code == 0
+    assert sorted((a.op, a.path) for a in report.actions) == [
+        ("replace", "a.gcode"),
+        ("upload", "b.gcode"),
+    ]
+    assert report.kept == [] and report.notes == []
+    assert farm["mk4"].files() == {"a.gcode": b"G1 X1\n" * 5000, "b.gcode": b"G1\n"}
+    # the new file goes first: its upload leaves the finished print's screen (Buddy)
+    puts = [r.path.rsplit("/", 1)[-1] for r in farm["mk4"].requests if r.method == "PUT"]
+    assert puts == ["b.gcode", "a.gcode"]
+
+
+@pytest.mark.parametrize("profile", ["mk4"])
+@pytest.mark.parametrize("state", ["FINISHED", "STOPPED"])
+async def test_last_print_file_no_longer_in_the_master_is_deleted_once_the_print_is_over(
+    farm_factory: Any, master: Master, run_sync: SyncRunner, state: str, profile: str
+) -> None:
+    fill(master, {"b.gcode": b"G1\n"})
+    farm = await farm_factory(
+        [spec("mk4", profile, files={"a.gcode": b"old job"}, state=state, job_file="a.gcode")]
+    )
+    result = await run_sync(farm)
+    report = result.printers[0]
+    assert report.status == "synced", report.to_json()
+    assert result.exit_code == 0
+    assert ("delete", "a.gcode") in [(a.op, a.path) for a in report.actions]
+    assert farm["mk4"].files() == {"b.gcode": b"G1\n"}
+
+
+async def test_include_busy_keeps_a_stale_file_being_printed_and_says_so(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"a.gcode": b"G1 X1\n" * 5000, "b.gcode": b"G1\n"})
+    farm = await farm_factory(
+        [spec("mk4", files={"a.gcode": b"G1\n" * 250}, state="PRINTING", job_file="a.gcode")]
+    )
+    result = await run_sync(farm, include_busy=True)
+    report = result.printers[0]
+    assert report.status == "busy", report.to_json()
+    assert result.exit_code == 0
+    assert report.notes == [
+        "kept a.gcode: being printed; the master's version goes on after the print"
+    ]
+    assert farm["mk4"].files() == {"a.gcode": b"G1\n" * 250, "b.gcode": b"G1\n"}
+    # the print ends: the next run replaces it and the printer is in sync
+    farm["mk4"].set_state("FINISHED")
+    after = await run_sync(farm)
+    assert after.printers[0].status == "synced", after.to_json()
+    assert farm["mk4"].files() == {"a.gcode": b"G1 X1\n" * 5000, "b.gcode": b"G1\n"}
+
+
+async def test_include_busy_with_an_up_to_date_file_being_printed_is_synced(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    fill(master, {"a.gcode": b"G1\n" * 250, "b.gcode": b"G1\n"})
+    farm = await farm_factory(
+        [spec("mk4", files={"a.gcode": b"G1\n" * 250}, state="PRINTING", job_file="a.gcode")]
+    )
+    result = await run_sync(farm, include_busy=True)
+    report = result.printers[0]
+    assert report.status == "synced", report.to_json()
+    assert result.exit_code == 0
+    assert report.kept == [] and report.notes == []
+    assert [(a.op, a.path) for a in report.actions] == [("upload", "b.gcode")]
+
+
+@pytest.mark.parametrize("up_to_date", [True, False])
+async def test_plan_and_status_agree_with_sync_on_in_sync(
+    farm_factory: Any,
+    master: Master,
+    run_sync: SyncRunner,
+    tmp_path: Path,
+    state_env: dict[str, str],
+    up_to_date: bool,
+) -> None:
+    from link_sync.commands.status import status_async
+    from link_sync.commands.sync import Selection, SyncRequest
+
+    fill(master, {"a.gcode": b"G1\n" * 250 if up_to_date else b"G1 X1\n" * 5000})
+    farm = await farm_factory(
+        [spec("mk4", files={"a.gcode": b"G1\n" * 250}, state="PRINTING", job_file="a.gcode")]
+    )
+    planned = await run_sync(farm, include_busy=True, dry_run=True)
+    # run_sync wrote the config; status reads the same one
+    request = SyncRequest(selection=Selection(config=tmp_path / "link-sync.yml"))
+    status = await status_async(request, environ=state_env, cwd=tmp_path)
+    synced = await run_sync(farm, include_busy=True)
+
+    in_sync = synced.printers[0].status == "synced"
+    assert in_sync is up_to_date, synced.to_json()
+    assert status.rows[0].in_sync is in_sync
+    plan = planned.printers[0]
+    assert plan.status == "planned" and plan.actions == []
+    assert bool(plan.kept) is not in_sync
 
 
 async def test_printer_that_starts_printing_mid_run_gets_no_deletes(

@@ -23,8 +23,16 @@ from link_sync.backends import open_backend
 from link_sync.backends.base import Backend
 from link_sync.config import PrinterConfig
 from link_sync.journal import Journal, JournalEntry
-from link_sync.model import IDLE_STATES, LocalFile, PrinterStatus, RemoteEntry
-from link_sync.plan import JOURNAL_HASH, Action, Plan, PlanRules, make_plan, path_key
+from link_sync.model import IDLE_STATES, LocalFile, PrinterStatus, RemoteEntry, printing_file
+from link_sync.plan import (
+    JOURNAL_HASH,
+    KEPT_EXCESS,
+    Action,
+    Plan,
+    PlanRules,
+    make_plan,
+    path_key,
+)
 from link_sync.result import ActionResult, PrinterResult, RunResult
 from link_sync.routing import (
     MasterTargets,
@@ -37,6 +45,9 @@ from link_sync.scan import hash_file
 
 log = logging.getLogger("link_sync")
 T = TypeVar("T")
+
+#: A print is over, but its screen may still hold its file (Buddy firmware).
+PRINT_OVER_STATES = frozenset({"FINISHED", "STOPPED"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +268,8 @@ class PrinterSync:
             self.result.actions.append(
                 ActionResult("upload", problem.path, ok=False, error=problem.reason)
             )
+        for problem in plan.kept:
+            self._keep(problem.path, problem.reason)
 
         max_delete = self.options.max_delete
         if max_delete is not None and len(plan.deletes) > max_delete:
@@ -275,7 +288,13 @@ class PrinterSync:
         await self._execute(plan)
         if self.result.failed or self.attention:
             self.result.status = "failed"
-        elif self.result.status != "busy":  # busy: it started printing before our deletes
+        elif self.result.status == "busy":  # it started printing before our deletes
+            pass
+        elif self.result.kept:
+            # In line with the master except for the file of a print: the print is
+            # the reason, as for a printer found printing.
+            self.result.status = "busy"
+        else:
             self.result.status = "synced"
 
     @property
@@ -300,6 +319,11 @@ class PrinterSync:
         self.result.notes.extend(self.identity.notes)
         self.routed_away = not_wanted(self.files, self.targets, self.identity)
 
+    def _keep(self, path: str, reason: str) -> None:
+        """A file left out of line with the master on purpose: reported, never silent."""
+        self.result.kept.append((path, reason))
+        self.result.notes.append(f"kept {path}: {reason}")
+
     # -- planning --------------------------------------------------------
 
     async def _plan(self, remote: list[RemoteEntry], status: PrinterStatus) -> Plan:
@@ -311,7 +335,7 @@ class PrinterSync:
             extensions=caps.extensions,
             delete=self.options.delete,
             mkdir_before_upload=caps.mkdir_before_upload,
-            protected=_protected_path(status.job_path, remote, self.destination, ci),
+            protected=_protected_path(printing_file(status), remote, self.destination, ci),
             unreadable=self.unreadable,
         )
         journal = self.journal.entries(self.journal_key) if self.journal is not None else {}
@@ -365,8 +389,17 @@ class PrinterSync:
             await self._do(
                 action, functools.partial(self.backend.mkdir, self._remote_path(action.path))
             )
+        transfers = plan.transfers
+        if self.result.state in PRINT_OVER_STATES:
+            # The screen of a finished or stopped Buddy print still holds its file and
+            # the firmware refuses to overwrite it (409 "File is busy" after the whole
+            # body: gcode_upload.cpp try_rename; Prusa-Firmware-Buddy #3235). A new
+            # file's upload opens its preview, which leaves that screen: new files go
+            # first. A delete-then-upload would free it too, but could leave the
+            # printer without the file, so it is never done.
+            transfers = sorted(transfers, key=lambda a: a.op == "replace")
         uploaded: list[str] = []
-        for action in plan.transfers:
+        for action in transfers:
             self.observer.printer_state(name, "uploading")
             if await self._transfer(action):
                 uploaded.append(action.path)
@@ -398,7 +431,7 @@ class PrinterSync:
                 # Not in line with the master: reported like a printer found printing.
                 self.result.status = "busy"
                 return
-            protected = status.job_path
+            protected = printing_file(status)
         self.observer.printer_state(name, "deleting")
         ci = self.backend.capabilities.case_insensitive
         protected_key = path_key(protected, ci) if protected else None
@@ -406,7 +439,7 @@ class PrinterSync:
             remote_path = self._remote_path(action.path)
             short = action.remote.short_path if action.remote else None
             if protected_key in {path_key(remote_path, ci), path_key(short or "", ci)}:
-                self.result.notes.append(f"kept {action.path}: it is being printed")
+                self._keep(action.path, KEPT_EXCESS)
                 continue
             ok = await self._do(action, functools.partial(self._delete, remote_path))
             if ok and self.journal is not None:

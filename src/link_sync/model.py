@@ -81,3 +81,21 @@ class PrinterInfo:
 
 #: States in which a printer is synced without --include-busy.
 IDLE_STATES: frozenset[str] = frozenset({"IDLE", "READY", "FINISHED", "STOPPED"})
+
+#: States of an active print, whatever the printer says about its job.
+PRINTING_STATES: frozenset[str] = frozenset({"PRINTING", "PAUSED"})
+#: States that are part of an active print only while the printer names a job: a
+#: question on the screen mid-print (ATTENTION), or busy finishing or cancelling it.
+DURING_JOB_STATES: frozenset[str] = frozenset({"ATTENTION", "BUSY"})
+
+
+def printing_file(status: PrinterStatus) -> str | None:
+    """The file of an active print: it is neither replaced nor deleted.
+
+    In FINISHED, STOPPED or IDLE the last job's file is an ordinary file: Buddy
+    firmware itself deletes it then (leaving the print screen first) and refuses
+    only while PRINTING or PAUSED (`src/common/print_utils.cpp`, `remove_file()`).
+    """
+    if status.state in PRINTING_STATES or status.state in DURING_JOB_STATES:
+        return status.job_path
+    return None

@@ -65,6 +65,9 @@ class Plan:
     skipped: list[Problem] = field(default_factory=list)
     #: files refused before sending (bad names, collisions): each one fails
     refused: list[Problem] = field(default_factory=list)
+    #: the file being printed, stale or not in the master: left as it is for now,
+    #: so the printer is not in line with the master after this run
+    kept: list[Problem] = field(default_factory=list)
     #: files found in sync without the journal's word: remember them
     confirmed: list[InSync] = field(default_factory=list)
     #: remote paths whose size must be fetched before the plan can be final
@@ -92,7 +95,8 @@ class PlanRules:
     extensions: frozenset[str] = frozenset()
     delete: bool = True
     mkdir_before_upload: bool = False
-    #: destination-relative path of the file being printed: never replaced or deleted
+    #: destination-relative path of the file of an active print: never replaced or
+    #: deleted (a stale or excess one is reported in `Plan.kept`)
     protected: str | None = None
     #: master paths that could not be read (dead symlink, unreadable folder):
     #: nothing at or below them is deleted, since we cannot know what belongs there
@@ -176,9 +180,6 @@ def make_plan(
                 if folder_key not in remote_dirs:
                     needed_dirs.setdefault(folder_key, folder)
             continue
-        if key == protected_key:
-            plan.unchanged += 1  # being printed: never replaced, whatever its state
-            continue
         if existing.read_only:
             plan.refused.append(Problem(file.path, "read-only on the printer"))
             continue
@@ -193,6 +194,8 @@ def make_plan(
             plan.needs_stat.append(existing.path)
         elif verdict.startswith(NEED_HASH):
             plan.needs_hash.append((file, verdict.removeprefix(NEED_HASH)))
+        elif key == protected_key:
+            plan.kept.append(Problem(file.path, KEPT_STALE))
         else:
             plan.transfers.append(
                 Action("replace", file.path, local=file, remote=existing, reason=verdict)
@@ -212,6 +215,10 @@ def make_plan(
 # Verdicts of `_compare` besides a reason to resend.
 SAME, CONFIRMED, NEED_SIZE, NEED_HASH = "same", "confirmed", "need-size", "need-hash:"
 JOURNAL_HASH = "sha256"
+
+# Why the file of an active print is kept as it is (`Plan.kept`).
+KEPT_STALE = "being printed; the master's version goes on after the print"
+KEPT_EXCESS = "being printed; not in the master, it is deleted after the print"
 
 
 def _compare(
@@ -284,9 +291,11 @@ def _plan_deletes(
             and entry.print_file
             and is_print_file(entry.name)
             and not entry.read_only
-            and key != protected_key
         )
-        if deletable:
+        if deletable and key == protected_key:
+            plan.kept.append(Problem(entry.path, KEPT_EXCESS))
+            _add_parents(key, kept_dirs)
+        elif deletable:
             why = reasons.get(key, "not in master")
             plan.deletes.append(Action("delete", entry.path, remote=entry, reason=why))
         else:

@@ -310,7 +310,10 @@ def status_cells(row: Any) -> list[str]:
     else:
         pending = ", ".join(f"{n} to {op}" for op, n in row.pending.items() if n)
         failed = f", {p.failed} refused" if p.failed else ""
-        sync_text = f"{pending or 'nothing to send'}{failed} ({human_bytes(row.pending_bytes)})"
+        kept = f", {len(p.kept)} kept while printing" if p.kept else ""
+        sync_text = (
+            f"{pending or 'nothing to send'}{failed}{kept} ({human_bytes(row.pending_bytes)})"
+        )
     return [
         p.name,
         "yes" if row.reachable else "no",

@@ -45,6 +45,9 @@ class PrinterResult:
     error: str | None = None
     #: files this printer cannot hold (path, why): reported, not failures
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: files left out of line with the master on purpose (path, why): the file being
+    #: printed, stale or excess. A printer with any is not `synced`.
+    kept: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     kind: str | None = None
     model: str | None = None
@@ -91,6 +94,7 @@ class PrinterResult:
             "unchanged": self.unchanged,
             "wanted_files": self.wanted_files,
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "kept": [{"path": p, "reason": r} for p, r in self.kept],
             "notes": self.notes,
             "seconds": round(self.seconds, 3),
         }

@@ -306,7 +306,9 @@ async def test_file_being_printed_is_never_deleted_or_overwritten(
         on_disk = real.files(destination)
         assert on_disk[JOB] == job_bytes  # never overwritten
         if include_busy:
-            assert mine.status == "synced", show(mine)
+            # all but the stale job file: kept while it prints, so not `synced`
+            assert mine.status == "busy", show(mine)
+            assert [path for path, _ in mine.kept] == [JOB], show(mine)
             assert sorted(ops(mine)) == [
                 ("delete", "benchy.gcode", True),
                 ("upload", "neu hinzugefügt.gcode", True),
@@ -325,7 +327,8 @@ async def test_file_being_printed_is_never_deleted_or_overwritten(
         assert all(a.path != JOB for a in mine.actions), show(mine)
         assert real.files(destination)[JOB] == job_bytes
         if include_busy:
-            assert mine.status == "synced", show(mine)
+            assert mine.status == "busy", show(mine)  # the job file, not in the master, stays
+            assert [path for path, _ in mine.kept] == [JOB], show(mine)
             assert mine.actions == [], show(mine)
         else:
             assert (mine.status, mine.actions) == ("busy", []), show(mine)

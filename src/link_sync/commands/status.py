@@ -40,7 +40,8 @@ class PrinterStatusRow:
     def in_sync(self) -> bool | None:
         if self.printer.status not in ("planned",):
             return None  # not known: unreachable or failed
-        return not any(self.pending.values()) and not self.printer.failed
+        # the same rule as `sync`'s "synced": nothing to do, nothing refused, nothing kept
+        return not any(self.pending.values()) and not self.printer.failed and not self.printer.kept
 
     def to_json(self) -> dict[str, Any]:
         p = self.printer

@@ -1,0 +1,84 @@
+"""A test-only post-condition: a printer reported `synced` holds exactly the master.
+
+After a run, every printer whose report says `synced` is read again (the emulated
+printer's own storage, not the engine's listing) and its print files in the managed
+destination are compared with the master's print files: exact paths and sizes. Files
+the printer cannot hold (reported as skipped) are left out of the master's side; with
+`--no-delete`, files the master lacks may stay. Any other difference fails the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from link_sync.model import is_print_file
+from link_sync.result import RunResult
+
+
+def master_sizes(root: Path) -> dict[str, int]:
+    """Print files below `root` (dot names skipped, as the scanner does): path -> size."""
+    found: dict[str, int] = {}
+    for path in root.rglob("*"):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if path.is_file() and is_print_file(path.name):
+            found[relative.as_posix()] = path.stat().st_size
+    return found
+
+
+def managed_sizes(files: Mapping[str, bytes], destination: str) -> dict[str, int]:
+    """The printer's print files below `destination` (storage-relative): path -> size."""
+    prefix = destination.strip("/") + "/" if destination.strip("/") else ""
+    return {
+        path[len(prefix) :]: len(data)
+        for path, data in files.items()
+        if path.startswith(prefix) and is_print_file(path.rsplit("/", 1)[-1])
+    }
+
+
+def storage_relative(destination: str, storage: str) -> str:
+    """'/usb/prints' -> 'prints' on storage 'usb'; '/' -> ''."""
+    parts = [p for p in destination.split("/") if p]
+    if parts and parts[0].casefold() == storage.casefold():
+        parts = parts[1:]
+    return "/".join(parts)
+
+
+def assert_synced_printers_hold_the_master(
+    result: RunResult,
+    printers: Iterable[Any],
+    config: Mapping[str, Any],
+    *,
+    delete: bool = True,
+) -> None:
+    """Fail when a printer reported `synced` differs from its master.
+
+    `printers` are emulated printers (`.name`, `.pi`, `.files()`); `config` is the
+    link-sync config (as a mapping) the run was given.
+    """
+    by_name = {p.name: p for p in printers}
+    top_source = Path(config["source"]).expanduser()
+    for report in result.printers:
+        if report.status != "synced" or report.name not in by_name:
+            continue
+        printer = by_name[report.name]
+        entry = config["printers"][report.name]
+        source = top_source / entry["source"] if entry.get("source") else top_source
+        destination = str(entry.get("destination", config.get("destination", "/")))
+        storage = "local" if printer.pi else "usb"
+        expected = master_sizes(source)
+        for path, _reason in report.skipped:
+            expected.pop(path, None)
+        held = managed_sizes(printer.files(), storage_relative(destination, storage))
+        if not delete:
+            held = {path: size for path, size in held.items() if path in expected}
+        missing = sorted(set(expected) - set(held))
+        excess = sorted(set(held) - set(expected))
+        other_size = sorted(p for p in set(expected) & set(held) if expected[p] != held[p])
+        assert not (missing or excess or other_size), (
+            f"{report.name} reported synced but differs from the master: missing {missing}, "
+            f"excess {excess}, other size {other_size}; report: {report.to_json()}"
+        )
