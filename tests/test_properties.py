@@ -131,6 +131,9 @@ class SyncMachine(RuleBasedStateMachine):
         self.master: dict[str, bytes] = {}
         self.faults = False
         self.jobs: dict[str, tuple[str, bytes]] = {}  # printer -> (path, content)
+        #: printer -> managed path of a print that ended FINISHED or STOPPED, whose
+        #: screen may still hold the file (Buddy: no overwrite; Pi emulator: no delete)
+        self.ended: dict[str, str] = {}
         self.outside: dict[str, dict[str, bytes]] = {n: dict(FOREIGN) for n in PRINTERS}
         specs = [
             PrinterSpec("buddy", profile="mk4", files=dict(FOREIGN)),
@@ -221,13 +224,24 @@ class SyncMachine(RuleBasedStateMachine):
         path = data.draw(st.sampled_from(sorted(files)))
         self.lt.call(lambda: printer.start_print(f"{DEST}/{path}"))
         self.jobs[name] = (f"{DEST}/{path}", files[path])
+        self.ended.pop(name, None)
 
     @precondition(lambda self: self.jobs)
     @rule(data=st.data(), state=st.sampled_from(["IDLE", "FINISHED", "STOPPED"]))
     def end_print(self, data: st.DataObject, state: str) -> None:
         name = data.draw(st.sampled_from(sorted(self.jobs)))
         self.lt.call(lambda: self.printer(name).set_state(state))
-        del self.jobs[name]  # over: its file is no longer protected
+        path, _ = self.jobs.pop(name)  # over: its file is no longer protected
+        event(f"a print ended {state}")
+        if state != "IDLE":
+            self.ended[name] = path.removeprefix(DEST + "/")
+
+    @precondition(lambda self: self.ended)
+    @rule(data=st.data())
+    def leave_print_screen(self, data: st.DataObject) -> None:
+        name = data.draw(st.sampled_from(sorted(self.ended)))
+        self.lt.call(self.printer(name).screen_back)
+        del self.ended[name]
 
     @rule(
         name=st.sampled_from(PRINTERS),
@@ -306,8 +320,15 @@ class SyncMachine(RuleBasedStateMachine):
         event("sync without faults: converges, then does nothing")
         # No fault: every idle printer is now in sync, and the next run does nothing.
         idle = [n for n in PRINTERS if n not in self.jobs]
-        for name in idle:
+        for name in list(idle):
             report = next(p for p in result.printers if p.name == name)
+            if report.status != "synced" and name in self.ended:
+                # Only the ended print's file, still on its screen, may be refused.
+                event("finished print's file held by its screen")
+                assert report.status == "failed" and report.error is None, report.to_json()
+                assert {a.path for a in report.actions if not a.ok} == {self.ended[name]}
+                idle.remove(name)
+                continue
             assert report.status == "synced", report.to_json()
             assert managed(self.printer(name)) == self.master, name
         for name in idle:

@@ -251,10 +251,13 @@ async def test_include_busy_never_touches_the_file_being_printed(
 async def test_last_print_file_that_is_stale_is_replaced_once_the_print_is_over(
     farm_factory: Any, master: Master, run_sync: SyncRunner, state: str, profile: str
 ) -> None:
-    # The print is over (done, or stopped): its file is an ordinary file again.
+    # The print is over (done, or stopped): its file is an ordinary file again. The
+    # emulator does what the firmware does: a Buddy's screen still shows the print
+    # and refuses an overwrite of its file until an upload opens another preview.
     fill(master, {"a.gcode": b"G1 X1\n" * 5000, "b.gcode": b"G1\n"})
     farm = await farm_factory(
-        [spec("mk4", profile, files={"a.gcode": b"G1\n" * 250}, state=state, job_file="a.gcode")]
+        [spec("p", profile, files={"a.gcode": b"G1\n" * 250}, state=state, job_file="a.gcode")],
+        preview=True,
     )
     result = await run_sync(farm)
     report = result.printers[0]
@@ -265,10 +268,37 @@ async def test_last_print_file_that_is_stale_is_replaced_once_the_print_is_over(
         ("upload", "b.gcode"),
     ]
     assert report.kept == [] and report.notes == []
-    assert farm["mk4"].files() == {"a.gcode": b"G1 X1\n" * 5000, "b.gcode": b"G1\n"}
-    # the new file goes first: its upload leaves the finished print's screen (Buddy)
-    puts = [r.path.rsplit("/", 1)[-1] for r in farm["mk4"].requests if r.method == "PUT"]
+    assert farm["p"].files() == {"a.gcode": b"G1 X1\n" * 5000, "b.gcode": b"G1\n"}
+    # the new file goes first: on a Buddy its upload leaves the finished print's screen
+    puts = [r.path.rsplit("/", 1)[-1] for r in farm["p"].requests if r.method == "PUT"]
     assert puts == ["b.gcode", "a.gcode"]
+
+
+@pytest.mark.parametrize("state", ["FINISHED", "STOPPED"])
+async def test_last_print_file_the_print_screen_still_holds_fails_and_stays_whole(
+    farm_factory: Any, master: Master, run_sync: SyncRunner, state: str
+) -> None:
+    # Only the finished print's own file is stale: no other upload leaves its screen,
+    # and the firmware refuses the overwrite. It is never deleted first (the printer
+    # would lack it if the upload then failed): reported, and replaced once the
+    # screen is left.
+    fill(master, {"a.gcode": b"G1 X1\n" * 5000})
+    farm = await farm_factory(
+        [spec("mk4", files={"a.gcode": b"G1\n" * 250}, state=state, job_file="a.gcode")],
+        preview=True,
+    )
+    result = await run_sync(farm)
+    report = result.printers[0]
+    assert report.status == "failed" and result.exit_code == 1, report.to_json()
+    [refused] = report.actions
+    assert (refused.op, refused.path, refused.ok) == ("replace", "a.gcode", False)
+    assert "open on the printer's screen" in (refused.error or "")
+    assert farm["mk4"].files() == {"a.gcode": b"G1\n" * 250}
+    assert not [r for r in farm["mk4"].requests if r.method == "DELETE"]
+    farm["mk4"].screen_back()  # someone leaves the print screen
+    after = await run_sync(farm)
+    assert after.printers[0].status == "synced", after.to_json()
+    assert farm["mk4"].files() == {"a.gcode": b"G1 X1\n" * 5000}
 
 
 @pytest.mark.parametrize("profile", ["mk4"])
@@ -278,14 +308,15 @@ async def test_last_print_file_no_longer_in_the_master_is_deleted_once_the_print
 ) -> None:
     fill(master, {"b.gcode": b"G1\n"})
     farm = await farm_factory(
-        [spec("mk4", profile, files={"a.gcode": b"old job"}, state=state, job_file="a.gcode")]
+        [spec("p", profile, files={"a.gcode": b"old job"}, state=state, job_file="a.gcode")],
+        preview=True,
     )
     result = await run_sync(farm)
     report = result.printers[0]
     assert report.status == "synced", report.to_json()
     assert result.exit_code == 0
     assert ("delete", "a.gcode") in [(a.op, a.path) for a in report.actions]
-    assert farm["mk4"].files() == {"b.gcode": b"G1\n"}
+    assert farm["p"].files() == {"b.gcode": b"G1\n"}
 
 
 async def test_include_busy_keeps_a_stale_file_being_printed_and_says_so(
@@ -293,7 +324,8 @@ async def test_include_busy_keeps_a_stale_file_being_printed_and_says_so(
 ) -> None:
     fill(master, {"a.gcode": b"G1 X1\n" * 5000, "b.gcode": b"G1\n"})
     farm = await farm_factory(
-        [spec("mk4", files={"a.gcode": b"G1\n" * 250}, state="PRINTING", job_file="a.gcode")]
+        [spec("mk4", files={"a.gcode": b"G1\n" * 250}, state="PRINTING", job_file="a.gcode")],
+        preview=True,
     )
     result = await run_sync(farm, include_busy=True)
     report = result.printers[0]
@@ -303,8 +335,9 @@ async def test_include_busy_keeps_a_stale_file_being_printed_and_says_so(
         "kept a.gcode: being printed; the master's version goes on after the print"
     ]
     assert farm["mk4"].files() == {"a.gcode": b"G1\n" * 250, "b.gcode": b"G1\n"}
-    # the print ends: the next run replaces it and the printer is in sync
+    # the print ends and someone takes the part off: the next run replaces the file
     farm["mk4"].set_state("FINISHED")
+    farm["mk4"].screen_back()
     after = await run_sync(farm)
     assert after.printers[0].status == "synced", after.to_json()
     assert farm["mk4"].files() == {"a.gcode": b"G1 X1\n" * 5000, "b.gcode": b"G1\n"}
