@@ -128,12 +128,13 @@ def test_the_page_lists_every_printer_shows_progress_moving_and_a_pending_file(
     expect(bar).to_be_visible(timeout=20_000)
     seen: list[float] = []
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and len(set(seen)) < 3:
+    while time.monotonic() < deadline and len(set(seen)) < 2:
         value = float(bar.get_attribute("value") or 0) if bar.is_visible() else -1
         if 0 < value < 16_200_000:
             seen.append(value)
         time.sleep(0.2)
-    assert len(set(seen)) >= 3 and seen == sorted(seen), f"progress values seen: {seen}"
+    # two different values below the total, in order: the bar moved on its own
+    assert len(set(seen)) >= 2 and seen == sorted(seen), f"progress values seen: {seen}"
     expect(row(page, "mk4-01").locator("td.transfer .transfer-text")).to_contain_text("/s")
 
     # the printing MINI cannot take files: they show as pending, with the reason
