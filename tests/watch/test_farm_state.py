@@ -225,3 +225,13 @@ async def test_the_engine_feeds_the_state_through_its_observer(
     assert ("progress", "a.gcode") in mine
     assert mine[-1] == ("synced", None)
     assert ("xl-02", "busy", None) in events
+
+
+def test_a_view_is_serialised_once_per_change() -> None:
+    farm = farm_of("a", "b")
+    first = farm.view_json(farm.printers["a"])
+    assert farm.view_json(farm.printers["a"]) is first  # unchanged: the same object
+    farm.update_printer("a", state="PRINTING")
+    again = farm.view_json(farm.printers["a"])
+    assert again is not first and again["state"] == "PRINTING"
+    assert [p["state"] for p in farm.to_json()["printers"]] == ["PRINTING", None]

@@ -300,6 +300,7 @@ class FarmState:
         self.version = 0
         #: printer name -> version of its last change, least recently changed first
         self._changed: dict[str, int] = {}
+        self._json: dict[str, tuple[int, dict[str, Any]]] = {}
         self._removed: dict[str, int] = {}
         self._wakeup: asyncio.Event | None = None
         self._listeners: list[Listener] = []
@@ -322,6 +323,7 @@ class FarmState:
     def remove_printer(self, name: str) -> None:
         if self.printers.pop(name, None) is not None:
             self._changed.pop(name, None)
+            self._json.pop(name, None)
             self._bump()
             self._removed[name] = self.version
 
@@ -406,12 +408,21 @@ class FarmState:
             "rate": round(sum(v.transfer.rate for v in views if v.transfer is not None), 1),
         }
 
+    def view_json(self, view: PrinterView) -> dict[str, Any]:
+        """`view.to_json()`, made once per change of the view and shared by every reader."""
+        known = self._json.get(view.name)
+        if known is not None and known[0] == view.version:
+            return known[1]
+        data = view.to_json()
+        self._json[view.name] = (view.version, data)
+        return data
+
     def to_json(self) -> dict[str, Any]:
         return {
             "master": self.master.to_json(),
             "totals": self.totals(),
             "running": self.running,
-            "printers": [v.to_json() for v in self.printers.values()],
+            "printers": [self.view_json(v) for v in self.printers.values()],
         }
 
     async def wait_changed(self, version: int, timeout: float | None = None) -> bool:

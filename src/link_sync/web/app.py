@@ -101,7 +101,7 @@ def make_app(
         view = farm.printers.get(request.match_info["name"])
         if view is None:
             return answer(404, f"no printer named {request.match_info['name']!r}")
-        return answer(200, printer=view.to_json())
+        return answer(200, printer=farm.view_json(view))
 
     def write(action: str, call: Callable[[Control, str | None], None]) -> Handler:
         async def handler(request: web.Request) -> web.Response:

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from link_sync.watch.state import FarmState, PrinterView, WatchEvent
+from link_sync.watch.state import FarmState, WatchEvent
 
 #: Seconds a stream gathers changes before writing them: a state change still shows
 #: within 1 s, and a 500-printer page redraws twice a second, not at every change.
@@ -41,8 +41,9 @@ def sse(data: Any, event: str | None = None) -> str:
 class EventStreams:
     """Serves the SSE streams of one app and closes them when the app shuts down.
 
-    Every client gets the same events and, mostly, the same changed views: each is
-    encoded once (`_encoded`) and the text shared, so 20 clients cost little more than one.
+    Every client gets the same events and, mostly, the same changed views: each event
+    is encoded once (`_encoded`), each view serialised once per change
+    (`FarmState.view_json`), so 20 clients cost little more than one.
     """
 
     def __init__(self, farm: FarmState) -> None:
@@ -50,8 +51,6 @@ class EventStreams:
         self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         #: id(event) -> (event, its SSE text); the event is kept so its id is not reused
         self._encoded: OrderedDict[int, tuple[WatchEvent, str]] = OrderedDict()
-        #: printer -> (view version, its JSON): a view is serialised once per change
-        self._views: dict[str, tuple[int, dict[str, Any]]] = {}
 
     def _event_text(self, event: WatchEvent) -> str:
         known = self._encoded.get(id(event))
@@ -62,14 +61,6 @@ class EventStreams:
         if len(self._encoded) > ENCODED_KEPT:
             self._encoded.popitem(last=False)
         return text
-
-    def _view_json(self, view: PrinterView) -> dict[str, Any]:
-        known = self._views.get(view.name)
-        if known is not None and known[0] == view.version:
-            return known[1]
-        data = view.to_json()
-        self._views[view.name] = (view.version, data)
-        return data
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         task = asyncio.current_task()
@@ -104,7 +95,7 @@ class EventStreams:
                 if changed or removed or now_shown != shown:
                     shown = now_shown
                     update = {
-                        "printers": [self._view_json(v) for v in changed],
+                        "printers": [farm.view_json(v) for v in changed],
                         "removed": removed,
                         "totals": farm.totals(),
                         "master": farm.master.to_json(),
