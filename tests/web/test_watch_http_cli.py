@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -101,3 +102,43 @@ def test_the_watch_serves_api_events_metrics_and_health(tmp_path: Path, master: 
             assert health.status_code == 503 and "master" in health.json()["error"]
         finally:
             assert watch.stop() == 0
+
+
+def test_the_event_stream_carries_the_same_events_as_watch_json(
+    tmp_path: Path, master: Master
+) -> None:
+    master.write("a.gcode", b"G28\n", mtime=time.time() - 60)
+    with FarmInThread([PrinterSpec("mk4-01"), PrinterSpec("mk4-02")]) as farm:
+        watch = WatchServer(farm, master.root, tmp_path)
+        try:
+            for name in ("mk4-01", "mk4-02"):
+                watch.wait_event(event="synced", printer=name)
+            streamed: list[dict[str, object]] = []
+            with (
+                httpx.Client(base_url=watch.url, timeout=30) as client,
+                client.stream("GET", "/api/events") as stream,
+            ):
+                name = "message"
+                master.write("b.gcode", b"G1\n" * 100)
+                for line in stream.iter_lines():
+                    if line.startswith("event: "):
+                        name = line[7:]
+                    elif line.startswith("data: "):
+                        if name == "message":
+                            streamed.append(json.loads(line[6:]))
+                        name = "message"
+                    done = [e for e in streamed if e["event"] == "synced"]
+                    if len(done) == 2:
+                        break
+            printed = [
+                {k: v for k, v in e.items() if k != "_seen"}
+                for e in watch.find()
+                if e["time"] >= streamed[0]["time"]
+            ][: len(streamed)]
+        finally:
+            assert watch.stop() == 0
+    assert {(e["printer"], e["event"], e["path"]) for e in streamed} >= {
+        ("mk4-01", "uploaded", "b.gcode"),
+        ("mk4-02", "uploaded", "b.gcode"),
+    }
+    assert streamed == printed  # the same objects, in the same order
