@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -230,8 +231,9 @@ def bench_print_end(args: argparse.Namespace) -> None:
             watch = Watch(path, work / "state", "--no-delete")
             watch.wait(args.printers, 60, event="state")
             delays = []
+            chance = random.Random(13)
             for i, printer in enumerate(farm):
-                time.sleep(args.poll_interval * 0.37)  # ends fall anywhere in the poll cycle
+                time.sleep(chance.uniform(0, args.poll_interval))  # anywhere in a poll cycle
                 ended = time.time()
                 background.loop.call_soon_threadsafe(printer.set_state, "FINISHED")
                 start = watch.wait(1, 30, event="upload_started", printer=printer.name)[0]

@@ -150,10 +150,11 @@ async def _serve(
 
     # The web server first: a bad --http is a usage error before any printer is contacted.
     runner = await _start_http(request, config, farm)
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1)
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping, signum)
     loop.add_signal_handler(signal.SIGHUP, reload)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: state.event(None, "stats", **_stats()))
     watching = asyncio.create_task(farm.run(), name="farm")
     extras: list[asyncio.Task[Any]] = []
     try:
@@ -210,3 +211,22 @@ async def _start_http(request: WatchRequest, config: Config, farm: FarmWatch) ->
         message=f"serving the farm page on {url}" + (" (read-only)" if read_only else ""),
     )
     return runner
+
+
+def _stats() -> dict[str, Any]:
+    """SIGUSR1: what this process holds (for operators, and the soak benchmark)."""
+    tasks = len(asyncio.all_tasks())
+    try:
+        fds = len(os.listdir("/proc/self/fd"))
+        status = Path("/proc/self/status").read_text()
+        rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line[:6] == "VmRSS:")
+        threads = next(
+            int(line.split()[1]) for line in status.splitlines() if line[:8] == "Threads:"
+        )
+    except (OSError, StopIteration, ValueError):
+        fds = rss_kb = threads = -1
+    return {
+        "bytes": rss_kb * 1024,
+        "message": f"stats: tasks {tasks}, threads {threads}, open files {fds}, "
+        f"rss {rss_kb / 1024:.1f} MB",
+    }

@@ -46,8 +46,10 @@ log = logging.getLogger("link_sync.watch")
 
 #: The longest pause between two attempts to reach an unreachable printer.
 MAX_BACKOFF = 300.0
-#: The first pause before a failed pass is tried again (doubles up to MAX_BACKOFF).
-FAILED_PASS_RETRY = 10.0
+#: The first pause before a failed pass is tried again; it doubles up to MAX_FAILED_RETRY.
+#: (A master change or a request tries again at once.)
+FAILED_PASS_RETRY = 5.0
+MAX_FAILED_RETRY = 60.0
 CHANGE_OPS = ("upload", "replace", "delete")
 
 
@@ -331,6 +333,8 @@ class PrinterWorker:
         self._backend: Backend | None = None
         self._last_error: str | None = None
         self._failure: str | None = None
+        #: the last pass ran while the printer held a job file, which it kept untouched
+        self._kept_job: str | None = None
 
     # -- requests from the farm ------------------------------------------------------
 
@@ -466,6 +470,11 @@ class PrinterWorker:
         changed = state != self.state
         self.state = state
         self.job = job
+        if self._kept_job is not None and job != self._kept_job:
+            # The file of the last print may be stale or gone from the master: now that
+            # the printer lets go of it, the next pass brings it in line.
+            self._kept_job = None
+            self.want_pass()
         if changed:
             if state not in IDLE_STATES and self.out_of_date:
                 await self._count_pending(announce=False)
@@ -544,12 +553,13 @@ class PrinterWorker:
         if result.status == "synced":
             self.done = generation
             self.failed_passes = 0
+            self._kept_job = result.job
         elif result.status == "skipped":
             self.done = generation  # a safety refusal waits for the next change
             self._failure = result.error
         elif result.status == "failed":
             self.failed_passes += 1
-            pause = min(MAX_BACKOFF, FAILED_PASS_RETRY * 2 ** (self.failed_passes - 1))
+            pause = min(MAX_FAILED_RETRY, FAILED_PASS_RETRY * 2 ** (self.failed_passes - 1))
             self.retry_at = loop.time() + pause
             why = result.error or f"{result.failed} file(s) failed"
             self._failure = f"failed: {why} (next try in {pause:.0f} s)"
