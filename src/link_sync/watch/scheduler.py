@@ -46,7 +46,8 @@ log = logging.getLogger("link_sync.watch")
 
 #: The longest pause between two attempts to reach an unreachable printer.
 MAX_BACKOFF = 300.0
-#: The first pause before a failed pass is tried again; it doubles up to MAX_FAILED_RETRY.
+#: The first pause before a failed (or kept-busy) pass is tried again; it doubles up to
+#: MAX_FAILED_RETRY.
 #: (A master change or a request tries again at once.)
 FAILED_PASS_RETRY = 5.0
 MAX_FAILED_RETRY = 60.0
@@ -322,7 +323,7 @@ class PrinterWorker:
         self.job: str | None = None
         self.reachable: bool | None = None
         self.unreachable_polls = 0
-        self.failed_passes = 0
+        self.unfinished_passes = 0
         self.next_poll = 0.0
         self.retry_at = 0.0
         self.paused = False
@@ -333,8 +334,9 @@ class PrinterWorker:
         self._backend: Backend | None = None
         self._last_error: str | None = None
         self._failure: str | None = None
-        #: the last pass ran while the printer held a job file, which it kept untouched
-        self._kept_job: str | None = None
+        #: (state, job) in which the last pass had to keep files (the printer holds them);
+        #: passes wait for that to change (or for a master change, or a slow retry)
+        self._blocked: tuple[str | None, str | None] | None = None
 
     # -- requests from the farm ------------------------------------------------------
 
@@ -470,11 +472,11 @@ class PrinterWorker:
         changed = state != self.state
         self.state = state
         self.job = job
-        if self._kept_job is not None and job != self._kept_job:
-            # The file of the last print may be stale or gone from the master: now that
-            # the printer lets go of it, the next pass brings it in line.
-            self._kept_job = None
-            self.want_pass()
+        if self._blocked is not None and (state, job) != self._blocked:
+            # The printer let go of what it held (its print screen was left, a print
+            # ended): the next pass can bring those files in line.
+            self._blocked = None
+            self.retry_at = 0.0
         if changed:
             if state not in IDLE_STATES and self.out_of_date:
                 await self._count_pending(announce=False)
@@ -550,21 +552,27 @@ class PrinterWorker:
             self.job = result.job
             self._event("state", message=f"now {self.state}")
         self._failure = None
+        self._blocked = None
         if result.status == "synced":
             self.done = generation
-            self.failed_passes = 0
-            self._kept_job = result.job
+            self.unfinished_passes = 0
         elif result.status == "skipped":
             self.done = generation  # a safety refusal waits for the next change
             self._failure = result.error
-        elif result.status == "failed":
-            self.failed_passes += 1
-            pause = min(MAX_FAILED_RETRY, FAILED_PASS_RETRY * 2 ** (self.failed_passes - 1))
+        else:
+            # Failed, or found printing, or files kept because the printer holds them
+            # (its screen shows the last print): tried again after a pause that grows,
+            # at once when the printer's state changes (the screen was left, the
+            # print ended) or the master changes.
+            self.unfinished_passes += 1
+            pause = min(MAX_FAILED_RETRY, FAILED_PASS_RETRY * 2 ** (self.unfinished_passes - 1))
             self.retry_at = loop.time() + pause
-            why = result.error or f"{result.failed} file(s) failed"
-            self._failure = f"failed: {why} (next try in {pause:.0f} s)"
-        elif result.status == "busy":
-            self._pending_for = 0  # count what waits for the print to end
+            self._blocked = (self.state, self.job)
+            if result.status == "failed":
+                why = result.error or f"{result.failed} file(s) failed"
+                self._failure = f"failed: {why} (next try in {pause:.0f} s)"
+            else:
+                self._pending_for = 0  # count what waits for the printer
         self.show()
 
     async def _count_pending(self, *, announce: bool) -> None:
