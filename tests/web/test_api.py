@@ -312,3 +312,18 @@ async def test_a_non_loopback_listen_without_token_never_binds(serve: ServerFact
     farm = sample_farm()
     with pytest.raises(UsageError, match="not loopback"):
         await serve(farm, RecordingControl(farm), listen="0.0.0.0:0")
+
+
+async def test_on_loopback_only_loopback_host_names_are_answered(serve: ServerFactory) -> None:
+    farm = sample_farm()
+    base = await serve(farm, RecordingControl(farm))
+    port = base.rsplit(":", 1)[1]
+    async with httpx.AsyncClient() as client:
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}"):
+            answer = await client.get(f"{base}/api/printers", headers={"Host": host})
+            assert answer.status_code == 200, host
+        for host in (f"evil.example:{port}", "127.0.0.1:1", "evil.example"):
+            answer = await client.get(f"{base}/api/printers", headers={"Host": host})
+            assert answer.status_code == 421, host
+            assert answer.json() == {"ok": False, "error": "unexpected Host header"}
+            assert "mk4-01" not in answer.text

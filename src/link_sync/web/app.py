@@ -58,9 +58,19 @@ def _dumps(data: Any) -> str:
 
 
 def make_app(
-    farm: FarmState, control: Control, *, token: str | None = None, read_only: bool = False
+    farm: FarmState,
+    control: Control,
+    *,
+    token: str | None = None,
+    read_only: bool = False,
+    hosts: set[str] | None = None,
 ) -> web.Application:
-    """The aiohttp application; `start_web` serves it."""
+    """The aiohttp application; `start_web` serves it.
+
+    `hosts`: the Host headers accepted (None: any). A server on loopback accepts only
+    its own loopback names, so a web page whose name was re-pointed at 127.0.0.1 (DNS
+    rebinding) cannot read the farm through the operator's browser.
+    """
     assets = {name: _asset(name) for name in ASSETS}
     writable = bool(token) and not read_only
     metrics = Metrics(farm)
@@ -68,8 +78,12 @@ def make_app(
 
     @web.middleware
     async def headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response: web.StreamResponse
         try:
-            response = await handler(request)
+            if hosts is not None and request.host.lower() not in hosts:
+                response = answer(421, "unexpected Host header")
+            else:
+                response = await handler(request)
         except web.HTTPException as exc:
             # aiohttp's own 404/405: in the API's shape too
             response = answer(exc.status, exc.reason)

@@ -9,7 +9,7 @@ from aiohttp import web
 from link_sync.errors import UsageError
 from link_sync.watch.state import Control, FarmState
 from link_sync.web.app import make_app
-from link_sync.web.listen import DEFAULT_LISTEN, check_exposure, parse_listen
+from link_sync.web.listen import DEFAULT_LISTEN, check_exposure, is_loopback, parse_listen
 
 log = logging.getLogger("link_sync.web")
 
@@ -27,7 +27,8 @@ async def start_web(
     """
     host, port = parse_listen(listen)
     check_exposure(host, token, read_only)
-    app = make_app(farm, control, token=token, read_only=read_only)
+    hosts: set[str] | None = set() if is_loopback(host) else None  # filled once bound
+    app = make_app(farm, control, token=token, read_only=read_only, hosts=hosts)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     try:
@@ -35,6 +36,9 @@ async def start_web(
     except OSError as exc:
         await runner.cleanup()
         raise UsageError(f"--http {listen}: cannot listen there: {exc.strerror or exc}") from exc
+    if hosts is not None:
+        bound = bound_port(runner)
+        hosts.update(f"{name}:{bound}" for name in ("127.0.0.1", "localhost", "[::1]"))
     where = ", ".join(_url(a) for a in runner.addresses)
     log.info("serving the farm page on %s%s", where, " (read-only)" if read_only else "")
     return runner
