@@ -189,7 +189,10 @@ async def _serve(
 async def _start_http(request: WatchRequest, config: Config, farm: FarmWatch) -> Any:
     """`--http` (or the config's `http.listen`): the page, API and metrics (link_sync.web)."""
     settings = getattr(config, "http", None)
-    listen = request.http or getattr(settings, "listen", None)
+    # The config's `http:` section turns the page on by itself only when it is written
+    # in the file (a Config may carry defaults for it either way).
+    written = settings is not None and "http" in getattr(config, "model_fields_set", {"http"})
+    listen = request.http or (getattr(settings, "listen", None) if written else None)
     if not listen:
         return None
     from link_sync.web import bound_port, start_web  # aiohttp's server: only when asked for
