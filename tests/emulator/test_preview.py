@@ -136,6 +136,9 @@ async def test_preview_off_by_spec_or_farm_default(farm_factory: Factory, client
 async def test_a_farm_opens_previews_by_default_as_the_firmware_does(client: Any) -> None:
     async with Farm([PrinterSpec("mk4-1"), PrinterSpec("mk3-1", profile="mk3")]) as farm:
         assert farm["mk4-1"].preview_on and not farm["mk3-1"].preview_on  # Pi: no screen
+        async with httpx.AsyncClient(base_url=farm["mk3-1"].url) as http:
+            assert (await http.post("/emulator/screen/back")).status_code == 404
+            assert (await http.post("/emulator/usb/remove")).status_code == 404
         c = client(farm["mk4-1"])
         await c.put("/api/v1/files/usb/a.gcode", b"1")
         assert farm["mk4-1"].screen_file == "a.gcode"

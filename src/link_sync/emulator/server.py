@@ -103,7 +103,9 @@ class Handler:
         try:
             if not p.pi and len(request.raw_path.encode()) > MAX_URL_BYTES:
                 raise HttpError(414, "Request-URI Too Long")
-            if parts[:1] == ["emulator"] and not p.pi:
+            if parts[:1] == ["emulator"]:
+                if p.pi:  # no screen, no stick: nothing to press or pull
+                    raise HttpError(404, "Not Found")
                 return self.emulator_control(request, parts[1:])
             if not parts or parts[0] not in {"api", "usb"} or (p.pi and parts[0] == "usb"):
                 return web.Response(text=_index(p), content_type="text/html")
