@@ -453,6 +453,11 @@ async def test_the_preview_each_upload_opens_shows_a_file_that_fits_the_printer(
         printer.requests.clear()
     again = await run_sync(farm)
     assert again.exit_code == 0 and all(p.actions == [] for p in again.printers)
+    # Someone presses Print on each preview: the firmware checks the file; none asks.
+    for printer in farm:
+        if printer.preview is not None:
+            assert printer.press_print()
+            assert printer.state == "PRINTING", (printer.name, printer.question)
 
 
 @pytest.mark.parametrize("change", ["replace", "delete"])
