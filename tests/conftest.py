@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from link_sync.commands.sync import Selection, SyncRequest, sync_async
+import link_sync
 from link_sync.result import RunResult
 
 from sync_helpers import FAST_RETRY, Master, SyncRunner
@@ -45,18 +44,12 @@ def run_sync(tmp_path: Path, master: Master, state_env: Mapping[str, str]) -> Sy
         config.update(config_extra or {})
         for name, extra in (printer_extra or {}).items():
             config["printers"][name].update(extra)
-        path = tmp_path / "link-sync.yml"
-        path.write_text(yaml.safe_dump(config, allow_unicode=True))
-        selection = Selection(
-            config=path,
-            include=tuple(fields.pop("include", ())),
-            exclude=tuple(fields.pop("exclude", ())),
-        )
         fields.setdefault("retry", FAST_RETRY)
-        request = SyncRequest(selection=selection, **fields)
-        result = await sync_async(request, environ=state_env, cwd=tmp_path)
+        states = state_env["LINK_SYNC_STATE_DIR"]
+        result = await link_sync.sync_async(link_sync.Config(**config), state_dir=states, **fields)
         # every printer reported `synced` is read again and compared with the master
-        assert_synced_printers_hold_the_master(result, farm, config, delete=request.delete)
+        delete = fields.get("delete", True)
+        assert_synced_printers_hold_the_master(result, farm, config, delete=delete)
         return result
 
     return runner

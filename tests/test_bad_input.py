@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from link_sync.commands.sync import Selection, SyncRequest, sync_async
+import link_sync
 from link_sync.emulator import Farm, PrinterSpec
 from link_sync.emulator.testing import BackgroundFarm
 from link_sync.execute import Observer
@@ -574,20 +574,15 @@ async def test_master_file_vanishing_during_the_run_fails_alone(tmp_path: Path) 
     victim.write_bytes(b"G29\n" * 100)
     (master / "c-last.gcode").write_bytes(b"G30\n" * 100)
     async with Farm([PrinterSpec("mk4-a", profile="mk4", password=PASSWORD)]) as farm:
-        config = tmp_path / "link-sync.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "source": str(master),
-                    "printers": {"mk4-a": {"host": farm["mk4-a"].url, "password": PASSWORD}},
-                }
-            )
+        config = link_sync.Config(
+            source=master,
+            printers={"mk4-a": link_sync.PrinterConfig(host=farm["mk4-a"].url, password=PASSWORD)},
         )
-        config.chmod(0o600)
-        request = SyncRequest(selection=Selection(config=config), jobs=1)
-        environ = {"LINK_SYNC_STATE_DIR": str(tmp_path / "state")}
-        result = await sync_async(
-            request, _RemoveOnFirstTransfer(victim), environ=environ, cwd=tmp_path
+        result = await link_sync.sync_async(
+            config,
+            parallel=1,
+            observer=_RemoveOnFirstTransfer(victim),
+            state_dir=tmp_path / "state",
         )
         stored_names = {path.lstrip("/").lower() for path in farm["mk4-a"].files()}
     assert not victim.exists()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
 from pathlib import Path
 
+import pydantic
 import pytest
 
 from link_sync.config import (
@@ -90,11 +90,13 @@ def test_contract_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert mk4 == PrinterConfig(
         name="mk4-01",
         type="prusalink",
-        base_url="http://192.168.1.50",
+        host="192.168.1.50",
         username="maker",
         password="farm-secret-1",
         source=master,
+        destination="",
     )
+    assert mk4.base_url == "http://192.168.1.50"
     assert xl.source == master / "xl"
     assert mk3.base_url == "http://192.168.1.70:8080"
     assert mk3.password == "digest-secret-2"
@@ -620,8 +622,10 @@ def test_secrets_never_in_repr(tmp_path: Path) -> None:
 
 def test_config_is_frozen(tmp_path: Path) -> None:
     config = load(tmp_path, CONTRACT_EXAMPLE)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         config.printers["mk4-01"].password = "x"  # type: ignore[misc]
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        config.source = None  # type: ignore[misc]
 
 
 # --------------------------------------------------------------------------- https

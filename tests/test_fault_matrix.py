@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from link_sync.commands.sync import Selection, SyncRequest, sync_async
+import link_sync
 from link_sync.emulator import EmulatedPrinter, Fault, PrinterSpec
 from link_sync.execute import Observer, RetryPolicy
 from link_sync.plan import Action
@@ -117,11 +116,11 @@ class Rig:
         for entry in config["printers"].values():
             entry["timeout"] = TIMEOUT
         config["printers"]["victim"].update(host=self.proxy.url, **self.victim_config)
-        path = self.tmp_path / "link-sync.yml"
-        path.write_text(yaml.safe_dump(config, allow_unicode=True))
-        request = SyncRequest(selection=Selection(config=path), retry=RETRY)
+        loaded = link_sync.Config(**config)
         started = time.monotonic()
-        result = await sync_async(request, observer, environ=self.env, cwd=self.tmp_path)
+        result = await link_sync.sync_async(
+            loaded, observer=observer, retry=RETRY, state_dir=self.env["LINK_SYNC_STATE_DIR"]
+        )
         return result, time.monotonic() - started
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from link_sync.journal import SCHEMA_VERSION, Journal, JournalEntry, JournalError
+from link_sync.errors import JournalError
+from link_sync.journal import SCHEMA_VERSION, Journal, JournalEntry
 from link_sync.statedir import state_dir
 
 
@@ -80,16 +81,13 @@ def test_entry_is_frozen() -> None:
         entry("x").local_size = 3  # type: ignore[misc]
 
 
-def test_forget_and_forget_missing(journal_path: Path) -> None:
+def test_forget_drops_one_record_of_one_printer(journal_path: Path) -> None:
     with Journal.open(journal_path) as journal:
         journal.record_many("a", [entry("1.gcode"), entry("2.gcode"), entry("3.gcode")])
         journal.record("b", entry("1.gcode"))
         journal.forget("a", "2.gcode")
         journal.forget("a", "never-there.gcode")
         assert sorted(journal.entries("a")) == ["1.gcode", "3.gcode"]
-
-        assert journal.forget_missing("a", ["3.gcode", "other"]) == 1
-        assert list(journal.entries("a")) == ["3.gcode"]
         assert list(journal.entries("b")) == ["1.gcode"]  # another printer is untouched
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from link_sync.errors import SafetyRefusal
-from link_sync.lock import LockHeld, RunLock
+from link_sync.errors import LockHeld, SafetyRefusal
+from link_sync.lock import RunLock
 
 HOLDER = """
 import sys, time

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -43,7 +42,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from link_sync.commands.sync import Selection, SyncRequest, sync_async
+import link_sync
 from link_sync.emulator import EmulatedPrinter, Farm, Fault, PrinterSpec
 from link_sync.errors import SafetyRefusal
 from link_sync.execute import RetryPolicy
@@ -146,8 +145,7 @@ class SyncMachine(RuleBasedStateMachine):
         config["destination"] = "/" + DEST
         for entry in config["printers"].values():
             entry["timeout"] = 0.3
-        self.config = self.work / "link-sync.yml"
-        self.config.write_text(yaml.safe_dump(config))
+        self.config = link_sync.Config(**config)
 
     def teardown(self) -> None:
         self.lt.run(self.farm.stop())
@@ -278,11 +276,14 @@ class SyncMachine(RuleBasedStateMachine):
     # -- syncs ------------------------------------------------------------------------
 
     def sync(self, include_busy: bool) -> RunResult | None:
-        request = SyncRequest(
-            selection=Selection(config=self.config), include_busy=include_busy, retry=RETRY
-        )
         try:
-            return self.lt.run(sync_async(request, environ=self.env, cwd=self.work))
+            run = link_sync.sync_async(
+                self.config,
+                include_busy=include_busy,
+                retry=RETRY,
+                state_dir=self.env["LINK_SYNC_STATE_DIR"],
+            )
+            return self.lt.run(run)
         except SafetyRefusal:
             assert not self.master, "refused a master that has print files"
             return None

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from link_sync import Config
 from link_sync.commands.pull import PullRequest, conflict_name, pull_async, unsafe_name_reason
-from link_sync.commands.sync import Selection
 from link_sync.emulator import PrinterSpec
 
 from sync_helpers import Master
@@ -18,11 +17,9 @@ from sync_helpers import Master
 async def pull(
     farm: Any, master: Master, tmp_path: Path, *, into: Path | None = None, dry_run: bool = False
 ) -> Any:
-    config = tmp_path / "link-sync.yml"
-    config.write_text(yaml.safe_dump(farm.config(source=str(master.root))))
-    request = PullRequest(Selection(config=config), into=into, dry_run=dry_run)
-    env = {"LINK_SYNC_STATE_DIR": str(tmp_path / "state")}
-    return await pull_async(request, environ=env, cwd=tmp_path)
+    config = Config(**farm.config(source=master.root))
+    request = PullRequest(config, into=into, dry_run=dry_run)
+    return await pull_async(request)
 
 
 async def test_files_only_on_printers_come_back_with_their_folders(

@@ -409,22 +409,17 @@ async def test_a_file_no_printer_takes_is_a_warning(
 async def test_status_shows_how_many_files_are_meant_for_each_printer(
     farm_factory: Any, master: Master, state_env: dict[str, str], tmp_path: Path
 ) -> None:
-    import yaml
-
-    from link_sync.commands.status import status_async
-    from link_sync.commands.sync import Selection, SyncRequest
+    import link_sync
     from link_sync.report import status_lines
 
     _fill(master, MIXED_MASTER)
     farm = await farm_factory([_spec("mini-04", "mini"), _spec("mk4s-02", "mk4s")])
-    config = tmp_path / "link-sync.yml"
-    config.write_text(yaml.safe_dump(farm.config(source=str(master.root))))
-    request = SyncRequest(selection=Selection(config=config))
-    report = await status_async(request, environ=state_env, cwd=tmp_path)
-    rows = {row.printer.name: row.to_json() for row in report.rows}
+    config = link_sync.Config(**farm.config(source=master.root))
+    report = await link_sync.status_async(config, state_dir=state_env["LINK_SYNC_STATE_DIR"])
+    rows = {row.name: row.to_json() for row in report}
     assert rows["mini-04"]["wanted_files"] == 4 and rows["mini-04"]["wanted_held"] == 0
     assert rows["mk4s-02"]["wanted_files"] == 4
-    lines = status_lines(report.rows)
+    lines = status_lines(report)
     assert any(line.startswith("mini-04:") and "wanted=4, 4 to send" in line for line in lines)
 
 
@@ -571,20 +566,20 @@ async def test_plain_output_explains_every_file_a_printer_does_not_get(
 ) -> None:
     import io
 
-    import yaml
-
-    from link_sync.commands.sync import Selection, SyncRequest, sync_async
+    import link_sync
     from link_sync.report import PlainLog
 
     _fill(master, MIXED_MASTER)
     farm = await farm_factory(
         [_spec("mini-04", "mini", files={"benchy_MK4S.gcode": MIXED_MASTER["benchy_MK4S.gcode"]})]
     )
-    config = tmp_path / "link-sync.yml"
-    config.write_text(yaml.safe_dump(farm.config(source=str(master.root))))
+    config = link_sync.Config(**farm.config(source=master.root))
     out = io.StringIO()
-    request = SyncRequest(selection=Selection(config=config), dry_run=True)
-    await sync_async(request, PlainLog(out, dry_run=True), environ=state_env, cwd=tmp_path)
+    await link_sync.plan_async(
+        config,
+        observer=PlainLog(out, dry_run=True),
+        state_dir=state_env["LINK_SYNC_STATE_DIR"],
+    )
     lines = out.getvalue().splitlines()
     for path in set(MIXED_MASTER) - EXPECTED["mini"] - TARGETLESS:
         target = "sliced for "

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from link_sync.errors import SafetyRefusal
-from link_sync.scan import HASH_CHUNK, ScanResult, SourceMissing, hash_file, scan_source
+from link_sync.errors import SafetyRefusal, SourceMissing
+from link_sync.scan import HASH_CHUNK, ScanResult, hash_file, scan_source
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 

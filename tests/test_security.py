@@ -371,28 +371,53 @@ def test_bad_fingerprints_are_refused(text: str) -> None:
 # --------------------------------------------------------------------------- redaction
 
 
-def test_log_records_never_carry_a_registered_secret() -> None:
-    stream_lines: list[str] = []
+class _ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
 
-    class ListHandler(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            stream_lines.append(self.format(record))
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
 
-    handler = ListHandler()
+
+def _log_secrets(name: str) -> None:
+    log = logging.getLogger(name)
+    log.setLevel(logging.DEBUG)
+    log.warning("header X-Api-Key: %s, auth %r", API_KEY, {"password": PASSWORD})
+    try:
+        raise RuntimeError(f"failed with {PASSWORD}")
+    except RuntimeError:
+        log.exception("boom")
+
+
+@pytest.mark.parametrize("name", redact.OWN_LOGGERS)
+def test_link_syncs_own_log_records_never_carry_a_registered_secret(name: str) -> None:
+    handler = _ListHandler()  # the application's handler: link-sync does not touch it
     root = logging.getLogger()
     root.addHandler(handler)
     try:
         redact.register(PASSWORD, API_KEY, None, "")
-        log = logging.getLogger("httpcore.some.deep.child")
-        log.setLevel(logging.DEBUG)
-        log.warning("header X-Api-Key: %s, auth %r", API_KEY, {"password": PASSWORD})
-        try:
-            raise RuntimeError(f"failed with {PASSWORD}")
-        except RuntimeError:
-            log.exception("boom")
+        _log_secrets(name)
     finally:
         root.removeHandler(handler)
-    text = "\n".join(stream_lines)
+    assert handler.filters == []
+    text = "\n".join(handler.lines)
+    assert "header X-Api-Key: ***" in text
+    assert "RuntimeError: failed with ***" in text
+    assert PASSWORD not in text and API_KEY not in text
+
+
+def test_the_clis_handlers_mask_secrets_in_any_librarys_records() -> None:
+    handler = _ListHandler()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        redact.register(PASSWORD, API_KEY, None, "")
+        redact.install([handler])  # what the CLI does with the handlers it creates
+        _log_secrets("httpcore.some.deep.child")
+    finally:
+        root.removeHandler(handler)
+    text = "\n".join(handler.lines)
     assert "header X-Api-Key: ***" in text
     assert "RuntimeError: failed with ***" in text
     assert PASSWORD not in text and API_KEY not in text

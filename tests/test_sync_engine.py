@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from link_sync.emulator import Fault, PrinterSpec
-from link_sync.errors import SafetyRefusal
-from link_sync.lock import LockHeld, RunLock
+from link_sync.errors import LockHeld, SafetyRefusal
+from link_sync.lock import RunLock
 
 from sync_helpers import Master, SyncRunner
 
@@ -367,22 +367,21 @@ async def test_plan_and_status_agree_with_sync_on_in_sync(
     state_env: dict[str, str],
     up_to_date: bool,
 ) -> None:
-    from link_sync.commands.status import status_async
-    from link_sync.commands.sync import Selection, SyncRequest
+    import link_sync
 
     fill(master, {"a.gcode": b"G1\n" * 250 if up_to_date else b"G1 X1\n" * 5000})
     farm = await farm_factory(
         [spec("mk4", files={"a.gcode": b"G1\n" * 250}, state="PRINTING", job_file="a.gcode")]
     )
     planned = await run_sync(farm, include_busy=True, dry_run=True)
-    # run_sync wrote the config; status reads the same one
-    request = SyncRequest(selection=Selection(config=tmp_path / "link-sync.yml"))
-    status = await status_async(request, environ=state_env, cwd=tmp_path)
+    # the config run_sync uses
+    config = link_sync.Config(**farm.config(source=master.root))
+    status = await link_sync.status_async(config, state_dir=state_env["LINK_SYNC_STATE_DIR"])
     synced = await run_sync(farm, include_busy=True)
 
     in_sync = synced.printers[0].status == "synced"
     assert in_sync is up_to_date, synced.to_json()
-    assert status.rows[0].in_sync is in_sync
+    assert status[0].in_sync is in_sync
     plan = planned.printers[0]
     assert plan.status == "planned" and plan.actions == []
     assert bool(plan.kept) is not in_sync
@@ -549,7 +548,8 @@ async def test_seed_config_format_of_the_original_tool_is_read(
 ) -> None:
     import yaml
 
-    from link_sync.commands.sync import Selection, SyncRequest, sync_async
+    import link_sync
+    from link_sync.config import with_source
 
     fill(master, {"a.gcode": b"G1\n"})
     farm = await farm_factory([spec("mk4")])
@@ -563,8 +563,8 @@ async def test_seed_config_format_of_the_original_tool_is_read(
     }
     path = tmp_path / "printers.yml"
     path.write_text(yaml.safe_dump(seed))
-    request = SyncRequest(selection=Selection(config=path, source=master.root))
-    result = await sync_async(request, environ=state_env, cwd=tmp_path)
+    config = with_source(link_sync.load_config(path, environ=state_env), master.root)
+    result = await link_sync.sync_async(config, state_dir=state_env["LINK_SYNC_STATE_DIR"])
     assert result.exit_code == 0, result.to_json()
     assert farm["mk4"].files() == {"a.gcode": b"G1\n"}
 

@@ -1,8 +1,10 @@
 """Command line: parse arguments, call the core, render the result, exit.
 
-No logic lives here: each command builds a request object, hands it to
-`link_sync.commands`, and renders the result as a live table, plain lines
-or JSON, then exits with the contract's code.
+No logic lives here: each command loads the config, calls the public API
+(`link_sync.sync_async`, `plan_async`, `status_async`; `commands/` for init
+and pull), renders the result as a live table, plain lines or JSON, and exits
+with the contract's code. Logging handlers and signal handlers are installed
+here and nowhere else.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import click
 from rich.console import Console
 
 from link_sync import __version__, redact
+from link_sync._api import load_config, status_async, sync_async
 from link_sync.commands.init import printer_type_lines
-from link_sync.commands.status import status_async
-from link_sync.commands.sync import Selection, SyncRequest, sync
+from link_sync.config import Config, with_source
 from link_sync.errors import LinkSyncError, SafetyRefusal, UsageError
 from link_sync.execute import Observer
 from link_sync.report import (
@@ -176,8 +178,9 @@ def _setup_logging(verbose: bool) -> None:
             format="%(asctime)s %(name)s %(message)s",
             stream=sys.stderr,
         )
-        # Every secret a backend learns is masked in every log line from the first one on.
-        redact.install()
+        # Every secret a backend learns is masked in every log line from the first one
+        # on, also in other libraries' records (link-sync's own loggers mask by themselves).
+        redact.install(logging.getLogger().handlers)
         # httpx logs request lines itself at INFO; ours (link_sync.http) are enough.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         logging.getLogger("httpcore").setLevel(logging.WARNING)
@@ -193,26 +196,10 @@ def use_terminal_ui(as_json: bool, quiet: bool) -> bool:
     )
 
 
-def run_and_render(request: SyncRequest, as_json: bool, quiet: bool) -> RunResult:
-    """Run a sync or plan with the output the situation calls for."""
-    if use_terminal_ui(as_json, quiet):
-        console = Console()
-        with LiveProgress(console) as live:
-            result = sync(request, live)
-        console.print(summary_table(result))
-        for line in explain_failures(result):
-            console.print(line, style="yellow" if ": note: " in line else "red", markup=False)
-        for warning in result.warnings:
-            console.print(f"warning: {warning}", style="yellow", markup=False)
-        return result
-    if as_json:
-        result = sync(request, Observer())
-        print_json(result.to_json())
-    else:
-        result = sync(request, PlainLog(sys.stdout, quiet=quiet, dry_run=request.dry_run))
-    for warning in result.warnings:
-        _error(f"warning: {warning}")
-    return result
+def _config(path: Path | None, source: Path | None) -> Config:
+    """The config of -c (or the usual search), with -s applied."""
+    config = load_config(path)
+    return with_source(config, source.expanduser().resolve()) if source is not None else config
 
 
 def sync_options(func: F) -> F:
@@ -245,7 +232,7 @@ def sync_options(func: F) -> F:
     return func
 
 
-def run_sync_command(
+def _sync_or_plan(
     *,
     dry_run: bool,
     config: Path | None,
@@ -261,17 +248,43 @@ def run_sync_command(
     allow_empty: bool,
     jobs: int | None,
 ) -> None:
+    """`sync` and `plan`: run, render as the situation calls for, exit with the run's code."""
     _setup_logging(verbose)
-    request = SyncRequest(
-        selection=Selection(config, source, include, exclude),
-        dry_run=dry_run,
-        include_busy=include_busy,
-        delete=not no_delete,
-        max_delete=max_delete,
-        allow_empty=allow_empty,
-        jobs=jobs,
-    )
-    result = run_and_render(request, as_json, quiet)
+    loaded = _config(config, source)
+
+    def run(observer: Observer) -> RunResult:
+        return asyncio.run(
+            sync_async(
+                loaded,
+                printers=include,
+                exclude=exclude,
+                dry_run=dry_run,
+                include_busy=include_busy,
+                delete=not no_delete,
+                max_delete=max_delete,
+                allow_empty=allow_empty,
+                parallel=jobs,
+                observer=observer,
+            )
+        )
+
+    if use_terminal_ui(as_json, quiet):
+        console = Console()
+        with LiveProgress(console) as live:
+            result = run(live)
+        console.print(summary_table(result))
+        for line in explain_failures(result):
+            console.print(line, style="yellow" if ": note: " in line else "red", markup=False)
+        for warning in result.warnings:
+            console.print(f"warning: {warning}", style="yellow", markup=False)
+    else:
+        if as_json:
+            result = run(Observer())
+            print_json(result.to_json())
+        else:
+            result = run(PlainLog(sys.stdout, quiet=quiet, dry_run=dry_run))
+        for warning in result.warnings:
+            _error(f"warning: {warning}")
     sys.exit(result.exit_code)
 
 
@@ -294,7 +307,7 @@ def sync_command(dry_run: bool, **options: Any) -> None:
       link-sync sync --max-delete 20 -q    for cron: refuse mass deletes, errors only
       link-sync sync --json > run.json     machine-readable record
     """
-    run_sync_command(dry_run=dry_run, **options)
+    _sync_or_plan(dry_run=dry_run, **options)
 
 
 @main.command("plan")
@@ -309,7 +322,7 @@ def plan_command(**options: Any) -> None:
       link-sync plan
       link-sync plan -p xl-01 --json
     """
-    run_sync_command(dry_run=True, **options)
+    _sync_or_plan(dry_run=True, **options)
 
 
 @main.command("status")
@@ -334,14 +347,14 @@ def status_command(
       link-sync status --json | jq '.printers[] | select(.in_sync == false) | .name'
     """
     _setup_logging(verbose)
-    request = SyncRequest(selection=Selection(config, source, include, exclude))
-    report = asyncio.run(status_async(request))
+    loaded = _config(config, source)
+    report = asyncio.run(status_async(loaded, printers=include, exclude=exclude))
     if as_json:
         print_json(report.to_json())
     elif use_terminal_ui(as_json, quiet):
-        Console().print(status_table(report.rows))
+        Console().print(status_table(report))
     elif not quiet:
-        for line in status_lines(report.rows):
+        for line in status_lines(report):
             click.echo(line)
     for warning in report.warnings:
         _error(f"warning: {warning}")
@@ -383,7 +396,7 @@ def pull_command(
     from link_sync.commands.pull import PullRequest, pull_async
 
     _setup_logging(verbose)
-    request = PullRequest(Selection(config, source, include, exclude), into, dry_run)
+    request = PullRequest(_config(config, source), include, exclude, into, dry_run)
     if as_json:
         result = asyncio.run(pull_async(request))
         print_json(result.to_json())
@@ -417,15 +430,15 @@ def demo_command(workdir: Path | None) -> None:
     console.print("link-sync demo: six emulated printers on 127.0.0.1, one master folder\n")
     if terminal:
         with LiveProgress(console) as live:
-            outcome = asyncio.run(run_demo(workdir, live, os.environ))
+            outcome = asyncio.run(run_demo(workdir, live))
         console.print(summary_table(outcome.sync))
     else:
-        outcome = asyncio.run(run_demo(workdir, PlainLog(sys.stdout), os.environ))
+        outcome = asyncio.run(run_demo(workdir, PlainLog(sys.stdout)))
     console.print("\nlink-sync status, after the sync:")
     if terminal:
-        console.print(status_table(outcome.status.rows))
+        console.print(status_table(outcome.status))
     else:
-        for line in status_lines(outcome.status.rows):
+        for line in status_lines(outcome.status):
             click.echo(line)
     click.echo(
         f"\nThe sample master, the printers' storage and the config are in {outcome.workdir}\n"

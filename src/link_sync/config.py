@@ -1,11 +1,20 @@
-"""The config file: find it, parse it (YAML, TOML or JSON), check it, resolve it.
+"""The configuration: built in code or read from a file, checked the same way either way.
 
-Everything the user can get wrong here becomes ONE `ConfigError` line naming the
-file, the printer and the key, e.g.::
+    config = Config(source="/srv/gcodes", printers={"mk4-01": PrinterConfig(host="10.0.0.5")})
+    config = load_config(Path("link-sync.yml"), cwd=Path.cwd(), environ=os.environ)
+
+`PrinterConfig` and `Config` take keyword arguments named as the file's keys, with
+the file's defaults and checks and `${VAR}` from the environment. A `Config` holds
+its printers *resolved*: named, `defaults` merged in, `source` made absolute,
+secrets read from `*_file`, `destination` normalised. That resolved `PrinterConfig`
+is the one shape of a printer's settings from here to the backend.
+
+Everything the user can get wrong becomes ONE `ConfigError` line naming the file
+(when there is one), the printer and the key, e.g.::
 
     link-sync.yml: printer 'mk4-01': unknown key 'hots' (did you mean 'host'?)
 
-Secret values (passwords, API keys) never appear in a message or a repr.
+Secret values (passwords, API keys, the HTTP token) never appear in a message or a repr.
 """
 
 from __future__ import annotations
@@ -18,15 +27,27 @@ import ssl
 import stat
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
+from link_sync.backends.registry import DEFAULT_TYPE, PRINTER_TYPES, type_names
 from link_sync.errors import ConfigError, UsageError
+from link_sync.printer_models import normalize_model
 
 #: Files looked for in the working folder, in this order.
 CONFIG_NAMES: tuple[str, ...] = (
@@ -37,9 +58,13 @@ CONFIG_NAMES: tuple[str, ...] = (
     "printers.yml",
 )
 CONFIG_ENV = "LINK_SYNC_CONFIG"
-PRINTER_TYPES: tuple[str, ...] = ("prusalink", "octoprint", "moonraker")
 DEFAULT_STALE_AFTER = 60.0
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_SETTLE = 2.0
+DEFAULT_POLL_INTERVAL = 5.0
+DEFAULT_RESCAN_INTERVAL = 600.0
+DEFAULT_LISTEN = "127.0.0.1:8470"
 
 _SECRET_KEYS = ("password", "api_key")
 # A key and the key that supplies the same secret from a file: setting one in a
@@ -54,96 +79,489 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True, slots=True)
-class PrinterConfig:
-    """One printer, fully resolved. `password` and `api_key` are kept out of repr."""
-
-    name: str
-    type: str
-    base_url: str
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    api_key: str | None = field(default=None, repr=False)
-    #: Absolute master folder of this printer, or None when no source is configured.
-    source: Path | None = None
-    #: Managed folder on the printer: no leading/trailing slash, "" = storage root.
-    destination: str = ""
-    storage: str | None = None
-    verify: bool = True
-    ca_file: Path | None = None
-    #: SHA-256 of the server certificate, lower-case hex without colons.
-    fingerprint: str | None = None
-    #: Seconds without progress (connect, or no byte moving) before a request fails.
-    timeout: float = DEFAULT_TIMEOUT
-    #: The printer's `source` as written (with `~` expanded), for `with_source`.
-    source_setting: str | None = field(default=None, repr=False, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    """A loaded config file."""
-
-    path: Path
-    source: Path | None
-    destination: str
-    stale_after: float
-    printers: dict[str, PrinterConfig]
-    warnings: list[str] = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------- schema
-
+StrPath = str | os.PathLike[str]
 _Text = Annotated[str, Field(strict=True)]
+_Seconds = Annotated[float, Field(strict=True, gt=0, le=3600, allow_inf_nan=False)]
+_Interval = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+_NonNegative = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
 
 
-class _PrinterFields(BaseModel):
-    """Every printer key; all optional, so `defaults` can use the same model."""
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """How values are resolved: relative paths, `${VAR}`, and the file for messages."""
 
-    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    base: Path
+    environ: Mapping[str, str]
+    path: Path | None = None
+    #: `${VAR}` already replaced (the file loader does it, naming the place)
+    substituted: bool = False
+    #: the printer being built, for messages
+    name: str | None = None
 
-    host: str | None = None
-    type: Literal["prusalink", "octoprint", "moonraker"] = "prusalink"
+
+def _context(info: ValidationInfo) -> _Context:
+    given = info.context
+    if isinstance(given, _Context):
+        return given
+    return _Context(base=Path.cwd(), environ=os.environ)
+
+
+# --------------------------------------------------------------------------- printers
+
+
+class PrinterConfig(BaseModel):
+    """One printer's settings, with the config file's keys as keyword arguments.
+
+    Checked on construction (a bad value raises `ConfigError` naming the key).
+    Inside a `Config` it is resolved: `name` is its key in `printers`, `defaults`
+    are merged in, `source`, `ca_file` are absolute, secrets from `*_file` are in
+    `password` / `api_key`, `destination` is the managed folder ("" = storage root).
+    `password`, `api_key` are kept out of repr.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+    #: required: `192.168.1.50`, `192.168.1.50:8080`, `https://printer.lan`
+    host: _Text
+    #: `prusalink` (Buddy firmware or Raspberry-Pi PrusaLink), `octoprint`, `moonraker`
+    type: str = DEFAULT_TYPE
     username: str | None = None
-    password: str | None = None
-    password_file: str | None = None
-    api_key: str | None = None
-    api_key_file: str | None = None
-    source: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    password_file: Path | None = None
+    api_key: str | None = Field(default=None, repr=False)
+    api_key_file: Path | None = None
+    #: this printer's master folder: relative to the config's `source`, or absolute
+    source: Path | None = None
+    #: the managed folder on the printer (None: the config's `destination`)
     destination: str | None = None
+    #: storage name (default `usb` on Buddy, `local` on the Pi)
     storage: str | None = None
+    #: seconds without progress before a request fails
+    timeout: _Seconds = DEFAULT_TIMEOUT
+    #: seconds to wait for a connection
+    connect_timeout: _Seconds = DEFAULT_CONNECT_TIMEOUT
+    #: check the certificate of an https:// host
     verify: Annotated[bool, Field(strict=True)] = True
-    ca_file: str | None = None
+    #: trust this CA bundle for an https:// host
+    ca_file: Path | None = None
+    #: SHA-256 of the printer's certificate: lower-case hex, no colons, once checked
     fingerprint: str | None = None
-    timeout: Annotated[float, Field(strict=True, gt=0, le=3600)] = DEFAULT_TIMEOUT
+    #: the printer's model (firmware name, e.g. `MK4S`), overriding what it says
+    model: str | None = None
+    #: nozzle diameter in mm, overriding what the printer says
+    nozzle: Annotated[float, Field(gt=0, le=5, allow_inf_nan=False)] | None = None
+    #: other models whose files this printer takes
+    accept: tuple[str, ...] = ()
+    #: not a file key: the printer's name in `Config.printers`
+    name: str = ""
+    #: its `source` as given (for `with_source`)
+    _source_setting: Path | None = PrivateAttr(default=None)
+
+    if TYPE_CHECKING:  # what callers may pass (paths as text too); pydantic checks the rest
+
+        def __init__(
+            self,
+            *,
+            host: str,
+            type: str = "prusalink",
+            username: str | None = None,
+            password: str | None = None,
+            password_file: StrPath | None = None,
+            api_key: str | None = None,
+            api_key_file: StrPath | None = None,
+            source: StrPath | None = None,
+            destination: str | None = None,
+            storage: str | None = None,
+            timeout: float = DEFAULT_TIMEOUT,
+            connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+            verify: bool = True,
+            ca_file: StrPath | None = None,
+            fingerprint: str | None = None,
+            model: str | None = None,
+            nozzle: float | None = None,
+            accept: Sequence[str] = (),
+            name: str = "",
+        ) -> None: ...
+
+    @property
+    def base_url(self) -> str:
+        """`http(s)://host[:port]`, from `host`."""
+        return normalize_host(self.host)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _as_config_error(
+        cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        context = _context(info)
+        name = context.name
+        if name is None and isinstance(data, Mapping) and isinstance(data.get("name"), str):
+            name = data["name"] or None
+        where = f"printer '{name}': " if name else ""
+        if isinstance(data, Mapping):
+            if not context.substituted:
+                data = _substitute(dict(data), (), context.environ, where)
+            _check_secret_pairs(data, where)
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            raise ConfigError(where + _reword(exc)) from None
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in PRINTER_TYPES:  # the registry: one entry per printer type
+            raise ValueError(f"must be one of {', '.join(type_names())}")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _valid_host(cls, value: str | None) -> str | None:
+        if value is not None:
+            normalize_host(value)  # ValueError says why not
+        return value
+
+    @field_validator("destination")
+    @classmethod
+    def _normal_destination(cls, value: str | None) -> str | None:
+        return None if value is None else _quoted(value, normalize_destination)
+
+    @field_validator("storage")
+    @classmethod
+    def _normal_storage(cls, value: str | None) -> str | None:
+        return (value or "").strip("/") or None
+
+    @field_validator("fingerprint")
+    @classmethod
+    def _normal_fingerprint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        digest = value.replace(":", "").replace(" ", "").lower()
+        if digest.startswith("sha256"):
+            digest = digest.removeprefix("sha256").lstrip("/=")
+        if not _FINGERPRINT.match(digest):
+            raise ValueError("must be the SHA-256 of the certificate (64 hex digits)")
+        return digest
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str | None) -> str | None:
+        return None if value is None else _model_name(value)
+
+    @field_validator("accept")
+    @classmethod
+    def _known_models(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_model_name(item) for item in value)
 
 
-class _Printer(_PrinterFields):
-    host: str
+def _model_name(value: str) -> str:
+    name = normalize_model(value)
+    if name is None:
+        raise ValueError(f"'{value}' is not a printer model link-sync knows (e.g. MK4S, XL, MINI)")
+    return name
+
+
+def _quoted(value: str, normalize: Any) -> str:
+    try:
+        result: str = normalize(value)
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+    return result
+
+
+class _PrinterDefaults(PrinterConfig):
+    """`defaults:`: any printer key, none required."""
+
+    host: _Text | None = None  # type: ignore[assignment]
+
+
+class HttpConfig(BaseModel):
+    """`http:` of `watch --http`: where to listen, the token for POSTs, read-only mode."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    listen: _Text = DEFAULT_LISTEN
+    token: _Text | None = Field(default=None, repr=False)
+    read_only: Annotated[bool, Field(strict=True)] = False
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _as_config_error(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            raise ConfigError("http: " + _reword(exc)) from None
+
+    @field_validator("listen")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError("must be ADDRESS:PORT, e.g. 127.0.0.1:8470")
+        return value.strip()
+
+
+# --------------------------------------------------------------------------- the config
 
 
 class _TopLevel(BaseModel):
+    """The top-level keys as written, before printers are resolved."""
+
     model_config = ConfigDict(extra="forbid")
 
-    source: _Text | None = None
+    source: _Text | Path | None = None
     destination: _Text = "/"
-    stale_after: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] = (
-        DEFAULT_STALE_AFTER
-    )
+    stale_after: _NonNegative = DEFAULT_STALE_AFTER
     defaults: dict[str, Any] = Field(default_factory=dict)
     printers: dict[str, Any] = Field(default_factory=dict)
+    route: Literal["model", "all"] = "model"
+    settle: _NonNegative = DEFAULT_SETTLE
+    poll_interval: _Interval = DEFAULT_POLL_INTERVAL
+    rescan_interval: _Interval = DEFAULT_RESCAN_INTERVAL
+    http: HttpConfig | None = None
+
+
+class Config(BaseModel):
+    """The whole configuration, with the file's top-level keys as keyword arguments.
+
+    `printers` maps names to `PrinterConfig` (or to mappings of printer keys);
+    `defaults` holds printer keys applied to every printer. Relative paths are
+    relative to the config file's folder (the working folder for a config built
+    in code). `path` (the file read, if any) and `warnings` are set by link-sync.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: the master folder (absolute once built)
+    source: Path | None = None
+    #: the managed folder on every printer: normalised, "" = storage root
+    destination: str = ""
+    #: seconds a local file may be newer than the printer's copy
+    stale_after: float = DEFAULT_STALE_AFTER
+    #: printer keys applied to every printer (as given; secrets kept out of repr)
+    defaults: dict[str, Any] = Field(default_factory=dict, repr=False)
+    #: resolved printers, in the order given
+    printers: dict[str, PrinterConfig] = Field(default_factory=dict)
+    #: `model`: each printer gets the files sliced for it; `all`: every file everywhere
+    route: Literal["model", "all"] = "model"
+    #: watch: seconds a master file must stay unchanged before it is sent
+    settle: float = DEFAULT_SETTLE
+    #: watch: seconds between printer state reads
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    #: watch: seconds between full rescans of the master folder
+    rescan_interval: float = DEFAULT_RESCAN_INTERVAL
+    #: watch --http settings
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    #: not a file key: the file this config was read from
+    path: Path | None = None
+    #: not a file key: things worth telling the user (readable secrets, ignored keys)
+    warnings: list[str] = Field(default_factory=list)
+
+    if TYPE_CHECKING:  # what callers may pass; pydantic checks the rest
+
+        def __init__(
+            self,
+            *,
+            printers: Mapping[str, PrinterConfig | Mapping[str, Any]],
+            source: StrPath | None = None,
+            destination: str = "/",
+            stale_after: float = DEFAULT_STALE_AFTER,
+            defaults: Mapping[str, Any] | None = None,
+            route: Literal["model", "all"] = "model",
+            settle: float = DEFAULT_SETTLE,
+            poll_interval: float = DEFAULT_POLL_INTERVAL,
+            rescan_interval: float = DEFAULT_RESCAN_INTERVAL,
+            http: HttpConfig | Mapping[str, Any] | None = None,
+        ) -> None: ...
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _resolve(
+        cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        if not isinstance(data, Mapping):
+            return handler(data)
+        resolved = _Resolver(_context(info)).resolve(dict(data))
+        try:
+            return handler(resolved)
+        except ValidationError as exc:
+            raise ConfigError(_reword(exc)) from None
+
+    @property
+    def name(self) -> str:
+        """How the config is named in messages: its file, or 'config' when built in code."""
+        return self.path.name if self.path is not None else "config"
+
+
+class _Resolver:
+    """Checks a config given as keys (from a file or code) and resolves its printers."""
+
+    def __init__(self, context: _Context) -> None:
+        self.context = context
+        self.warnings: list[str] = []
+        #: the file's name in messages (prefix added by the loader)
+        self.shown = context.path.name if context.path is not None else "config"
+
+    def resolve(self, raw: dict[str, Any]) -> dict[str, Any]:
+        if not self.context.substituted:
+            raw = _substitute(raw, (), self.context.environ, "")
+        if raw.get("defaults", {}) is None:  # `defaults:` left empty
+            del raw["defaults"]
+        top = _validate(_TopLevel, raw, "", self.context)
+        if not top.printers:
+            raise ConfigError("no printers defined; add a 'printers:' section")
+        # Checked alone for a message that names `defaults`; merged raw into each printer.
+        _check_secret_pairs(top.defaults, "defaults: ")
+        _validate(_PrinterDefaults, top.defaults, "defaults: ", self.context)
+        source = self._top_source(top.source)
+        destination = _destination(top.destination, "")
+        printers = {
+            name: self._printer(name, top.defaults, value, source, destination)
+            for name, value in _printer_items(top.printers)
+        }
+        return {
+            "source": source,
+            "destination": destination,
+            "stale_after": top.stale_after,
+            "defaults": top.defaults,
+            "printers": printers,
+            "route": top.route,
+            "settle": top.settle,
+            "poll_interval": top.poll_interval,
+            "rescan_interval": top.rescan_interval,
+            "http": top.http or HttpConfig(),
+            "path": self.context.path,
+            "warnings": self.warnings,
+        }
+
+    def _printer(
+        self,
+        name: str,
+        defaults: Mapping[str, Any],
+        own: Mapping[str, Any] | PrinterConfig,
+        top_source: Path | None,
+        top_destination: str,
+    ) -> PrinterConfig:
+        where = f"printer '{name}': "
+        if isinstance(own, PrinterConfig):
+            own = {key: getattr(own, key) for key in own.model_fields_set if key != "name"}
+        _check_secret_pairs(own, where)
+        merged = dict(defaults)
+        for key in own:
+            merged.pop(_SECRET_PARTNERS.get(key, ""), None)
+        merged.update(own)
+        context = _Context(
+            self.context.base, self.context.environ, self.context.path, True, name=name
+        )
+        fields = PrinterConfig.model_validate(merged, context=context)
+        resolved = fields.model_copy(
+            update={
+                "name": name,
+                "password": self._secret(
+                    fields.password, fields.password_file, where, "password_file"
+                ),
+                "password_file": None,
+                "api_key": self._secret(fields.api_key, fields.api_key_file, where, "api_key_file"),
+                "api_key_file": None,
+                "source": _printer_source(fields.source, top_source, self.context.base),
+                "destination": (
+                    fields.destination if fields.destination is not None else top_destination
+                ),
+                "ca_file": self._ca_file(fields.ca_file, where, fields.base_url),
+                "fingerprint": self._fingerprint(fields.fingerprint, where, fields.base_url),
+            }
+        )
+        resolved._source_setting = fields.source
+        return resolved
+
+    def _top_source(self, value: str | Path | None) -> Path | None:
+        if value is None or not str(value).strip():
+            return None
+        return _absolute(Path(_expand(str(value))), self.context.base)
+
+    def _secret(self, value: str | None, file: Path | None, where: str, key: str) -> str | None:
+        if file is None:
+            return value
+        path = self._relative_path(file)
+        try:
+            secret = path.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise ConfigError(f"{where}key '{key}': cannot read {path}: {reason}") from None
+        if _exposed(path):
+            self.warnings.append(
+                f"{path} ({where}key '{key}') is readable by other users; run: chmod 600 {path}"
+            )
+        return secret
+
+    def _ca_file(self, value: Path | None, where: str, base_url: str) -> Path | None:
+        if value is None:
+            return None
+        path = self._relative_path(value)
+        if not path.is_file():
+            raise ConfigError(f"{where}key 'ca_file': {path} is not a readable file")
+        try:
+            ssl.create_default_context(cafile=str(path))
+        except (ssl.SSLError, OSError):
+            raise ConfigError(f"{where}key 'ca_file': {path} holds no usable certificate") from None
+        if not base_url.startswith("https://"):
+            self.warnings.append(f"{self.shown}: {where}'ca_file' is ignored for an http:// host")
+        return path
+
+    def _fingerprint(self, value: str | None, where: str, base_url: str) -> str | None:
+        if value is not None and not base_url.startswith("https://"):
+            self.warnings.append(
+                f"{self.shown}: {where}'fingerprint' is ignored for an http:// host"
+            )
+        return value
+
+    def _relative_path(self, value: Path) -> Path:
+        return _absolute(Path(_expand(str(value))), self.context.base)
+
+
+def _validate(model: type[_Model], data: Any, where: str, context: _Context) -> _Model:
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise ConfigError(where + _reword(exc)) from None
+    except ConfigError as exc:
+        raise ConfigError(where + str(exc)) from None
+
+
+def _printer_items(printers: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    for name, value in printers.items():
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"printer name {name!r} must be a non-empty text")
+        if value is None:
+            value = {}
+        if not isinstance(value, dict | PrinterConfig):
+            raise ConfigError(
+                f"printer '{name}': must be a mapping of keys (host, ...), not {_kind(value)}"
+            )
+        yield name, value
+
+
+def _check_secret_pairs(section: Mapping[str, Any], where: str) -> None:
+    for key in ("password", "api_key"):
+        partner = _SECRET_PARTNERS[key]
+        if section.get(key) is not None and section.get(partner) is not None:
+            raise ConfigError(f"{where}set '{key}' or '{partner}', not both")
+
+
+def _destination(value: str, where: str) -> str:
+    try:
+        return normalize_destination(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}key 'destination' {exc}") from None
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
-_KNOWN_PRINTER_KEYS = tuple(_PrinterFields.model_fields)
+_KNOWN_PRINTER_KEYS = tuple(key for key in PrinterConfig.model_fields if key != "name")
 _KNOWN_TOP_KEYS = tuple(_TopLevel.model_fields)
 
 
-# --------------------------------------------------------------------------- public API
+# --------------------------------------------------------------------------- functions
 
 
 def load_config(explicit: Path | None, *, cwd: Path, environ: Mapping[str, str]) -> Config:
@@ -172,13 +590,18 @@ def find_config(
 
 
 def with_source(config: Config, source: Path) -> Config:
-    """`config` with the master folder replaced (the CLI's `--source`)."""
+    """`config` with the master folder replaced (the CLI's `--source`).
+
+    A printer's own relative `source` is taken relative to the new one.
+    """
     top = _absolute(source.expanduser(), Path.cwd())
     printers = {
-        name: replace(printer, source=_printer_source(printer.source_setting, top, top))
+        name: printer.model_copy(
+            update={"source": _printer_source(printer._source_setting, top, top)}
+        )
         for name, printer in config.printers.items()
     }
-    return replace(config, source=top, printers=printers)
+    return config.model_copy(update={"source": top, "printers": printers})
 
 
 def select_printers(
@@ -188,7 +611,7 @@ def select_printers(
     for name in (*include, *exclude):
         if name not in config.printers:
             known = ", ".join(config.printers) or "none"
-            raise UsageError(f"unknown printer '{name}' (printers in {config.path.name}: {known})")
+            raise UsageError(f"unknown printer '{name}' (printers in {config.name}: {known})")
     wanted = set(include) if include else set(config.printers)
     wanted.difference_update(exclude)
     if not wanted:
@@ -250,27 +673,15 @@ class _Loader:
             raise self.error("too deeply nested to be a link-sync config") from None
         raw = _from_seed(raw) if _is_seed(raw) else raw
         self._warn_if_exposed(raw)
-        raw = self._substitute(raw, ())
-        top = self._validate(_TopLevel, raw, "")
-        if not top.printers:
-            raise self.error("no printers defined; add a 'printers:' section")
-        # Checked alone for a message that names `defaults`; merged raw into each printer.
-        self._check_secret_pairs(top.defaults, "defaults: ")
-        self._validate(_PrinterFields, top.defaults, "defaults: ")
-        source = self._top_source(top.source)
-        destination = self._destination(top.destination, "")
-        printers = {
-            name: self._printer(name, top.defaults, value, source, destination)
-            for name, value in self._printer_items(top.printers)
-        }
-        return Config(
-            path=self.path,
-            source=source,
-            destination=destination,
-            stale_after=top.stale_after,
-            printers=printers,
-            warnings=self.warnings,
-        )
+        context = _Context(self.path.parent, self.environ, self.path, substituted=True)
+        try:
+            raw = _substitute(raw, (), self.environ, "")
+            config = Config.model_validate(raw, context=context)
+        except ConfigError as exc:
+            raise self.error(str(exc)) from None
+        if not self.warnings:
+            return config
+        return config.model_copy(update={"warnings": [*self.warnings, *config.warnings]})
 
     def _read(self) -> str:
         try:
@@ -330,156 +741,38 @@ class _Loader:
                 f"line {exc.lineno}, column {exc.colno}: JSON syntax error: {exc.msg}"
             ) from None
 
-    # ---------------------------------------------------------------- checking
-
-    def _validate(self, model: type[_Model], data: Any, where: str) -> _Model:
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            raise self.error(where + _reword(exc)) from None
-
-    def _printer_items(self, printers: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-        for name, value in printers.items():
-            if not isinstance(name, str) or not name.strip():
-                raise self.error(f"printer name {name!r} must be a non-empty text")
-            if value is None:
-                value = {}
-            if not isinstance(value, dict):
-                raise self.error(
-                    f"printer '{name}': must be a mapping of keys (host, ...), not {_kind(value)}"
-                )
-            yield name, value
-
-    def _printer(
-        self,
-        name: str,
-        defaults: Mapping[str, Any],
-        own: Mapping[str, Any],
-        top_source: Path | None,
-        top_destination: str,
-    ) -> PrinterConfig:
-        where = f"printer '{name}': "
-        self._check_secret_pairs(own, where)
-        merged = dict(defaults)
-        for key in own:
-            merged.pop(_SECRET_PARTNERS.get(key, ""), None)
-        merged.update(own)
-        fields = self._validate(_Printer, merged, where)
-        try:
-            base_url = normalize_host(fields.host)
-        except ValueError as exc:
-            raise self.error(f"{where}key 'host' {exc}") from None
-        setting = _expand(fields.source) if fields.source is not None else None
-        destination = (
-            self._destination(fields.destination, where)
-            if fields.destination is not None
-            else top_destination
-        )
-        return PrinterConfig(
-            name=name,
-            type=fields.type,
-            base_url=base_url,
-            username=fields.username,
-            password=self._secret(fields.password, fields.password_file, where, "password_file"),
-            api_key=self._secret(fields.api_key, fields.api_key_file, where, "api_key_file"),
-            source=_printer_source(setting, top_source, self.path.parent),
-            destination=destination,
-            storage=(fields.storage or "").strip("/") or None,
-            verify=fields.verify,
-            ca_file=self._ca_file(fields.ca_file, where, base_url),
-            fingerprint=self._fingerprint(fields.fingerprint, where, base_url),
-            timeout=fields.timeout,
-            source_setting=setting,
-        )
-
-    def _check_secret_pairs(self, section: Mapping[str, Any], where: str) -> None:
-        for key in ("password", "api_key"):
-            if key in section and _SECRET_PARTNERS[key] in section:
-                raise self.error(f"{where}set '{key}' or '{_SECRET_PARTNERS[key]}', not both")
-
-    def _top_source(self, value: str | None) -> Path | None:
-        if value is None or not value.strip():
-            return None
-        return _absolute(Path(_expand(value)), self.path.parent)
-
-    def _destination(self, value: str, where: str) -> str:
-        try:
-            return normalize_destination(value)
-        except ValueError as exc:
-            raise self.error(f"{where}key 'destination' {exc}") from None
-
-    def _secret(self, value: str | None, file: str | None, where: str, key: str) -> str | None:
-        if file is None:
-            return value
-        path = self._relative_path(file)
-        try:
-            secret = path.read_text(encoding="utf-8").rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise self.error(f"{where}key '{key}': cannot read {path}: {reason}") from None
-        if _exposed(path):
-            self.warnings.append(
-                f"{path} ({where}key '{key}') is readable by other users; run: chmod 600 {path}"
-            )
-        return secret
-
-    def _ca_file(self, value: str | None, where: str, base_url: str) -> Path | None:
-        if value is None:
-            return None
-        path = self._relative_path(value)
-        if not path.is_file():
-            raise self.error(f"{where}key 'ca_file': {path} is not a readable file")
-        try:
-            ssl.create_default_context(cafile=str(path))
-        except (ssl.SSLError, OSError):
-            raise self.error(f"{where}key 'ca_file': {path} holds no usable certificate") from None
-        if not base_url.startswith("https://"):
-            self.warnings.append(f"{self.shown}: {where}'ca_file' is ignored for an http:// host")
-        return path
-
-    def _fingerprint(self, value: str | None, where: str, base_url: str) -> str | None:
-        if value is None:
-            return None
-        digest = value.replace(":", "").replace(" ", "").lower()
-        if digest.startswith("sha256"):
-            digest = digest.removeprefix("sha256").lstrip("/=")
-        if not _FINGERPRINT.match(digest):
-            raise self.error(
-                f"{where}key 'fingerprint' must be the SHA-256 of the certificate (64 hex digits)"
-            )
-        if not base_url.startswith("https://"):
-            self.warnings.append(
-                f"{self.shown}: {where}'fingerprint' is ignored for an http:// host"
-            )
-        return digest
-
-    def _relative_path(self, value: str) -> Path:
-        return _absolute(Path(_expand(value)), self.path.parent)
-
-    # ---------------------------------------------------------------- ${VAR}, secrets
-
-    def _substitute(self, value: Any, where: tuple[str, ...]) -> Any:
-        """Replace `${VAR}` in every string, naming the place of an undefined one."""
-        if isinstance(value, dict):
-            return {key: self._substitute(item, (*where, str(key))) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self._substitute(item, where) for item in value]
-        if isinstance(value, str) and "${" in value:
-            return _VAR.sub(lambda match: self._variable(match, where), value)
-        return value
-
-    def _variable(self, match: re.Match[str], where: tuple[str, ...]) -> str:
-        name = match.group(1)
-        if name not in self.environ:
-            raise self.error(f"{_place(where)}${{{name}}} is not set in the environment")
-        return self.environ[name]
-
     def _warn_if_exposed(self, raw: Mapping[str, Any]) -> None:
         if _has_literal_secret(raw) and _exposed(self.path):
             self.warnings.append(
                 f"{self.shown} contains passwords or API keys and is readable by other users; "
                 f"run: chmod 600 {self.shown}"
             )
+
+
+# --------------------------------------------------------------------------- ${VAR}, secrets
+
+
+def _substitute(value: Any, where: tuple[str, ...], environ: Mapping[str, str], prefix: str) -> Any:
+    """Replace `${VAR}` in every string, naming the place of an undefined one."""
+    if isinstance(value, dict):
+        return {
+            key: _substitute(item, (*where, str(key)), environ, prefix)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(_substitute(item, where, environ, prefix) for item in value)
+    if isinstance(value, str) and "${" in value:
+
+        def variable(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in environ:
+                raise ConfigError(
+                    f"{prefix}{_place(where)}${{{name}}} is not set in the environment"
+                )
+            return environ[name]
+
+        return _VAR.sub(variable, value)
+    return value
 
 
 def _place(where: tuple[str, ...]) -> str:
@@ -596,6 +889,11 @@ _TYPE_WORDS = {
     "float_parsing": "must be a number",
     "int_type": "must be a whole number",
     "dict_type": "must be a mapping",
+    "tuple_type": "must be a list",
+    "list_type": "must be a list",
+    "path_type": "must be text (a path)",
+    "greater_than": "must be more than 0",
+    "less_than_equal": "is too large",
     "greater_than_equal": "must not be negative",
     "finite_number": "must be a finite number",
 }
@@ -609,6 +907,8 @@ def _reword(exc: ValidationError) -> str:
     first = errors[0]
     loc = [str(part) for part in first["loc"]]
     key = loc[0] if loc else "?"
+    if key == "http" and len(loc) > 1:
+        key = f"http.{loc[1]}"
     kind = first["type"]
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     suffix = more if len(errors) > 1 else ""
@@ -617,15 +917,21 @@ def _reword(exc: ValidationError) -> str:
     if kind == "missing":
         return f"missing '{key}'{suffix}"
     if kind == "literal_error":
-        return f"key '{key}' must be one of {', '.join(PRINTER_TYPES)}{suffix}"
-    words = _TYPE_WORDS.get(kind, first["msg"].lower())
+        expected = str((first.get("ctx") or {}).get("expected", ""))
+        choices = ", ".join(part.strip(" '") for part in re.split(r",| or ", expected))
+        return f"key '{key}' must be one of {choices}{suffix}"
+    if kind == "value_error":
+        words = first["msg"].removeprefix("Value error, ")
+    else:
+        words = _TYPE_WORDS.get(kind, first["msg"].lower())
     if len(loc) > 1 and key in ("defaults", "printers"):
         return f"key '{key}' entry '{loc[1]}' {words}{suffix}"
     return f"key '{key}' {words}{suffix}"
 
 
 def _did_you_mean(key: str) -> str:
-    close = difflib.get_close_matches(key, (*_KNOWN_PRINTER_KEYS, *_KNOWN_TOP_KEYS), n=1)
+    known = (*_KNOWN_PRINTER_KEYS, *_KNOWN_TOP_KEYS, *HttpConfig.model_fields)
+    close = difflib.get_close_matches(key, known, n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -646,11 +952,13 @@ def _absolute(path: Path, base: Path) -> Path:
     return Path(os.path.abspath(base / path.expanduser()))
 
 
-def _printer_source(setting: str | None, top: Path | None, fallback_base: Path) -> Path | None:
+def _printer_source(
+    setting: str | Path | None, top: Path | None, fallback_base: Path
+) -> Path | None:
     """A printer's master: its own `source` (relative to the top one), else the top one."""
     if setting is None:
         return top
-    return _absolute(Path(setting), top if top is not None else fallback_base)
+    return _absolute(Path(_expand(str(setting))), top if top is not None else fallback_base)
 
 
 def _base_url(scheme: str, hostname: str, port: int | None, shown: str) -> str:

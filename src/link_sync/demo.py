@@ -8,17 +8,16 @@ G-code, then the same sync and status code paths a real farm gets.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from link_sync.commands.status import StatusReport, status_async
-from link_sync.commands.sync import Selection, SyncRequest, sync_async
+from link_sync._api import status_async, sync_async
+from link_sync.config import Config
 from link_sync.emulator import Farm, PrinterSpec
 from link_sync.execute import Observer
-from link_sync.result import RunResult
+from link_sync.result import RunResult, StatusReports
 from link_sync.sample_gcode import prusaslicer_gcode, write_sample
 
 #: The sample master: path -> (approximate size in bytes, PrusaSlicer printer profile or None
@@ -40,7 +39,7 @@ DEMO_RATE = 400_000  # bytes/s per printer: a quick but visible transfer
 @dataclass(frozen=True, slots=True)
 class DemoResult:
     sync: RunResult
-    status: StatusReport
+    status: StatusReports
     workdir: Path
 
 
@@ -99,20 +98,19 @@ def demo_printers() -> list[PrinterSpec]:
     ]
 
 
-async def run_demo(
-    workdir: Path | None, observer: Observer | None, environ: Mapping[str, str]
-) -> DemoResult:
+async def run_demo(workdir: Path | None, observer: Observer | None) -> DemoResult:
     """Build the farm and the master, sync, then ask every printer for its status."""
     root = workdir or Path(tempfile.mkdtemp(prefix="link-sync-demo-"))
     master = root / "master"
     write_sample_master(master)
-    env = {**environ, "LINK_SYNC_STATE_DIR": str(root / "state")}
+    states = root / "state"
     # preview off: the demo shows a sync, not a file held open on a printer's screen
     async with Farm(demo_printers(), storage_dir=root / "printers", preview=False) as farm:
-        config_path = root / "link-sync.yml"
-        config = farm.config(source=str(master))
-        config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-        selection = Selection(config=config_path)
-        result = await sync_async(SyncRequest(selection=selection), observer, environ=env)
-        status = await status_async(SyncRequest(selection=selection), environ=env)
+        settings = farm.config(source=str(master))
+        config = Config(**settings)
+        result = await sync_async(config, observer=observer, state_dir=states)
+        status = await status_async(config, state_dir=states)
+        # For the user to try the other commands on, while the farm runs (`link-sync emulate`).
+        text = yaml.safe_dump(settings, sort_keys=False, allow_unicode=True)
+        (root / "link-sync.yml").write_text(text)
     return DemoResult(result, status, root)

@@ -4,6 +4,9 @@
     ├── UsageError                bad arguments or config (exit 2, nothing contacted)
     │   └── ConfigError           names the file, the printer and the key
     ├── SafetyRefusal             refused to act to protect data (exit 3)
+    │   ├── SourceMissing         the master folder is missing, not a folder, or unreadable
+    │   └── LockHeld              another run holds the run lock
+    ├── JournalError              the journal could not be written (disk full, folder gone)
     └── PrinterError              one printer (or one action on it) failed
         ├── Unreachable           could not connect / connection dropped   (retryable)
         ├── RequestTimeout        no answer in time, or the printer said 408 (retryable)
@@ -38,6 +41,18 @@ class ConfigError(UsageError):
 
 class SafetyRefusal(LinkSyncError):
     """link-sync refused to act because acting could lose data: exit 3."""
+
+
+class SourceMissing(SafetyRefusal):
+    """The master folder is missing, not a folder, or cannot be listed."""
+
+
+class LockHeld(SafetyRefusal):
+    """Another link-sync run holds the lock."""
+
+
+class JournalError(LinkSyncError):
+    """The journal could not be written (disk full, folder removed, ...)."""
 
 
 class PrinterError(LinkSyncError):

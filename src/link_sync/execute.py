@@ -5,6 +5,11 @@ for sizes and hashes only where the journal and timestamps cannot decide),
 then upload, verify, and only after every upload succeeded, delete. A printer
 that fails or hangs never delays another: each runs in its own task with
 timeouts on every request.
+
+A `Session` holds what outlives one run: the journal and one backend per
+printer (given by the caller, or made from the printer's settings). A one-shot
+`link_sync.sync` opens one for the run; the `watch` service keeps one open and
+runs one printer at a time with `Session.sync_printer`.
 """
 
 from __future__ import annotations
@@ -12,18 +17,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import TracebackType
 from typing import TypeVar
 
-from link_sync import errors
+from link_sync import errors, redact
 from link_sync.backends import open_backend
 from link_sync.backends.base import Backend
 from link_sync.config import PrinterConfig
 from link_sync.journal import Journal, JournalEntry
-from link_sync.model import IDLE_STATES, LocalFile, PrinterStatus, RemoteEntry, printing_file
+from link_sync.model import (
+    LocalFile,
+    Op,
+    PrinterState,
+    PrinterStatus,
+    RemoteEntry,
+    SyncStatus,
+    printing_file,
+)
 from link_sync.plan import (
     JOURNAL_HASH,
     KEPT_EXCESS,
@@ -43,11 +56,16 @@ from link_sync.routing import (
 )
 from link_sync.scan import hash_file
 
-log = logging.getLogger("link_sync")
+log = redact.logger("link_sync")
 T = TypeVar("T")
 
 #: A print is over, but its screen may still hold its file (Buddy firmware).
-PRINT_OVER_STATES = frozenset({"FINISHED", "STOPPED"})
+PRINT_OVER_STATES = frozenset({PrinterState.FINISHED, PrinterState.STOPPED})
+#: Opens the backend for a printer that was not given one (`backends.open_backend`:
+#: for `type: prusalink` it asks the printer which firmware it runs). May raise PrinterError.
+BackendFactory = Callable[[PrinterConfig], Awaitable[Backend]]
+#: Gives one printer's backend: the one kept open, or a new one.
+BackendOpener = Callable[[], Awaitable[Backend]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +82,24 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class SyncOptions:
+    """How a run treats every printer (the options of `sync`)."""
+
     dry_run: bool = False
     include_busy: bool = False
     delete: bool = True
     max_delete: int | None = None
-    jobs: int | None = None
+    #: printers worked on at once (`--jobs`); None: all
+    parallel: int | None = None
     stale_after: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 class Observer:
-    """Receives progress events; the terminal and log renderers subclass it."""
+    """Receives progress events of a run; subclass it and override what you need.
+
+    Every method is called on the event loop that runs the sync, and must not block.
+    The terminal and log renderers of the CLI are Observers.
+    """
 
     def printer_started(self, name: str) -> None: ...
     def printer_state(self, name: str, text: str) -> None: ...
@@ -86,9 +111,9 @@ class Observer:
     def printer_done(self, result: PrinterResult) -> None: ...
 
 
-@dataclass(slots=True)
-class PrinterJob:
-    """One printer's share of a run: its config and its master files."""
+@dataclass(frozen=True, slots=True)
+class PrinterWork:
+    """One printer's share of a run: its settings and its master files."""
 
     printer: PrinterConfig
     files: Sequence[LocalFile]
@@ -96,6 +121,112 @@ class PrinterJob:
     unreadable: tuple[str, ...] = ()
     #: the master files' targets, for routing by model; None: every file to every printer
     targets: MasterTargets | None = None
+
+
+class Session:
+    """The journal and the printers' backends, open across runs.
+
+    Backends in `backends` (by printer name) are the caller's: used, never
+    closed. Others are made with `backend_factory` on first use, kept for the
+    next run, and closed by `aclose` (or when the printer's settings change).
+    The journal is the caller's too. At most one sync per printer runs at a
+    time: a second one for the same printer waits for the first.
+    """
+
+    def __init__(
+        self,
+        journal: Journal | None,
+        *,
+        backends: Mapping[str, Backend] | None = None,
+        backend_factory: BackendFactory = open_backend,
+    ) -> None:
+        self.journal = journal
+        self._given = dict(backends or {})
+        self._factory = backend_factory
+        self._made: dict[str, tuple[PrinterConfig, Backend]] = {}
+        self._busy: dict[str, asyncio.Lock] = {}
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def backend(self, printer: PrinterConfig) -> Backend:
+        """The backend of `printer`: the given one, or the one opened for these settings.
+
+        Opening contacts the printer and may raise `PrinterError`; nothing is kept then.
+        """
+        given = self._given.get(printer.name)
+        if given is not None:
+            return given
+        made = self._made.get(printer.name)
+        if made is not None:
+            if made[0] == printer:
+                return made[1]
+            del self._made[printer.name]
+            await made[1].aclose()  # settings changed (config reloaded): connect anew
+        backend = await self._factory(printer)
+        self._made[printer.name] = (printer, backend)
+        return backend
+
+    async def run(
+        self,
+        works: Sequence[PrinterWork],
+        options: SyncOptions,
+        observer: Observer | None = None,
+    ) -> RunResult:
+        """Sync (or, with dry_run, plan) every printer of `works` at once."""
+        observer = observer or Observer()
+        hashes = LocalHashes(self.journal)
+        limit = asyncio.Semaphore(options.parallel or len(works) or 1)
+
+        async def one(work: PrinterWork) -> PrinterRun:
+            async with limit:
+                return await self._sync(work, options, observer, hashes)
+
+        runs = await asyncio.gather(*(one(work) for work in works))
+        result = RunResult(printers=[run.result for run in runs], dry_run=options.dry_run)
+        result.warnings.extend(_unplaced_files(runs))
+        return result
+
+    async def sync_printer(
+        self,
+        work: PrinterWork,
+        options: SyncOptions,
+        observer: Observer | None = None,
+        hashes: LocalHashes | None = None,
+    ) -> PrinterResult:
+        """Sync (or plan) one printer; waits while another sync of it runs."""
+        observer = observer or Observer()
+        run = await self._sync(work, options, observer, hashes or LocalHashes(self.journal))
+        return run.result
+
+    async def _sync(
+        self, work: PrinterWork, options: SyncOptions, observer: Observer, hashes: LocalHashes
+    ) -> PrinterRun:
+        name = work.printer.name
+        async with self._busy.setdefault(name, asyncio.Lock()):
+            started = time.monotonic()
+            observer.printer_started(name)
+            opener = functools.partial(self.backend, work.printer)
+            run = PrinterRun(work, opener, options, self.journal, hashes, observer)
+            result = await run.run()
+            result.seconds = time.monotonic() - started
+            observer.printer_done(result)
+            return run
+
+    async def aclose(self) -> None:
+        """Close the backends this session made (not the given ones, not the journal)."""
+        made, self._made = self._made, {}
+        for _, backend in made.values():
+            with contextlib.suppress(Exception):  # closing must not hide the run's outcome
+                await backend.aclose()
 
 
 class LocalHashes:
@@ -129,68 +260,46 @@ class LocalHashes:
         return digest
 
 
-async def run_sync(
-    jobs: Sequence[PrinterJob],
-    options: SyncOptions,
-    journal: Journal | None,
-    observer: Observer | None = None,
-) -> RunResult:
-    """Sync (or, with dry_run, plan) every printer at once."""
-    observer = observer or Observer()
-    hashes = LocalHashes(journal)
-    limit = asyncio.Semaphore(options.jobs or len(jobs) or 1)
-
-    workers = [PrinterSync(job, options, journal, hashes, observer) for job in jobs]
-
-    async def one(worker: PrinterSync) -> PrinterResult:
-        async with limit:
-            started = time.monotonic()
-            observer.printer_started(worker.printer.name)
-            result = await worker.run()
-            result.seconds = time.monotonic() - started
-            observer.printer_done(result)
-            return result
-
-    results = await asyncio.gather(*(one(worker) for worker in workers))
-    run = RunResult(printers=list(results), dry_run=options.dry_run)
-    run.warnings.extend(_unplaced_files(workers))
-    return run
-
-
-def _unplaced_files(workers: Sequence[PrinterSync]) -> list[str]:
+def _unplaced_files(runs: Sequence[PrinterRun]) -> list[str]:
     """Warnings for master files that every printer whose model is known routed away."""
-    routed = [w for w in workers if w.identity is not None and w.identity.routed]
-    if not routed or any(w.identity is not None and not w.identity.routed for w in workers):
+    routed = [r for r in runs if r.identity is not None and r.identity.routed]
+    if not routed or any(r.identity is not None and not r.identity.routed for r in runs):
         return []  # some printer takes every file
-    targets = next(w.targets for w in routed if w.targets is not None)
+    targets = next(r.targets for r in routed if r.targets is not None)
     return unplaced(
-        {w.printer.name: w.files for w in routed},
-        {w.printer.name: w.routed_away for w in routed},
+        {r.printer.name: r.files for r in routed},
+        {r.printer.name: r.routed_away for r in routed},
         targets,
     )
 
 
-class PrinterSync:
-    """The whole sync of one printer."""
+class PrinterRun:
+    """The whole sync of one printer, through the backend `backend()` gives.
+
+    It opens the backend (retrying like any request) but never closes it: that
+    is for whoever owns it (a `Session`).
+    """
 
     def __init__(
         self,
-        job: PrinterJob,
+        work: PrinterWork,
+        backend: BackendOpener,
         options: SyncOptions,
         journal: Journal | None,
         hashes: LocalHashes,
         observer: Observer,
     ) -> None:
-        self.printer = job.printer
-        self.files = job.files
-        self.unreadable = job.unreadable
+        self.printer = work.printer
+        self.files = work.files
+        self.unreadable = work.unreadable
         self.options = options
         self.journal = journal
         self.hashes = hashes
         self.observer = observer
         self.result = PrinterResult(name=self.printer.name, host=self.printer.base_url)
+        self._open = backend
         self._backend: Backend | None = None
-        self.targets = job.targets
+        self.targets = work.targets
         #: what routing knows of this printer (None until probed, or with `route: all`)
         self.identity: PrinterIdentity | None = None
         #: master files this printer does not get (sliced for another model), with why
@@ -206,17 +315,14 @@ class PrinterSync:
         try:
             await self._run()
         except errors.Unreachable as exc:
-            self.result.status = "unreachable"
+            self.result.status = SyncStatus.UNREACHABLE
             self.result.error = str(exc)
         except errors.PrinterError as exc:
-            self.result.status = "failed"
+            self.result.status = SyncStatus.FAILED
             self.result.error = str(exc)
         except OSError as exc:  # a master file vanished or became unreadable mid-run
-            self.result.status = "failed"
+            self.result.status = SyncStatus.FAILED
             self.result.error = f"local file error: {exc}"
-        finally:
-            if self._backend is not None:
-                await self._backend.aclose()
         return self.result
 
     @property
@@ -228,9 +334,7 @@ class PrinterSync:
     async def _run(self) -> None:
         name = self.printer.name
         self.observer.printer_state(name, "connecting")
-        self._backend = await self._retrying(
-            "connect", functools.partial(open_backend, self.printer)
-        )
+        self._backend = await self._retrying("connect", self._open)
         info = await self._retrying("connect", self.backend.probe)
         self.result.kind = info.kind
         self.result.model = info.model
@@ -239,15 +343,15 @@ class PrinterSync:
         if self.targets is not None:
             self._route(info.kind, info.model, info.nozzle_diameter)
         status = await self._retrying("read status", self.backend.status)
-        self.result.state = status.state
+        state = self.result.state = PrinterState(status.state)
         self.result.job = status.job_path
         self.result.job_progress = status.job_progress
-        if status.state not in IDLE_STATES and not self.options.include_busy:
-            self.result.status = "busy"
-            self.observer.printer_state(name, f"busy ({status.state})")
+        if not state.idle and not self.options.include_busy:
+            self.result.status = SyncStatus.BUSY
+            self.observer.printer_state(name, f"busy ({state})")
             return
 
-        self.destination = strip_storage(self.printer.destination, info.storage)
+        self.destination = strip_storage(self.printer.destination or "", info.storage)
         self.journal_key = f"{name}|{self.printer.base_url}|{info.storage}|{self.destination}"
         self.observer.printer_state(name, "listing")
         listing = await self._retrying(
@@ -266,14 +370,14 @@ class PrinterSync:
         self.result.wanted_pending = sum(1 for a in plan.transfers if a.local is not None)
         for problem in plan.refused:
             self.result.actions.append(
-                ActionResult("upload", problem.path, ok=False, error=problem.reason)
+                ActionResult(Op.UPLOAD, problem.path, ok=False, error=problem.reason)
             )
         for problem in plan.kept:
             self._keep(problem.path, problem.reason)
 
         max_delete = self.options.max_delete
         if max_delete is not None and len(plan.deletes) > max_delete:
-            self.result.status = "skipped"
+            self.result.status = SyncStatus.SKIPPED
             self.result.error = (
                 f"refused: {len(plan.deletes)} files would be deleted, more than "
                 f"--max-delete {max_delete}; nothing was changed on this printer"
@@ -283,19 +387,19 @@ class PrinterSync:
             self.result.actions.extend(
                 ActionResult(a.op, a.path, a.bytes, reason=a.reason) for a in plan.actions
             )
-            self.result.status = "failed" if self.result.failed else "planned"
+            self.result.status = SyncStatus.FAILED if self.result.failed else SyncStatus.PLANNED
             return
         await self._execute(plan)
         if self.result.failed or self.attention:
-            self.result.status = "failed"
-        elif self.result.status == "busy":  # it started printing before our deletes
+            self.result.status = SyncStatus.FAILED
+        elif self.result.status == SyncStatus.BUSY:  # it started printing before our deletes
             pass
         elif self.result.kept:
             # In line with the master except for the file of a print: the print is
             # the reason, as for a printer found printing.
-            self.result.status = "busy"
+            self.result.status = SyncStatus.BUSY
         else:
-            self.result.status = "synced"
+            self.result.status = SyncStatus.SYNCED
 
     @property
     def _opens_preview(self) -> bool:
@@ -345,7 +449,7 @@ class PrinterSync:
             if (reason := self.backend.check_name(self._remote_path(f.path))) is not None
         }
         local_hashes: dict[tuple[str, str], str] = {}
-        stats: dict[str, RemoteEntry] = {}
+        stats: dict[str, RemoteEntry | None] = {}
         while True:
             plan = make_plan(
                 self.files,
@@ -362,11 +466,10 @@ class PrinterSync:
             for file, algorithm in plan.needs_hash:
                 local_hashes[(file.path, algorithm)] = await self.hashes.get(file, algorithm)
             for path in plan.needs_stat:
-                entry = await self._retrying(
+                # None: gone since the listing, so the plan treats it as missing.
+                stats[path] = await self._retrying(
                     f"read {path}", functools.partial(self.backend.stat, self._remote_path(path))
                 )
-                # Gone since the listing: plan it as missing.
-                stats[path] = entry if entry is not None else _missing(path)
         await self._remember_confirmed(plan)
         return plan
 
@@ -397,7 +500,7 @@ class PrinterSync:
             # file's upload opens its preview, which leaves that screen: new files go
             # first. A delete-then-upload would free it too, but could leave the
             # printer without the file, so it is never done.
-            transfers = sorted(transfers, key=lambda a: a.op == "replace")
+            transfers = sorted(transfers, key=lambda a: a.op == Op.REPLACE)
         uploaded: list[str] = []
         for action in transfers:
             self.observer.printer_state(name, "uploading")
@@ -408,8 +511,8 @@ class PrinterSync:
             # A Buddy printer opens the preview of the first file uploaded to it; if that
             # screen asks a question, the printer is ATTENTION until someone answers.
             status = await self._retrying("read status", self.backend.status)
-            self.result.state = status.state
-            if status.state == "ATTENTION":
+            self.result.state = PrinterState(status.state)
+            if self.result.state == PrinterState.ATTENTION:
                 self._screen_asks(status, uploaded)
                 if plan.deletes:
                     self.result.notes.append("deletes postponed: the printer is ATTENTION")
@@ -423,13 +526,13 @@ class PrinterSync:
         # A print may have started while we uploaded: look again before deleting.
         if status is None:
             status = await self._retrying("read status", self.backend.status)
-        self.result.state = status.state
+        state = self.result.state = PrinterState(status.state)
         protected: str | None = None
-        if status.state not in IDLE_STATES:
+        if not state.idle:
             if not self.options.include_busy:
-                self.result.notes.append(f"deletes postponed: printer is now {status.state}")
+                self.result.notes.append(f"deletes postponed: printer is now {state}")
                 # Not in line with the master: reported like a printer found printing.
-                self.result.status = "busy"
+                self.result.status = SyncStatus.BUSY
                 return
             protected = printing_file(status)
         self.observer.printer_state(name, "deleting")
@@ -507,7 +610,7 @@ class PrinterSync:
                 remote_path,
                 local.abspath,
                 local.size,
-                overwrite=action.op == "replace",
+                overwrite=action.op == Op.REPLACE,
                 progress=lambda n: self.observer.transfer_progress(name, n),
             )
 
@@ -563,9 +666,9 @@ class PrinterSync:
             status = await self.backend.status()
         except errors.PrinterError:
             return exc
-        if status.state not in IDLE_STATES:
+        if not PrinterState(status.state).idle:
             return exc  # a print started: the file is in use by it
-        done = "deleted" if action.op == "delete" else "replaced"
+        done = "deleted" if action.op == Op.DELETE else "replaced"
         return errors.FileBusy(
             f"open on the printer's screen — it will be {done} once the screen is closed",
             status=exc.status,
@@ -653,10 +756,6 @@ def entries_below(
         for entry in entries
         if path_key(entry.path, ci).startswith(prefix)
     ]
-
-
-def _missing(path: str) -> RemoteEntry:
-    return RemoteEntry(path=path, is_dir=False, size=-1, mtime=None)
 
 
 def _protected_path(

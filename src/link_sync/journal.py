@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
 
-from link_sync.errors import LinkSyncError
+from link_sync.errors import JournalError
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
@@ -58,10 +58,6 @@ _MIGRATIONS = {
 }
 
 _COLUMNS = "path, local_size, local_mtime_ns, content_hash, remote_mtime, remote_size, uploaded_at"
-
-
-class JournalError(LinkSyncError):
-    """The journal could not be written (disk full, folder removed, ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,17 +176,6 @@ class Journal:
             db.execute(
                 "DELETE FROM uploads WHERE printer_key = ? AND path = ?", (printer_key, path)
             )
-
-    def forget_missing(self, printer_key: str, keep_paths: Iterable[str]) -> int:
-        """Drop this printer's records for paths not in `keep_paths`; returns how many."""
-        keep = set(keep_paths)
-        with self._writing() as db:
-            known = db.execute(
-                "SELECT path FROM uploads WHERE printer_key = ?", (printer_key,)
-            ).fetchall()
-            gone = [(printer_key, path) for (path,) in known if path not in keep]
-            db.executemany("DELETE FROM uploads WHERE printer_key = ? AND path = ?", gone)
-        return len(gone)
 
     # ------------------------------------------------------------------ hash cache
 

@@ -16,11 +16,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from link_sync.errors import SafetyRefusal
-
-
-class LockHeld(SafetyRefusal):
-    """Another link-sync run holds the lock."""
+from link_sync.errors import LockHeld
 
 
 class RunLock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 #: Extensions of files a printer can print, lower case, with the dot.
@@ -79,14 +80,77 @@ class PrinterInfo:
     nozzle_diameter: float | None = None  # mm, where the API tells it (Buddy)
 
 
+class PrinterState(StrEnum):
+    """What a printer is doing, as `--json` shows it (`state`).
+
+    Backends normalise their API's words to these. A state no backend knows
+    (new firmware) is kept verbatim as a pseudo-member, so the report shows
+    what the printer said; it never counts as idle.
+    """
+
+    IDLE = "IDLE"
+    READY = "READY"
+    BUSY = "BUSY"
+    PRINTING = "PRINTING"
+    PAUSED = "PAUSED"
+    FINISHED = "FINISHED"
+    STOPPED = "STOPPED"
+    ERROR = "ERROR"
+    ATTENTION = "ATTENTION"
+
+    @classmethod
+    def _missing_(cls, value: object) -> PrinterState | None:
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value
+        member._value_ = value
+        return member
+
+    @property
+    def idle(self) -> bool:
+        """Synced without --include-busy: nothing is printing or about to."""
+        return self in IDLE_STATES
+
+
 #: States in which a printer is synced without --include-busy.
-IDLE_STATES: frozenset[str] = frozenset({"IDLE", "READY", "FINISHED", "STOPPED"})
+IDLE_STATES: frozenset[PrinterState] = frozenset(
+    {PrinterState.IDLE, PrinterState.READY, PrinterState.FINISHED, PrinterState.STOPPED}
+)
+
+
+class SyncStatus(StrEnum):
+    """How one printer ended a run (`status` in `--json`)."""
+
+    SYNCED = "synced"  # in line with the master after this run
+    PLANNED = "planned"  # dry run: the actions are what would be done
+    BUSY = "busy"  # printing: left alone
+    UNREACHABLE = "unreachable"
+    FAILED = "failed"  # reached, but something failed or was refused
+    SKIPPED = "skipped"  # safety refusal for this printer
+
+
+class Op(StrEnum):
+    """One kind of change on a printer (`op` in `--json`)."""
+
+    UPLOAD = "upload"
+    REPLACE = "replace"
+    DELETE = "delete"
+    MKDIR = "mkdir"
+    RMDIR = "rmdir"
+    PULL = "pull"  # `link-sync pull`: a printer's file copied into the master
+
+    @property
+    def transfers(self) -> bool:
+        """Sends a master file to the printer."""
+        return self in (Op.UPLOAD, Op.REPLACE)
+
 
 #: States of an active print, whatever the printer says about its job.
-PRINTING_STATES: frozenset[str] = frozenset({"PRINTING", "PAUSED"})
+PRINTING_STATES: frozenset[PrinterState] = frozenset({PrinterState.PRINTING, PrinterState.PAUSED})
 #: States that are part of an active print only while the printer names a job: a
 #: question on the screen mid-print (ATTENTION), or busy finishing or cancelling it.
-DURING_JOB_STATES: frozenset[str] = frozenset({"ATTENTION", "BUSY"})
+DURING_JOB_STATES: frozenset[PrinterState] = frozenset({PrinterState.ATTENTION, PrinterState.BUSY})
 
 
 def printing_file(status: PrinterStatus) -> str | None:

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from enum import Enum
 
 from link_sync.journal import JournalEntry
-from link_sync.model import LocalFile, RemoteEntry, is_print_file
-
-Op = Literal["upload", "replace", "delete", "mkdir", "rmdir"]
+from link_sync.model import LocalFile, Op, RemoteEntry, is_print_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +32,7 @@ class Action:
 
     @property
     def bytes(self) -> int:
-        return self.local.size if self.local is not None and self.op in ("upload", "replace") else 0
+        return self.local.size if self.local is not None and self.op.transfers else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +113,7 @@ def make_plan(
     rules: PlanRules,
     *,
     local_hashes: Mapping[tuple[str, str], str] | None = None,
-    stat_results: Mapping[str, RemoteEntry] | None = None,
+    stat_results: Mapping[str, RemoteEntry | None] | None = None,
     name_problems: Mapping[str, str] | None = None,
     not_wanted: Mapping[str, str] | None = None,
 ) -> Plan:
@@ -123,7 +121,8 @@ def make_plan(
 
     `remote` paths are relative to the managed destination. `journal` is keyed
     by `path_key`; `local_hashes` by (local path, algorithm) with values like
-    "sha256:<hex>"; `stat_results` by remote path.
+    "sha256:<hex>"; `stat_results` by remote path (None: the file is gone since
+    the listing, so it is planned as missing).
     `name_problems` maps local paths the printer would refuse to the reason.
     `not_wanted` maps master paths this printer is not meant to hold (sliced for another
     model or nozzle) to the reason: they are skipped, and where the printer holds them
@@ -174,7 +173,7 @@ def make_plan(
             if key in remote_dirs:
                 plan.refused.append(Problem(file.path, "a folder of that name is on the printer"))
                 continue
-            plan.transfers.append(Action("upload", file.path, local=file, reason="missing"))
+            plan.transfers.append(Action(Op.UPLOAD, file.path, local=file, reason="missing"))
             for folder in _parents(file.path):
                 folder_key = path_key(folder, ci)
                 if folder_key not in remote_dirs:
@@ -184,27 +183,27 @@ def make_plan(
             plan.refused.append(Problem(file.path, "read-only on the printer"))
             continue
 
-        verdict = _compare(file, existing, journal.get(key), hashes, rules)
-        if verdict == SAME:
-            plan.unchanged += 1
-        elif verdict == CONFIRMED:
-            plan.unchanged += 1
-            plan.confirmed.append(InSync(file, existing))
-        elif verdict == NEED_SIZE:
-            plan.needs_stat.append(existing.path)
-        elif verdict.startswith(NEED_HASH):
-            plan.needs_hash.append((file, verdict.removeprefix(NEED_HASH)))
-        elif key == protected_key:
-            plan.kept.append(Problem(file.path, KEPT_STALE))
-        else:
-            plan.transfers.append(
-                Action("replace", file.path, local=file, remote=existing, reason=verdict)
-            )
+        match _compare(file, existing, journal.get(key), hashes, rules):
+            case Known.SAME:
+                plan.unchanged += 1
+            case Known.CONFIRMED:
+                plan.unchanged += 1
+                plan.confirmed.append(InSync(file, existing))
+            case Known.NEED_SIZE:
+                plan.needs_stat.append(existing.path)
+            case NeedHash(algorithm):
+                plan.needs_hash.append((file, algorithm))
+            case Stale() if key == protected_key:
+                plan.kept.append(Problem(file.path, KEPT_STALE))
+            case Stale(reason):
+                plan.transfers.append(
+                    Action(Op.REPLACE, file.path, local=file, remote=existing, reason=reason)
+                )
 
     if rules.mkdir_before_upload:
         # parents before children: sorted paths put "a" before "a/b"
         for folder_key in sorted(needed_dirs):
-            plan.mkdirs.append(Action("mkdir", needed_dirs[folder_key]))
+            plan.mkdirs.append(Action(Op.MKDIR, needed_dirs[folder_key]))
 
     if rules.delete:
         reasons = {path_key(path, ci): reason for path, reason in routed_away.items()}
@@ -212,13 +211,36 @@ def make_plan(
     return plan
 
 
-# Verdicts of `_compare` besides a reason to resend.
-SAME, CONFIRMED, NEED_SIZE, NEED_HASH = "same", "confirmed", "need-size", "need-hash:"
 JOURNAL_HASH = "sha256"
 
 # Why the file of an active print is kept as it is (`Plan.kept`).
 KEPT_STALE = "being printed; the master's version goes on after the print"
 KEPT_EXCESS = "being printed; not in the master, it is deleted after the print"
+
+
+class Known(Enum):
+    """Verdicts of `_compare` that send nothing."""
+
+    SAME = "same"  # the journal vouches for the printer's copy
+    CONFIRMED = "confirmed"  # identical, but new to the journal: remember it
+    NEED_SIZE = "need size"  # undecided until the printer tells the file's size
+
+
+@dataclass(frozen=True, slots=True)
+class NeedHash:
+    """Undecided until the master file's hash with `algorithm` is known."""
+
+    algorithm: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stale:
+    """The printer's copy must be replaced, and why."""
+
+    reason: str
+
+
+Verdict = Known | NeedHash | Stale
 
 
 def _compare(
@@ -227,20 +249,20 @@ def _compare(
     record: JournalEntry | None,
     hashes: Mapping[tuple[str, str], str],
     rules: PlanRules,
-) -> str:
-    """SAME, CONFIRMED (same, new to the journal), NEED_*, or why to resend."""
+) -> Verdict:
+    """Whether `remote` holds what `file` is, or what is needed to tell."""
     if record is not None and _remote_matches_record(remote, record):
         # The printer still holds what link-sync sent: only a local change counts,
         # so clock skew and the firmware's timestamp bugs cannot cause re-uploads.
         if record.local_size == file.size and record.local_mtime_ns == file.mtime_ns:
-            return SAME
+            return Known.SAME
         if record.local_size != file.size:
-            return "changed size"
+            return Stale("changed size")
         # Same size, other mtime (touched, or restored from a backup): the hash decides.
         local_hash = hashes.get((file.path, JOURNAL_HASH))
         if local_hash is None:
-            return NEED_HASH + JOURNAL_HASH
-        return SAME if local_hash == record.content_hash else "changed content"
+            return NeedHash(JOURNAL_HASH)
+        return Known.SAME if local_hash == record.content_hash else Stale("changed content")
 
     # The journal has no word on this file (or the printer's copy changed since):
     # fall back to what the listing shows.
@@ -248,15 +270,15 @@ def _compare(
         algorithm = remote.content_hash.split(":", 1)[0]
         local_hash = hashes.get((file.path, algorithm))
         if local_hash is None:
-            return NEED_HASH + algorithm
-        return CONFIRMED if local_hash == remote.content_hash else "changed content"
+            return NeedHash(algorithm)
+        return Known.CONFIRMED if local_hash == remote.content_hash else Stale("changed content")
     if remote.size is not None and remote.size != file.size:
-        return "size differs"
+        return Stale("size differs")
     if remote.mtime is not None and file.mtime > remote.mtime + rules.stale_after:
-        return "newer in master"
+        return Stale("newer in master")
     if remote.size is None:
-        return NEED_SIZE
-    return CONFIRMED
+        return Known.NEED_SIZE
+    return Known.CONFIRMED
 
 
 def _remote_matches_record(remote: RemoteEntry, record: JournalEntry) -> bool:
@@ -297,7 +319,7 @@ def _plan_deletes(
             _add_parents(key, kept_dirs)
         elif deletable:
             why = reasons.get(key, "not in master")
-            plan.deletes.append(Action("delete", entry.path, remote=entry, reason=why))
+            plan.deletes.append(Action(Op.DELETE, entry.path, remote=entry, reason=why))
         else:
             _add_parents(key, kept_dirs)
     for file_action in plan.transfers:
@@ -318,7 +340,7 @@ def _plan_deletes(
             kept_dirs.add(folder_key)
     removable = sorted((k for k in emptied if k not in kept_dirs), key=lambda k: (-k.count("/"), k))
     plan.rmdirs.extend(
-        Action("rmdir", remote_dirs[k].path, remote=remote_dirs[k]) for k in removable
+        Action(Op.RMDIR, remote_dirs[k].path, remote=remote_dirs[k]) for k in removable
     )
 
 

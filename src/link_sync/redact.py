@@ -1,9 +1,14 @@
-"""Keep passwords and API keys out of log output, whatever logger a text comes through.
+"""Keep passwords and API keys out of log output.
 
-Backends register every secret they are given (`register`); `SecretFilter`, on the
-handlers of the root logger, replaces any registered secret in a record's formatted
-message, and in its exception text, with `***`. This is the last line of defence:
-link-sync's own messages never include secrets in the first place.
+Backends register every secret they are given (`register`); `SecretFilter` replaces
+any registered secret in a record's formatted message, and in its exception text,
+with `***`. This is the last line of defence: link-sync's own messages never include
+secrets in the first place.
+
+The filter sits on link-sync's own loggers (`logger(name)`), never on the root
+logger or the caller's handlers: a program that imports link-sync keeps its
+logging as it was. The CLI, which owns the process, also puts it on the handlers
+it creates (`install`), so that other libraries' records (httpx) are masked too.
 """
 
 from __future__ import annotations
@@ -22,12 +27,11 @@ _secrets: set[str] = set()
 
 
 def register(*values: str | None) -> None:
-    """Mask these values in all log output from now on (and install the filter)."""
+    """Mask these values in link-sync's log output from now on."""
     fresh = {value for value in values if value and len(value) >= MIN_LENGTH}
     if fresh:
         with _lock:
             _secrets.update(fresh)
-    install()
 
 
 def redact(text: str, secrets: Iterable[str] | None = None) -> str:
@@ -65,8 +69,28 @@ class SecretFilter(logging.Filter):
 _FILTER = SecretFilter()
 
 
-def install(handlers: Iterable[logging.Handler] | None = None) -> None:
-    """Add the filter to `handlers` (default: the root logger's), once each."""
-    for handler in handlers if handlers is not None else logging.getLogger().handlers:
+#: The loggers link-sync logs to; a module's own logger comes from `logger()`.
+OWN_LOGGERS = ("link_sync", "link_sync.http", "link_sync.watch", "link_sync.web")
+
+
+def logger(name: str) -> logging.Logger:
+    """The logger `name` (one of link-sync's), masking registered secrets.
+
+    A logger's filters see only the records logged on it, not its children's,
+    so each of link-sync's loggers gets the filter itself.
+    """
+    log = logging.getLogger(name)
+    if _FILTER not in log.filters:
+        log.addFilter(_FILTER)
+    return log
+
+
+for _name in OWN_LOGGERS:
+    logger(_name)
+
+
+def install(handlers: Iterable[logging.Handler]) -> None:
+    """Add the filter to `handlers`, once each (for the CLI's own handlers)."""
+    for handler in handlers:
         if _FILTER not in handler.filters:
             handler.addFilter(_FILTER)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -19,17 +20,19 @@ from rich.table import Table
 from rich.text import Text
 
 from link_sync.execute import Observer
+from link_sync.model import Op, SyncStatus
 from link_sync.plan import Action, Plan
-from link_sync.result import ActionResult, PrinterResult, RunResult
+from link_sync.result import ActionResult, PrinterResult, PrinterStatusReport, RunResult
 
-VERBS = {
-    "upload": "uploaded",
-    "replace": "replaced",
-    "delete": "deleted",
-    "mkdir": "created folder",
-    "rmdir": "removed folder",
-    "pull": "pulled",
+VERBS: dict[Op, str] = {
+    Op.UPLOAD: "uploaded",
+    Op.REPLACE: "replaced",
+    Op.DELETE: "deleted",
+    Op.MKDIR: "created folder",
+    Op.RMDIR: "removed folder",
+    Op.PULL: "pulled",
 }
+_COUNTED = (Op.UPLOAD, Op.REPLACE, Op.DELETE)
 
 
 def human_bytes(count: float) -> str:
@@ -68,11 +71,11 @@ class PlainLog(Observer):
             self._line(f"{name}: FAILED {result.op} {result.path}: {result.error}", error=True)
 
     def printer_done(self, result: PrinterResult) -> None:
-        if self.dry_run and result.status == "planned":
+        if self.dry_run and result.status == SyncStatus.PLANNED:
             for action in result.actions:
                 why = f" ({action.reason})" if action.reason else ""
                 self._line(f"{result.name}: would {action.op} {action.path}{why}")
-        if result.status in ("failed", "unreachable", "skipped"):
+        if result.status in (SyncStatus.FAILED, SyncStatus.UNREACHABLE, SyncStatus.SKIPPED):
             for action in result.actions:
                 if not action.ok and self.dry_run:
                     self._line(
@@ -88,19 +91,15 @@ class PlainLog(Observer):
 
 
 def summary_line(result: PrinterResult) -> str:
-    if result.status == "busy":
+    if result.status == SyncStatus.BUSY:
         return f"busy ({result.state}), not synced"
-    counts = [
-        f"{result.count(op)} {VERBS[op]}"
-        for op in ("upload", "replace", "delete")
-        if result.count(op)
-    ]
-    if result.status == "planned":
+    counts = [f"{result.count(op)} {VERBS[op]}" for op in _COUNTED if result.count(op)]
+    if result.status == SyncStatus.PLANNED:
         planned = {op: sum(1 for a in result.actions if a.op == op) for op in VERBS}
         counts = [f"{n} to {op}" for op, n in planned.items() if n]
         return "plan: " + (", ".join(counts) if counts else "nothing to do")
-    if result.count("pull"):
-        counts.append(f"{result.count('pull')} pulled")
+    if result.count(Op.PULL):
+        counts.append(f"{result.count(Op.PULL)} pulled")
     done = ", ".join(counts) if counts else "nothing to do"
     return f"{result.status}: {done} ({human_bytes(result.bytes)}, {result.seconds:.1f} s)"
 
@@ -232,15 +231,15 @@ def summary_table(result: RunResult) -> Table:
     for p in result.printers:
         planned = result.dry_run and p.status == "planned"
 
-        def n(op: str, p: PrinterResult = p, planned: bool = planned) -> str:
+        def n(op: Op, p: PrinterResult = p, planned: bool = planned) -> str:
             return str(sum(1 for a in p.actions if a.op == op)) if planned else str(p.count(op))
 
         table.add_row(
             p.name,
             Text(p.status, style=colors.get(p.status, "red")),
-            n("upload"),
-            n("replace"),
-            n("delete"),
+            n(Op.UPLOAD),
+            n(Op.REPLACE),
+            n(Op.DELETE),
             str(p.failed),
             human_bytes(p.bytes if not planned else sum(a.bytes for a in p.actions)),
             f"{p.seconds:.1f} s",
@@ -277,8 +276,8 @@ def print_json(document: dict[str, Any], stream: IO[str] | None = None) -> None:
     (stream or sys.stdout).write("\n")
 
 
-def status_table(rows: list[Any]) -> Table:
-    """`link-sync status` as a table (rows are `commands.status.PrinterStatusRow`)."""
+def status_table(rows: Sequence[PrinterStatusReport]) -> Table:
+    """`link-sync status` as a table."""
     table = Table()
     for column in (
         "printer",
@@ -298,25 +297,24 @@ def status_table(rows: list[Any]) -> Table:
     return table
 
 
-def status_cells(row: Any) -> list[str]:
-    p = row.printer
+def status_cells(p: PrinterStatusReport) -> list[str]:
     job = ""
     if p.job:
         job = p.job + (f" {p.job_progress:.0f}%" if p.job_progress is not None else "")
-    if row.in_sync is None:
+    if p.in_sync is None:
         sync_text = f"? {p.error}" if p.error else "?"
-    elif row.in_sync:
+    elif p.in_sync:
         sync_text = "in sync"
     else:
-        pending = ", ".join(f"{n} to {op}" for op, n in row.pending.items() if n)
-        failed = f", {p.failed} refused" if p.failed else ""
-        kept = f", {len(p.kept)} kept while printing" if p.kept else ""
+        pending = ", ".join(f"{n} to {op}" for op, n in p.pending.items() if n and op != "bytes")
+        failed = f", {p.refused} refused" if p.refused else ""
+        kept = f", {p.kept} kept while printing" if p.kept else ""
         sync_text = (
-            f"{pending or 'nothing to send'}{failed}{kept} ({human_bytes(row.pending_bytes)})"
+            f"{pending or 'nothing to send'}{failed}{kept} ({human_bytes(p.pending['bytes'])})"
         )
     return [
         p.name,
-        "yes" if row.reachable else "no",
+        "yes" if p.reachable else "no",
         p.model or p.kind or "",
         p.firmware or "",
         p.state or "",
@@ -328,16 +326,16 @@ def status_cells(row: Any) -> list[str]:
     ]
 
 
-def _wanted_text(p: PrinterResult) -> str:
+def _wanted_text(p: PrinterStatusReport) -> str:
     """How many master files are meant for the printer, and whether it holds them."""
     if p.wanted_files is None:
         return ""
-    pending = p.wanted_pending or 0
+    pending = p.wanted_files - (p.wanted_held or 0)
     held = "all held" if not pending else f"{pending} to send"
     return f"{p.wanted_files}, {held}"
 
 
-def status_lines(rows: list[Any]) -> list[str]:
+def status_lines(rows: Sequence[PrinterStatusReport]) -> list[str]:
     """`link-sync status` as plain lines, one per printer."""
     heads = ("reachable", "model", "firmware", "state", "job", "files", "wanted", "sync", "free")
     lines = []

@@ -6,16 +6,18 @@ The CLI renders these; nothing here prints.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Status = Literal["synced", "planned", "busy", "unreachable", "failed", "skipped"]
+from link_sync.model import Op, PrinterState, SyncStatus
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SAFETY = 0, 1, 2, 3
 
 
 @dataclass(slots=True)
 class ActionResult:
-    op: str
+    """One change on a printer (done, failed, or in a dry run: planned)."""
+
+    op: Op
     path: str
     bytes: int = 0
     ok: bool = True
@@ -37,10 +39,12 @@ class ActionResult:
 
 @dataclass(slots=True)
 class PrinterResult:
+    """How one printer's part of a run ended."""
+
     name: str
     host: str
-    state: str | None = None
-    status: Status = "failed"
+    state: PrinterState | None = None
+    status: SyncStatus = SyncStatus.FAILED
     actions: list[ActionResult] = field(default_factory=list)
     error: str | None = None
     #: files this printer cannot hold (path, why): reported, not failures
@@ -65,6 +69,7 @@ class PrinterResult:
     wanted_pending: int | None = None
 
     def count(self, op: str) -> int:
+        """Actions of this kind that succeeded."""
         return sum(1 for a in self.actions if a.op == op and a.ok)
 
     @property
@@ -82,7 +87,7 @@ class PrinterResult:
             "state": self.state,
             "status": self.status,
             "actions": [a.to_json() for a in self.actions]
-            + [ActionResult("skipped", p, reason=r).to_json() for p, r in self.skipped],
+            + [_skipped_json(path, reason) for path, reason in self.skipped],
             "error": self.error,
             "kind": self.kind,
             "model": self.model,
@@ -100,8 +105,18 @@ class PrinterResult:
         }
 
 
+def _skipped_json(path: str, reason: str) -> dict[str, Any]:
+    """A file this printer does not get, listed with the actions (op `skipped`)."""
+    data: dict[str, Any] = {"op": "skipped", "path": path, "bytes": 0, "ok": True, "error": None}
+    if reason:
+        data["reason"] = reason
+    return data
+
+
 @dataclass(slots=True)
 class RunResult:
+    """A whole run (sync or plan): what `--json` prints and the exit code says."""
+
     printers: list[PrinterResult]
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -113,17 +128,18 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         statuses = {p.status for p in self.printers}
-        if "skipped" in statuses:
+        if SyncStatus.SKIPPED in statuses:
             return EXIT_SAFETY
-        if statuses & {"failed", "unreachable"} or any(p.failed for p in self.printers):
+        failed = {SyncStatus.FAILED, SyncStatus.UNREACHABLE}
+        if statuses & failed or any(p.failed for p in self.printers):
             return EXIT_FAILED
         return EXIT_OK
 
     def totals(self) -> dict[str, int]:
         return {
-            "uploaded": sum(p.count("upload") for p in self.printers),
-            "replaced": sum(p.count("replace") for p in self.printers),
-            "deleted": sum(p.count("delete") for p in self.printers),
+            "uploaded": sum(p.count(Op.UPLOAD) for p in self.printers),
+            "replaced": sum(p.count(Op.REPLACE) for p in self.printers),
+            "deleted": sum(p.count(Op.DELETE) for p in self.printers),
             "bytes": sum(p.bytes for p in self.printers),
             "failed": sum(p.failed for p in self.printers),
         }
@@ -134,5 +150,121 @@ class RunResult:
             "dry_run": self.dry_run,
             "printers": [p.to_json() for p in self.printers],
             "totals": self.totals(),
+            "warnings": self.warnings,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterStatusReport:
+    """One printer as `link-sync status` shows it: the fields of `status --json`."""
+
+    name: str
+    host: str
+    #: False when the printer could not be contacted
+    reachable: bool
+    kind: str | None
+    model: str | None
+    firmware: str | None
+    state: PrinterState | None
+    #: the file being printed, if any
+    job: str | None
+    job_progress: float | None
+    #: print files in the managed destination
+    managed_files: int | None
+    #: master files meant for this printer (routing by model), and how many it holds
+    wanted_files: int | None
+    wanted_held: int | None
+    #: None when not known (unreachable, or the comparison failed)
+    in_sync: bool | None
+    #: what a sync would do: {"upload": n, "replace": n, "delete": n, "bytes": n}
+    pending: dict[str, int]
+    free_space: int | None
+    error: str | None
+    #: how the dry run that found this ended (`planned` when all went well)
+    status: SyncStatus
+    #: actions a sync would refuse (bad names, ...), counted as problems
+    refused: int = 0
+    #: files kept because they are being printed (stale or excess)
+    kept: int = 0
+
+    @classmethod
+    def from_plan(cls, printer: PrinterResult) -> PrinterStatusReport:
+        """The status row of a printer, from a dry run of it (busy printers included)."""
+        counts = {Op.UPLOAD: 0, Op.REPLACE: 0, Op.DELETE: 0}
+        for action in printer.actions:
+            if action.op in counts:
+                counts[action.op] += 1
+        pending = {str(op): n for op, n in counts.items()}
+        pending["bytes"] = sum(a.bytes for a in printer.actions)
+        planned = printer.status == SyncStatus.PLANNED
+        return cls(
+            name=printer.name,
+            host=printer.host,
+            reachable=printer.status != SyncStatus.UNREACHABLE,
+            kind=printer.kind,
+            model=printer.model,
+            firmware=printer.firmware,
+            state=printer.state,
+            job=printer.job,
+            job_progress=printer.job_progress,
+            managed_files=printer.managed_files,
+            wanted_files=printer.wanted_files,
+            wanted_held=None
+            if printer.wanted_files is None
+            else printer.wanted_files - (printer.wanted_pending or 0),
+            # the same rule as `sync`'s "synced": nothing to do, nothing refused, nothing kept
+            in_sync=(not any(counts.values()) and not printer.failed and not printer.kept)
+            if planned
+            else None,
+            pending=pending,
+            free_space=printer.free_space,
+            error=printer.error,
+            status=printer.status,
+            refused=printer.failed,
+            kept=len(printer.kept),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "host": self.host,
+            "reachable": self.reachable,
+            "kind": self.kind,
+            "model": self.model,
+            "firmware": self.firmware,
+            "state": self.state,
+            "job": self.job,
+            "job_progress": self.job_progress,
+            "managed_files": self.managed_files,
+            "wanted_files": self.wanted_files,
+            "wanted_held": self.wanted_held,
+            "in_sync": self.in_sync,
+            "pending": dict(self.pending),
+            "free_space": self.free_space,
+            "error": self.error,
+        }
+
+
+class StatusReports(list[PrinterStatusReport]):
+    """`status()`'s answer: one report per printer, plus the run's warnings."""
+
+    def __init__(self, reports: list[PrinterStatusReport], warnings: list[str]) -> None:
+        super().__init__(reports)
+        self.warnings = warnings
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == EXIT_OK
+
+    @property
+    def exit_code(self) -> int:
+        every_planned = all(r.status == SyncStatus.PLANNED for r in self)
+        return EXIT_OK if every_planned else EXIT_FAILED
+
+    def to_json(self) -> dict[str, Any]:
+        """The `status --json` document."""
+        return {
+            "ok": self.ok,
+            "printers": [r.to_json() for r in self],
             "warnings": self.warnings,
         }

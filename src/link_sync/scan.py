@@ -18,14 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from link_sync.errors import SafetyRefusal
+from link_sync.errors import SourceMissing
 from link_sync.model import LocalFile, is_print_file
 
 HASH_CHUNK = 1024 * 1024
-
-
-class SourceMissing(SafetyRefusal):
-    """The master folder is missing, not a folder, or cannot be listed."""
 
 
 @dataclass(slots=True)

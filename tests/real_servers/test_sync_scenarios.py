@@ -1,4 +1,4 @@
-"""The whole engine (`sync_async`, a config file, the journal) against real servers.
+"""The whole engine (`link_sync.sync_async`, the journal) against real servers.
 
 Each scenario of the real-servers issue runs once per server: OctoPrint,
 Moonraker and the Raspberry-Pi PrusaLink. Every test syncs into a destination
@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from link_sync.commands.sync import Selection, SyncRequest, sync_async
+import link_sync
 from link_sync.emulator import PrinterSpec
 from link_sync.result import PrinterResult, RunResult
 
@@ -127,16 +126,13 @@ Runner = Callable[..., Any]
 
 @pytest.fixture
 def sync(tmp_path: Path, master: Master, state_env: Mapping[str, str]) -> Runner:
-    """`await sync(printers, **request_fields)` -> RunResult, through a config file."""
+    """`await sync(printers, **request_fields)` -> RunResult, with a config built in code."""
 
     async def runner(printers: Mapping[str, Mapping[str, Any]], **fields: Any) -> RunResult:
-        config = {"source": str(master.root), "printers": dict(printers)}
-        path = tmp_path / "link-sync.yml"
-        path.write_text(yaml.safe_dump(config, allow_unicode=True))
-        path.chmod(0o600)  # it holds API keys
+        config = link_sync.Config(source=master.root, printers=dict(printers))
         fields.setdefault("retry", FAST_RETRY)
-        request = SyncRequest(selection=Selection(config=path), **fields)
-        return await sync_async(request, environ=state_env, cwd=tmp_path)
+        states = state_env["LINK_SYNC_STATE_DIR"]
+        return await link_sync.sync_async(config, state_dir=states, **fields)
 
     return runner
 

@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
-from link_sync.commands.sync import Selection, SyncRequest, sync_async
+import link_sync
 from link_sync.emulator.spec import PrinterSpec
 from link_sync.emulator.testing import FarmFactory
 from link_sync.watch.state import (
@@ -197,10 +196,12 @@ async def test_the_engine_feeds_the_state_through_its_observer(
 
     # 12 MB at 4 MB/s: bigger than what loopback socket buffers swallow at once (~3 MB)
     poller = asyncio.create_task(watch_progress())
-    config = tmp_path / "link-sync.yml"
-    config.write_text(yaml.safe_dump(emulated.config(source=str(master.root))))
-    request = SyncRequest(selection=Selection(config=config), retry=FAST_RETRY)
-    result = await sync_async(request, FarmObserver(farm), environ=state_env, cwd=tmp_path)
+    result = await link_sync.sync_async(
+        link_sync.Config(**emulated.config(source=master.root)),
+        observer=FarmObserver(farm),
+        retry=FAST_RETRY,
+        state_dir=state_env["LINK_SYNC_STATE_DIR"],
+    )
     poller.cancel()
     assert {p.name: p.status for p in result.printers} == {"mk4-01": "synced", "xl-02": "busy"}
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from web_helpers import RecordingControl, ServerFactory
 
-from link_sync.commands.sync import Selection, SyncRequest, sync_async
+import link_sync
 from link_sync.emulator.spec import PrinterSpec
 from link_sync.emulator.testing import FarmFactory
 from link_sync.watch.state import FarmObserver, FarmState
@@ -50,10 +49,12 @@ async def test_metrics_count_a_real_sync_and_show_each_printer(
     farm.set_master(str(master.root), files=2, available=True)
     base = await serve(farm, RecordingControl(farm))
 
-    config = tmp_path / "link-sync.yml"
-    config.write_text(yaml.safe_dump(emulated.config(source=str(master.root))))
-    request = SyncRequest(selection=Selection(config=config), retry=FAST_RETRY)
-    await sync_async(request, FarmObserver(farm), environ=state_env, cwd=tmp_path)
+    await link_sync.sync_async(
+        link_sync.Config(**emulated.config(source=master.root)),
+        observer=FarmObserver(farm),
+        retry=FAST_RETRY,
+        state_dir=state_env["LINK_SYNC_STATE_DIR"],
+    )
 
     async with httpx.AsyncClient() as client:
         answer = await client.get(f"{base}/metrics")

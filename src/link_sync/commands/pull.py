@@ -14,17 +14,16 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from link_sync import errors
 from link_sync.backends import open_backend
 from link_sync.backends.base import Backend
-from link_sync.commands.sync import Selection, load_selection
-from link_sync.config import PrinterConfig
+from link_sync.config import Config, PrinterConfig, select_printers
 from link_sync.execute import Observer, entries_below, strip_storage
-from link_sync.model import RemoteEntry, is_print_file
+from link_sync.model import Op, PrinterState, RemoteEntry, SyncStatus, is_print_file
 from link_sync.plan import path_key
 from link_sync.result import ActionResult, PrinterResult, RunResult
 from link_sync.scan import scan_source
@@ -34,7 +33,10 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 @dataclass(frozen=True, slots=True)
 class PullRequest:
-    selection: Selection = field(default_factory=Selection)
+    config: Config
+    #: only these printers (`-p`), all but these (`-x`)
+    printers: Sequence[str] = ()
+    exclude: Sequence[str] = ()
     into: Path | None = None
     dry_run: bool = False
 
@@ -73,15 +75,8 @@ def conflict_name(relative: str, printer: str) -> str:
     return str(path.with_name(f"{path.stem} (from {safe_printer}){path.suffix}"))
 
 
-async def pull_async(
-    request: PullRequest,
-    observer: Observer | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
-) -> RunResult:
-    env = os.environ if environ is None else environ
-    _, printers = load_selection(request.selection, env, cwd or Path.cwd())
+async def pull_async(request: PullRequest, observer: Observer | None = None) -> RunResult:
+    printers = select_printers(request.config, request.printers, request.exclude)
     targets = {p.name: _target(p, request.into) for p in printers}
     observer = observer or Observer()
     results = {p.name: PrinterResult(name=p.name, host=p.base_url) for p in printers}
@@ -103,9 +98,8 @@ async def pull_async(
         await asyncio.gather(*(b.aclose() for b in backends.values()))
     for result in results.values():
         if result.error is None:  # reached: the outcome is that of its pulls
-            result.status = (
-                "failed" if result.failed else ("planned" if request.dry_run else "synced")
-            )
+            done = SyncStatus.PLANNED if request.dry_run else SyncStatus.SYNCED
+            result.status = SyncStatus.FAILED if result.failed else done
         observer.printer_done(result)
     return RunResult(printers=list(results.values()), dry_run=request.dry_run)
 
@@ -132,12 +126,13 @@ async def _remote_only(
         backend = backends[printer.name] = await open_backend(printer)
         info = await backend.probe()
         result.kind, result.model, result.firmware = info.kind, info.model, info.firmware
-        result.state = (await backend.status()).state
-        destination = strip_storage(printer.destination, info.storage)
+        result.state = PrinterState((await backend.status()).state)
+        destination = strip_storage(printer.destination or "", info.storage)
         ci = backend.capabilities.case_insensitive
         listing = await backend.list_tree(destination)
     except errors.PrinterError as exc:
-        result.status = "unreachable" if isinstance(exc, errors.Unreachable) else "failed"
+        unreachable = isinstance(exc, errors.Unreachable)
+        result.status = SyncStatus.UNREACHABLE if unreachable else SyncStatus.FAILED
         result.error = str(exc)
         return []
     local: set[str] = set()
@@ -252,7 +247,7 @@ def _report(
     error: str | None = None,
     note: str | None = None,
 ) -> None:
-    action = ActionResult("pull", path, size if ok else 0, ok=ok, error=error, reason=note or "")
+    action = ActionResult(Op.PULL, path, size if ok else 0, ok=ok, error=error, reason=note or "")
     candidate.result.actions.append(action)
     if note:
         candidate.result.notes.append(f"{path}: {note}")

@@ -16,7 +16,7 @@ from link_sync.cli import (
     sync_options,
     use_terminal_ui,
 )
-from link_sync.commands.sync import Selection
+from link_sync.commands.selection import Selection
 from link_sync.watch.output import JsonLines, LiveTable, PlainLines
 from link_sync.watch.run import WatchRequest, watch_async
 from link_sync.watch.state import FarmState

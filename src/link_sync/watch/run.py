@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from link_sync.commands.sync import Selection, load_selection, scan_masters
+from link_sync._api import scan_masters
+from link_sync.commands.selection import Selection, load_selection
 from link_sync.config import Config, PrinterConfig
 from link_sync.errors import LinkSyncError, UsageError
 from link_sync.journal import Journal

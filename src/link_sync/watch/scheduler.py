@@ -31,8 +31,8 @@ from link_sync.config import PrinterConfig
 from link_sync.execute import (
     LocalHashes,
     Observer,
-    PrinterJob,
-    PrinterSync,
+    PrinterRun,
+    PrinterWork,
     RetryPolicy,
     SyncOptions,
 )
@@ -429,14 +429,19 @@ class PrinterWorker:
 
     # -- state polls -----------------------------------------------------------------
 
+    async def _open(self) -> Backend:
+        """The printer's one backend, for state polls and passes alike (opened on first
+        use: it asks a PrusaLink printer whether it is Buddy or Pi, and may fail like
+        status). Closed when the worker ends."""
+        if self._backend is None:
+            self._backend = await open_backend(self.printer)
+        return self._backend
+
     async def _poll(self) -> None:
         loop = asyncio.get_running_loop()
         settings = self.farm.settings
         try:
-            if self._backend is None:
-                # Asks a PrusaLink printer whether it is Buddy or Pi: may fail like status.
-                self._backend = await open_backend(self.printer)
-            status = await self._backend.status()
+            status = await (await self._open()).status()
         except errors.PrinterError as exc:
             self.unreachable_polls += 1
             pause = min(MAX_BACKOFF, settings.poll_interval * 2**self.unreachable_polls)
@@ -492,12 +497,12 @@ class PrinterWorker:
 
     # -- passes ----------------------------------------------------------------------
 
-    def _job(self) -> PrinterJob | None:
+    def _job(self) -> PrinterWork | None:
         view = self.farm.view_for(self.printer)
         if view is None or not view.usable:
             return None
         # Unsettled files count as unreadable: not sent, and nothing at their path deleted.
-        return PrinterJob(self.printer, view.files, (*view.incomplete, *view.unsettled))
+        return PrinterWork(self.printer, view.files, (*view.incomplete, *view.unsettled))
 
     async def _run_pass(self) -> None:
         job = self._job()
@@ -509,8 +514,9 @@ class PrinterWorker:
             if not self._may_sync():  # things changed while waiting for a turn
                 return
             observer = FarmObserver(self.farm.state)
-            engine = PrinterSync(
+            engine = PrinterRun(
                 job,
+                self._open,
                 self.farm.settings.sync_options(),
                 self.farm.journal,
                 self.farm.hashes_for(view),
@@ -582,8 +588,9 @@ class PrinterWorker:
         if job is None or view is None:
             return
         generation = self.wanted
-        engine = PrinterSync(
+        engine = PrinterRun(
             job,
+            self._open,
             self.farm.settings.sync_options(dry_run=True),
             None,  # a dry run records nothing
             self.farm.hashes_for(view),

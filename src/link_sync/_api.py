@@ -1,0 +1,297 @@
+"""The public functions: `load_config`, `sync`, `plan`, `status` and their `_async` forms.
+
+Each takes a `Config` (read from a file or built in code) and returns result
+objects; none prints, installs logging or signal handlers, or writes outside
+the state folder (the journal and the run lock). The CLI is a thin layer over
+these, and so is `link-sync demo`.
+
+A run: select the printers (`printers=` like `-p`, `exclude=` like `-x`), scan
+each distinct master folder once (refusing a missing or empty one), take the
+run lock (not for a dry run), open the journal, and let an `execute.Session`
+sync every printer at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path
+
+from link_sync import config as _config
+from link_sync.config import Config, PrinterConfig, select_printers
+from link_sync.errors import SafetyRefusal, UsageError
+from link_sync.execute import Observer, PrinterWork, RetryPolicy, Session, SyncOptions
+from link_sync.journal import Journal
+from link_sync.lock import RunLock
+from link_sync.result import PrinterStatusReport, RunResult, StatusReports
+from link_sync.routing import read_master_targets
+from link_sync.scan import ScanResult, scan_source
+from link_sync.statedir import state_dir as _default_state_dir
+
+StrPath = str | os.PathLike[str]
+
+
+def load_config(
+    path: StrPath | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: StrPath | None = None,
+) -> Config:
+    """Read and check a config file; raise `ConfigError` with one clear line.
+
+    With no `path`: `$LINK_SYNC_CONFIG`, else `link-sync.yml` and friends in `cwd`.
+    `${VAR}` is read from `environ` (default: the process environment).
+    """
+    return _config.load_config(
+        Path(path) if path is not None else None,
+        cwd=Path(cwd) if cwd is not None else Path.cwd(),
+        environ=os.environ if environ is None else environ,
+    )
+
+
+def sync(
+    config: Config,
+    *,
+    printers: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    dry_run: bool = False,
+    include_busy: bool = False,
+    delete: bool = True,
+    max_delete: int | None = None,
+    allow_empty: bool = False,
+    parallel: int | None = None,
+    observer: Observer | None = None,
+    state_dir: StrPath | None = None,
+    retry: RetryPolicy | None = None,
+) -> RunResult:
+    """Bring the selected printers in line with the master folder (`link-sync sync`).
+
+    Runs its own event loop; from async code use `sync_async`.
+    """
+    return asyncio.run(
+        sync_async(
+            config,
+            printers=printers,
+            exclude=exclude,
+            dry_run=dry_run,
+            include_busy=include_busy,
+            delete=delete,
+            max_delete=max_delete,
+            allow_empty=allow_empty,
+            parallel=parallel,
+            observer=observer,
+            state_dir=state_dir,
+            retry=retry,
+        )
+    )
+
+
+async def sync_async(
+    config: Config,
+    *,
+    printers: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    dry_run: bool = False,
+    include_busy: bool = False,
+    delete: bool = True,
+    max_delete: int | None = None,
+    allow_empty: bool = False,
+    parallel: int | None = None,
+    observer: Observer | None = None,
+    state_dir: StrPath | None = None,
+    retry: RetryPolicy | None = None,
+) -> RunResult:
+    """`sync` for callers that already run an event loop."""
+    selected = select_printers(config, printers, exclude)
+    works, warnings = scan_masters(selected, allow_empty)
+    options = SyncOptions(
+        dry_run=dry_run,
+        include_busy=include_busy,
+        delete=delete,
+        max_delete=max_delete,
+        parallel=parallel,
+        stale_after=config.stale_after,
+        retry=retry or RetryPolicy(),
+    )
+    states = _states(state_dir)
+    with _lock(states, dry_run):
+        async with _session(states) as session:
+            if config.route == "model":
+                works = await route_by_model(works, session.journal)
+            result = await session.run(works, options, observer)
+            journal_warnings = session.journal.warnings if session.journal else []
+    result.warnings = [*config.warnings, *journal_warnings, *warnings, *result.warnings]
+    return result
+
+
+async def route_by_model(
+    works: Sequence[PrinterWork], journal: Journal | None
+) -> list[PrinterWork]:
+    """`works` with the master files' targets read (once; cached in the journal)."""
+    files = (file for work in works for file in work.files)
+    targets = await asyncio.to_thread(read_master_targets, files, journal)
+    return [dataclasses.replace(work, targets=targets) for work in works]
+
+
+def plan(
+    config: Config,
+    *,
+    printers: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    include_busy: bool = False,
+    delete: bool = True,
+    max_delete: int | None = None,
+    allow_empty: bool = False,
+    parallel: int | None = None,
+    observer: Observer | None = None,
+    state_dir: StrPath | None = None,
+    retry: RetryPolicy | None = None,
+) -> RunResult:
+    """What `sync` would do, changing nothing (`link-sync plan`)."""
+    return asyncio.run(
+        plan_async(
+            config,
+            printers=printers,
+            exclude=exclude,
+            include_busy=include_busy,
+            delete=delete,
+            max_delete=max_delete,
+            allow_empty=allow_empty,
+            parallel=parallel,
+            observer=observer,
+            state_dir=state_dir,
+            retry=retry,
+        )
+    )
+
+
+async def plan_async(
+    config: Config,
+    *,
+    printers: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    include_busy: bool = False,
+    delete: bool = True,
+    max_delete: int | None = None,
+    allow_empty: bool = False,
+    parallel: int | None = None,
+    observer: Observer | None = None,
+    state_dir: StrPath | None = None,
+    retry: RetryPolicy | None = None,
+) -> RunResult:
+    """`plan` for callers that already run an event loop."""
+    return await sync_async(
+        config,
+        printers=printers,
+        exclude=exclude,
+        dry_run=True,
+        include_busy=include_busy,
+        delete=delete,
+        max_delete=max_delete,
+        allow_empty=allow_empty,
+        parallel=parallel,
+        observer=observer,
+        state_dir=state_dir,
+        retry=retry,
+    )
+
+
+def status(
+    config: Config,
+    *,
+    printers: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    state_dir: StrPath | None = None,
+    retry: RetryPolicy | None = None,
+) -> StatusReports:
+    """One `PrinterStatusReport` per selected printer (`link-sync status`); changes nothing."""
+    return asyncio.run(
+        status_async(config, printers=printers, exclude=exclude, state_dir=state_dir, retry=retry)
+    )
+
+
+async def status_async(
+    config: Config,
+    *,
+    printers: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    state_dir: StrPath | None = None,
+    retry: RetryPolicy | None = None,
+) -> StatusReports:
+    """`status` for callers that already run an event loop.
+
+    A dry run of every selected printer, busy ones included, seen from the
+    printer's side: reachable, model, firmware, state, job, files, in sync.
+    """
+    result = await plan_async(
+        config,
+        printers=printers,
+        exclude=exclude,
+        include_busy=True,
+        allow_empty=True,
+        state_dir=state_dir,
+        retry=retry,
+    )
+    reports = [PrinterStatusReport.from_plan(p) for p in result.printers]
+    return StatusReports(reports, result.warnings)
+
+
+def scan_masters(
+    printers: Sequence[PrinterConfig], allow_empty: bool
+) -> tuple[list[PrinterWork], list[str]]:
+    """Each printer's master files; each distinct master folder is scanned once.
+
+    Raises `SafetyRefusal` for a master folder that is missing or holds no
+    print file (unless `allow_empty`): a NAS that did not mount must not empty
+    the printers.
+    """
+    scanned: dict[Path, ScanResult] = {}
+    warnings: list[str] = []
+    works: list[PrinterWork] = []
+    for printer in printers:
+        if printer.source is None:
+            raise UsageError(
+                f"printer '{printer.name}': no master folder: set 'source' in the config "
+                "or pass --source"
+            )
+        if printer.source not in scanned:
+            result = scan_source(printer.source)
+            warnings.extend(result.problems)
+            if not result.files and not allow_empty:
+                raise SafetyRefusal(
+                    f"the master folder {printer.source} has no print files; refusing to "
+                    "empty the printers (is it mounted?). Pass --allow-empty to sync it anyway."
+                )
+            scanned[printer.source] = result
+        found = scanned[printer.source]
+        works.append(PrinterWork(printer, found.files, tuple(found.incomplete)))
+    return works, warnings
+
+
+def _states(state_dir: StrPath | None) -> Path:
+    if state_dir is None:
+        return _default_state_dir(os.environ)
+    return _default_state_dir({"LINK_SYNC_STATE_DIR": os.fspath(state_dir)})
+
+
+@contextlib.contextmanager
+def _lock(states: Path, dry_run: bool) -> Iterator[None]:
+    if dry_run:  # a plan changes nothing: it may run beside a sync
+        yield
+        return
+    with RunLock(states / "sync.lock"):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _session(states: Path) -> AsyncIterator[Session]:
+    """A session for one run: the journal and backends open for it, closed after."""
+    journal = Journal.open(states / "journal.sqlite3")
+    try:
+        async with Session(journal) as session:
+            yield session
+    finally:
+        journal.close()

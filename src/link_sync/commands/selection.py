@@ -1,0 +1,29 @@
+"""Which config, which master folder, which printers: the `-c -s -p -x` of the commands."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from link_sync.config import Config, PrinterConfig, load_config, select_printers, with_source
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """-c FILE, -s DIR, -p NAME..., -x NAME... as given (None/empty: the defaults)."""
+
+    config: Path | None = None
+    source: Path | None = None
+    include: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+
+
+def load_selection(
+    selection: Selection, environ: Mapping[str, str], cwd: Path
+) -> tuple[Config, list[PrinterConfig]]:
+    """The config (with -s applied) and the printers -p/-x select, in config order."""
+    config = load_config(selection.config, cwd=cwd, environ=environ)
+    if selection.source is not None:
+        config = with_source(config, selection.source.expanduser().resolve())
+    return config, select_printers(config, selection.include, selection.exclude)
