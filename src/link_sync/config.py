@@ -224,7 +224,7 @@ class PrinterConfig(BaseModel):
     @field_validator("destination")
     @classmethod
     def _normal_destination(cls, value: str | None) -> str | None:
-        return None if value is None else _quoted(value, normalize_destination)
+        return None if value is None else normalize_destination(value)
 
     @field_validator("storage")
     @classmethod
@@ -259,14 +259,6 @@ def _model_name(value: str) -> str:
     if name is None:
         raise ValueError(f"'{value}' is not a printer model link-sync knows (e.g. MK4S, XL, MINI)")
     return name
-
-
-def _quoted(value: str, normalize: Any) -> str:
-    try:
-        result: str = normalize(value)
-    except ValueError as exc:
-        raise ValueError(str(exc)) from None
-    return result
 
 
 class _PrinterDefaults(PrinterConfig):
