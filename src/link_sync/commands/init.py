@@ -50,9 +50,23 @@ printers:
 #   destination:   this printer's managed folder, overrides the top-level one
 #   storage:       storage name (default: usb on Buddy, local on the Pi)
 #   timeout:       seconds without progress before a request fails (default 30)
+#   connect_timeout: seconds to wait for a connection (default 10)
 #   verify:        false to skip TLS certificate checks for https:// hosts
 #   ca_file:       a CA bundle to verify an https:// printer with
 #   fingerprint:   SHA-256 fingerprint of the printer's TLS certificate, to pin it
+#   model:         the printer's model (MK4S, XL, MINI, ...), overriding what it says;
+#                  needed to route files to OctoPrint and Moonraker printers
+#   nozzle:        nozzle diameter in mm, overriding what the printer says
+#   accept:        other models whose files this printer takes, e.g. [MK4] on an MK4S
+#
+# Other top-level keys:
+#   route:           model (default: each printer gets the files sliced for it and
+#                    those that name no printer) or all (every file to every printer)
+#   settle:          link-sync watch: seconds a master file must stay unchanged (2)
+#   poll_interval:   link-sync watch: seconds between printer state reads (5)
+#   rescan_interval: link-sync watch: seconds between full master rescans (600)
+#   http:            link-sync watch --http: {{listen: 127.0.0.1:8470,
+#                    token: ${{WEB_TOKEN}}, read_only: false}}
 """
 
 EXAMPLE_PRINTERS = """\
