@@ -31,7 +31,7 @@ def emulated(printer: Any) -> PrinterConfig:
     return PrinterConfig(
         name=printer.name,
         type="prusalink",
-        base_url=printer.url,
+        host=printer.url,
         username=printer.spec.username,
         password=printer.spec.password,
         api_key=printer.spec.api_key,
@@ -77,7 +77,7 @@ async def test_a_prusalink_without_usb_or_local_storage_is_named() -> None:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    config = PrinterConfig(name="odd", type="prusalink", base_url=f"http://127.0.0.1:{port}")
+    config = PrinterConfig(name="odd", type="prusalink", host=f"http://127.0.0.1:{port}")
     try:
         with pytest.raises(errors.ProtocolError, match=r"no writable storage \(found \['sdcard'\]"):
             await open_backend(config)

@@ -215,7 +215,7 @@ def printer_config(url: str, profile: str = "mk4", **tls: Any) -> PrinterConfig:
     return PrinterConfig(
         name="secure",
         type="prusalink",
-        base_url=url,
+        host=url,
         username="maker",
         password=PI_PASSWORD if pi else PASSWORD,
         api_key=API_KEY if pi else None,

@@ -21,7 +21,7 @@ from .servers import MoonrakerServer
 @pytest.fixture
 async def backend(moonraker_server: MoonrakerServer) -> AsyncIterator[MoonrakerBackend]:
     options = PrinterConfig(
-        type="moonraker", name="mr", base_url=moonraker_server.url, api_key=moonraker_server.api_key
+        type="moonraker", name="mr", host=moonraker_server.url, api_key=moonraker_server.api_key
     )
     backend = MoonrakerBackend(options)
     yield backend
@@ -131,7 +131,7 @@ async def test_without_klippy_files_still_sync(
 
 async def test_wrong_api_key_is_auth_failed(moonraker_server: MoonrakerServer) -> None:
     options = PrinterConfig(
-        type="moonraker", name="mr", base_url=moonraker_server.url, api_key="not-the-key"
+        type="moonraker", name="mr", host=moonraker_server.url, api_key="not-the-key"
     )
     backend = MoonrakerBackend(options)
     try:

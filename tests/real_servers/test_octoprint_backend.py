@@ -18,7 +18,7 @@ from .servers import OctoPrintServer, slow_gcode
 @pytest.fixture
 async def backend(octoprint_server: OctoPrintServer) -> AsyncIterator[OctoPrintBackend]:
     options = PrinterConfig(
-        type="octoprint", name="op", base_url=octoprint_server.url, api_key=octoprint_server.api_key
+        type="octoprint", name="op", host=octoprint_server.url, api_key=octoprint_server.api_key
     )
     backend = OctoPrintBackend(options)
     yield backend
@@ -115,9 +115,7 @@ async def test_printing_file_is_refused_and_untouched(
 
 async def test_wrong_api_key_is_auth_failed(octoprint_server: OctoPrintServer) -> None:
     backend = OctoPrintBackend(
-        PrinterConfig(
-            type="octoprint", name="op", base_url=octoprint_server.url, api_key="not-the-key"
-        )
+        PrinterConfig(type="octoprint", name="op", host=octoprint_server.url, api_key="not-the-key")
     )
     try:
         with pytest.raises(errors.AuthFailed):

@@ -13,7 +13,7 @@ async def test_probe_finds_the_local_storage(prusalink_server: PrusaLinkServer) 
     # 0.8.1 names its storages "PrusaLink gcodes" and "SD Card"; only the
     # `path` ("/local") is the name used in file URLs.
     printer = PrinterConfig(
-        name="pi", type="prusalink", base_url=prusalink_server.url, api_key=prusalink_server.api_key
+        name="pi", type="prusalink", host=prusalink_server.url, api_key=prusalink_server.api_key
     )
     backend = await open_backend(printer)
     try:
