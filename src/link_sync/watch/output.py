@@ -146,7 +146,8 @@ def cells(view: PrinterView) -> list[Text | str]:
         style = "yellow"
     pending = ""
     if view.pending_files:
-        pending = f"{view.pending_files} files, {human_bytes(view.pending_bytes)}"
+        files = view.pending_files
+        pending = f"{files} file{'s' if files != 1 else ''}, {human_bytes(view.pending_bytes)}"
     elif view.in_sync:
         pending = "in sync"
     transfer = ""
