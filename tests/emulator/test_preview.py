@@ -175,10 +175,18 @@ async def test_a_wrong_model_file_waits_as_a_preview_and_asks_when_print_is_pres
     assert p.question == "sliced for MINI; this is an MK4"
     status = (await c.get("/api/v1/status")).json()
     assert status["printer"]["state"] == "ATTENTION" and "id" in status["job"]
+    short = p.entry("clip.gcode").short_name
     job = (await c.get("/api/v1/job")).json()
     assert job["state"] == "PAUSED" and job["file"]["display_name"] == "clip.gcode"
+    assert job["file"]["name"] == short and job["file"]["path"] == "/usb"
+    assert job["file"]["refs"]["download"] == f"/usb/{short}"
     legacy = (await c.get("/api/job")).json()
-    assert legacy["state"] == "Error" and legacy["job"]["file"]["display"] == "clip.gcode"
+    assert legacy["state"] == "Error"
+    assert legacy["job"]["file"] == {
+        "name": "clip.gcode",
+        "path": f"/usb/{short}",
+        "display": "clip.gcode",
+    }
     # the file is held: DELETE and overwrite are busy (the overwrite before its body)
     assert (await c.delete("/api/v1/files/usb/clip.gcode")).status_code == 409
     r = await c.put("/api/v1/files/usb/clip.gcode", MK4_FILE, headers=OVERWRITE)

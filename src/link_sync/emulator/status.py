@@ -160,8 +160,15 @@ def job(ctx: Ctx) -> web.StreamResponse:
         path = f"/{p.storage.root.name}/{short}"
         file: dict[str, Any] = {"path": path, "display_path": path}
     else:
-        # Buddy: the folder by its 8.3 short names
-        file = {"path": f"/usb/{short.rpartition('/')[0]}".rstrip("/")}
+        # Buddy `get_job_v1`: the folder by its 8.3 short names, refs by the short path
+        file = {
+            "refs": {
+                "icon": f"/thumb/s/usb/{short}",
+                "thumbnail": f"/thumb/l/usb/{short}",
+                "download": f"/usb/{short}",
+            },
+            "path": f"/usb/{short.rpartition('/')[0]}".rstrip("/"),
+        }
     file.update(
         name=node.short, display_name=node.name, size=node.size, m_timestamp=node.m_timestamp
     )
@@ -272,20 +279,24 @@ def legacy_job(p: EmulatedPrinter) -> dict[str, Any]:
         return {"state": _STATE_TEXT.get(p.state, p.state), "job": None, "progress": None}
     progress, elapsed = _progress(p)
     node = p.job.node
-    # Buddy `get_job_octoprint`: a printer asking a question says "Error"
-    text = "Error" if p.state == "ATTENTION" and not p.pi else _STATE_TEXT.get(p.state, p.state)
+    if p.pi:
+        text = _STATE_TEXT.get(p.state, p.state)
+        file = {
+            "name": node.short,
+            "display": node.name,
+            "path": "/" + p.storage.path_of(node),
+            "size": node.size,
+            "date": node.m_timestamp,
+        }
+    else:
+        # Buddy `get_job_octoprint`: the long name, the whole 8.3 path; a printer asking
+        # a question says "Error"
+        text = "Error" if p.state == "ATTENTION" else _STATE_TEXT.get(p.state, p.state)
+        short = p.storage.path_of(node, short=True)
+        file = {"name": node.name, "path": f"/usb/{short}", "display": node.name}
     return {
         "state": text,
-        "job": {
-            "estimatedPrintTime": _PRINT_SECONDS,
-            "file": {
-                "name": node.short,
-                "display": node.name,
-                "path": "/" + p.storage.path_of(node, short=not p.pi),
-                "size": node.size,
-                "date": node.m_timestamp,
-            },
-        },
+        "job": {"estimatedPrintTime": _PRINT_SECONDS, "file": file},
         "progress": {
             "completion": progress / 100,
             "printTime": elapsed,
