@@ -588,3 +588,95 @@ async def test_plain_output_explains_every_file_a_printer_does_not_get(
             lines,
         )
     assert "mini-04: would delete benchy_MK4S.gcode (sliced for MK4S; this is a MINI)" in lines
+
+
+# -- the config keys: route, model, nozzle, accept -------------------------------------------
+
+
+async def test_route_all_gives_every_printer_every_file(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    _fill(master, MIXED_MASTER)
+    farm = await farm_factory([_spec("mk4-01", "mk4"), _spec("mini-04", "mini")])
+    result = await run_sync(farm, config_extra={"route": "all"})
+    assert result.exit_code == 0, result.to_json()
+    for printer in farm:
+        assert set(printer.files()) == set(MIXED_MASTER), printer.name
+    assert all(p.skipped == [] for p in result.printers)
+
+
+async def test_accept_takes_another_models_files(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    _fill(master, MIXED_MASTER)
+    farm = await farm_factory([_spec("plain", "mk4s"), _spec("fan-compat", "mk4s")])
+    result = await run_sync(farm, printer_extra={"fan-compat": {"accept": ["MK4"]}})
+    assert result.exit_code == 0, result.to_json()
+    assert set(farm["plain"].files()) == EXPECTED["mk4s"] | TARGETLESS
+    assert set(farm["fan-compat"].files()) == EXPECTED["mk4s"] | EXPECTED["mk4"] | TARGETLESS
+
+
+async def test_config_model_and_nozzle_override_what_the_printer_says(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    files = {
+        "mini_0.4n.gcode": prusaslicer_gcode("MINIIS", 0.4, seed=1),
+        "mini_0.6n.gcode": prusaslicer_gcode("MINIIS", 0.6, seed=2),
+        "mk4_0.4n.gcode": prusaslicer_gcode("MK4IS", 0.4, seed=3),
+    }
+    _fill(master, files)
+    farm = await farm_factory([_spec("p", "mk4")])
+    result = await run_sync(farm, printer_extra={"p": {"model": "MINI", "nozzle": 0.6}})
+    assert result.exit_code == 0, result.to_json()
+    assert set(farm["p"].files()) == {"mini_0.6n.gcode"}
+    notes = result.printers[0].notes
+    assert any("the printer says it is MK4" in n for n in notes), notes
+    assert any("nozzle: 0.6 in the config" in n for n in notes), notes
+
+
+async def test_defaults_carry_the_routing_keys(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    _fill(master, MIXED_MASTER)
+    farm = await farm_factory([_spec("a", "mk4s"), _spec("b", "mk4s")])
+    result = await run_sync(farm, config_extra={"defaults": {"accept": ["MK4"]}})
+    assert result.exit_code == 0, result.to_json()
+    for printer in farm:
+        assert set(printer.files()) == EXPECTED["mk4s"] | EXPECTED["mk4"] | TARGETLESS
+
+
+async def test_an_accepted_file_asks_on_the_screen_when_printed_and_the_run_says_so(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    """`accept: [MK4]` on an MK4S: the MK4 file is sent, but the firmware asks before
+    printing it. Someone presses Print on the preview during our run: the printer turns
+    ATTENTION, and the run reports that question naming the file, not a busy printer."""
+    import asyncio
+
+    _fill(
+        master,
+        {
+            "a_MK4IS.gcode": MIXED_MASTER["benchy_MK4IS.gcode"],
+            "z-big.gcode": b"G1 X1\n" * 60_000,
+        },
+    )
+    farm = await farm_factory(
+        [_spec("mk4s-02", "mk4s", rate=300_000, files={"old.gcode": b"G28\n"})], preview=True
+    )
+    printer = farm["mk4s-02"]
+
+    async def press_print_on_the_preview() -> None:
+        while printer.preview is None:
+            await asyncio.sleep(0.01)
+        printer.press_print()
+
+    presser = asyncio.create_task(press_print_on_the_preview())
+    result = await run_sync(farm, printer_extra={"mk4s-02": {"accept": ["MK4"]}})
+    await presser
+
+    assert printer.state == "ATTENTION"
+    assert printer.question == "sliced for MK4; this is an MK4S"
+    report = result.printers[0]
+    assert result.exit_code == 1 and report.status == "failed"
+    assert report.error is not None and "about a_MK4IS.gcode" in report.error
+    assert "old.gcode" in printer.files()  # no deletes while it asks

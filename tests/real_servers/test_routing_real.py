@@ -83,3 +83,20 @@ async def test_octoprint_and_moonraker_without_model_get_every_file_with_a_note(
     assert result.exit_code == 0, show(result)
     assert set(real.files(destination)) == set(ROUTED_MASTER) - BINARY
     assert any("routing is off for this printer" in note for note in mine.notes), show(mine)
+
+
+@pytest.mark.parametrize("real", ["octoprint", "moonraker"], indirect=True)
+async def test_octoprint_and_moonraker_with_model_route(
+    real: RealPrinter,  # noqa: F811
+    master: Master,
+    sync: Runner,  # noqa: F811
+    destination: str,  # noqa: F811
+) -> None:
+    fill(master, ROUTED_MASTER)
+    entry = {**real.entry(destination), "model": "MK3S"}
+    result = await sync({real.kind: entry})
+    mine = report(result, real.kind)
+    assert result.exit_code == 0, show(result)
+    assert set(real.files(destination)) == MK3_FILES | TARGETLESS
+    assert dict(mine.skipped)["MINI/clip_MINIIS.gcode"] == "sliced for MINI; this is an MK3S"
+    assert not any("routing is off" in note for note in mine.notes)
