@@ -173,6 +173,36 @@ def test_a_printer_turning_printing_shows_within_a_second(
     expect(row(page, "xl-02")).to_have_attribute("data-state", "PRINTING")
 
 
+def test_the_page_sync_button_with_the_token_triggers_a_sync(
+    start_watch: StartWatch, master: Master, page: Page
+) -> None:
+    master.write("a.gcode", b"G28\n", mtime=time.time() - 60)
+    _farm, watch = start_watch(farm_specs()[:2], http={"token": TOKEN})
+    page.goto(watch.url + "/")
+    expect(row(page, "mk4-01").locator("td.sync")).to_contain_text("in sync", timeout=20_000)
+    watch.wait_event(event="synced", printer="mk4-01")
+
+    # without the token the server says no, and nothing is synced
+    row(page, "mk4-01").get_by_role("button", name="Sync mk4-01").click()
+    expect(page.locator("#action-result")).to_contain_text("refused (401)")
+
+    # keyboard only: type the token, Enter, then Tab to the button and press Enter
+    page.locator("#token").focus()
+    page.keyboard.type(TOKEN)
+    page.keyboard.press("Enter")
+    expect(page.locator("#action-result")).to_contain_text("token set")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "token-use"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "sync-all"
+    clicked = time.monotonic()
+    page.keyboard.press("Enter")
+    expect(page.locator("#action-result")).to_contain_text("sync requested for every printer")
+    for name in ("mk4-01", "xl-02"):
+        watch.wait_event(event="sync_started", printer=name, after=clicked)
+    assert TOKEN not in page.content()
+
+
 def test_printer_supplied_names_are_shown_as_text(
     start_watch: StartWatch, master: Master, page: Page
 ) -> None:
@@ -203,7 +233,7 @@ def test_readable_on_a_phone_and_the_screenshot_for_the_readme(
 ) -> None:
     master.write("benchy.gcode", b"G28\n", mtime=time.time() - 60)
     master.write("parts/bracket_v3.gcode", b"G1\n" * 1000, mtime=time.time() - 60)
-    _farm, watch = start_watch(farm_specs())
+    _farm, watch = start_watch(farm_specs(), http={"token": TOKEN})
 
     page.goto(watch.url + "/")
     expect(row(page, "mk4-01").locator("td.sync")).to_contain_text("in sync", timeout=20_000)

@@ -489,7 +489,8 @@ class FarmObserver(Observer):
         changed = (view.pending_files, view.pending_bytes) != (files, size)
         self.farm.update_printer(name, pending_files=files, pending_bytes=size)
         if changed:
-            self.farm.event(name, "pending", bytes=size, message=f"{files} files")
+            noun = "file" if files == 1 else "files"
+            self.farm.event(name, "pending", bytes=size, message=f"{files} {noun}")
         for problem in plan.refused:  # never sent: bad names, case collisions
             self.farm.event(name, "failed", path=problem.path, error=problem.reason)
 
