@@ -388,3 +388,33 @@ def test_a_finished_print_s_file_is_replaced_once_the_printer_lets_go_of_it(
     took = wait_until(lambda: in_sync(farm, master), what="the finished print's file replaced")
     assert took <= 0.2 + 1.0 + 2.0  # the next poll sees IDLE and syncs (no 5 s retry wait)
     assert process.stop() == 0
+
+
+def test_watch_routes_files_by_printer_model(
+    farm_thread: FarmFactory, watch: WatchFactory, master: Master
+) -> None:
+    """Issue 11 in the watch: each printer gets the files for its model and those naming no
+    printer; a new MINI file goes to the MINI only."""
+    from link_sync.sample_gcode import prusaslicer_gcode
+
+    old = time.time() - 60
+    master.write("mk4.gcode", prusaslicer_gcode("MK4IS", 0.4, seed=1), mtime=old)
+    master.write("any.gcode", "G28\nG1 X1\n", mtime=old)
+    farm = farm_thread([spec("mk4-1", profile="mk4"), spec("mini-1", profile="mini")])
+    process = watch(farm, master.root)
+
+    wait_until(
+        lambda: (
+            set(farm.files("mk4-1")) == {"mk4.gcode", "any.gcode"}
+            and set(farm.files("mini-1")) == {"any.gcode"}
+        ),
+        what="each printer's own files",
+    )
+    master.write("mini.gcode", prusaslicer_gcode("MINIIS", 0.4, seed=2))
+    wait_until(
+        lambda: set(farm.files("mini-1")) == {"any.gcode", "mini.gcode"},
+        what="the MINI file on the MINI",
+    )
+    process.wait_event(event="uploaded", printer="mini-1", path="mini.gcode")
+    assert "mini.gcode" not in farm.files("mk4-1")
+    assert process.stop() == 0

@@ -73,6 +73,7 @@ def settings_for(request: WatchRequest, config: Config) -> WatchSettings:
         jobs=request.jobs,
         allow_empty=request.allow_empty,
         stale_after=config.stale_after,
+        route=config.route,
     )
 
 

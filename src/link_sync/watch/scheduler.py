@@ -39,6 +39,7 @@ from link_sync.execute import (
 from link_sync.journal import Journal
 from link_sync.model import IDLE_STATES
 from link_sync.result import PrinterResult
+from link_sync.routing import MasterTargets, read_master_targets
 from link_sync.watch.master import MasterView, MasterWatcher
 from link_sync.watch.state import FarmObserver, FarmState
 
@@ -69,6 +70,8 @@ class WatchSettings:
     allow_empty: bool = False
     stale_after: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    #: "model": each printer gets the files for its model (issue 11); "all": every file
+    route: str = "model"
 
     def sync_options(self, *, dry_run: bool = False) -> SyncOptions:
         return SyncOptions(
@@ -99,6 +102,7 @@ class FarmWatch:
         self.watchers: dict[Path, MasterWatcher] = {}
         self.views: dict[Path, MasterView] = dict(first_views or {})
         self._hashes: dict[Path, tuple[MasterView, LocalHashes]] = {}
+        self._targets: dict[Path, tuple[MasterView, MasterTargets]] = {}
         self.workers: dict[str, PrinterWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running = False
@@ -258,6 +262,20 @@ class FarmWatch:
         if known is None or known[0] is not view:
             known = (view, LocalHashes(self.journal))
             self._hashes[view.root] = known
+        return known[1]
+
+    async def targets_for(self, view: MasterView) -> MasterTargets | None:
+        """The targets of a view's files for routing by model (None with `route: all`).
+
+        Read once per view; the journal's cache means only new or changed files are
+        opened, so a rescan costs one query."""
+        if self.settings.route != "model":
+            return None
+        known = self._targets.get(view.root)
+        if known is None or known[0] is not view:
+            targets = await asyncio.to_thread(read_master_targets, view.files, self.journal)
+            known = (view, targets)
+            self._targets[view.root] = known
         return known[1]
 
     # -- control (the web page's buttons call these) ----------------------------------
@@ -497,15 +515,18 @@ class PrinterWorker:
 
     # -- passes ----------------------------------------------------------------------
 
-    def _job(self) -> PrinterWork | None:
+    async def _job(self) -> PrinterWork | None:
         view = self.farm.view_for(self.printer)
         if view is None or not view.usable:
             return None
+        targets = await self.farm.targets_for(view)
         # Unsettled files count as unreadable: not sent, and nothing at their path deleted.
-        return PrinterWork(self.printer, view.files, (*view.incomplete, *view.unsettled))
+        return PrinterWork(
+            self.printer, view.files, (*view.incomplete, *view.unsettled), targets=targets
+        )
 
     async def _run_pass(self) -> None:
-        job = self._job()
+        job = await self._job()
         view = self.farm.view_for(self.printer)
         if job is None or view is None:
             return
@@ -583,7 +604,7 @@ class PrinterWorker:
 
     async def _count_pending(self, *, announce: bool) -> None:
         """What waits for this busy printer: a dry run of its pass (changes nothing)."""
-        job = self._job()
+        job = await self._job()
         view = self.farm.view_for(self.printer)
         if job is None or view is None:
             return
