@@ -142,3 +142,37 @@ def test_the_event_stream_carries_the_same_events_as_watch_json(
         ("mk4-02", "uploaded", "b.gcode"),
     }
     assert streamed == printed  # the same objects, in the same order
+
+
+def test_pause_and_resume_through_the_api_of_a_running_watch(
+    tmp_path: Path, master: Master
+) -> None:
+    token = "pause-token-1234"
+    master.write("a.gcode", b"G28\n", mtime=time.time() - 60)
+    with FarmInThread([PrinterSpec("mk4-01"), PrinterSpec("mk4-02")]) as farm:
+        watch = WatchServer(farm, master.root, tmp_path, http={"token": token})
+        try:
+            for name in ("mk4-01", "mk4-02"):
+                watch.wait_event(event="synced", printer=name)
+            auth = {"Authorization": f"Bearer {token}"}
+            with httpx.Client(base_url=watch.url, timeout=10, headers=auth) as client:
+                paused = client.post("/api/printers/mk4-02/pause")
+                assert paused.status_code == 202, paused.text
+                watch.wait_event(event="paused", printer="mk4-02")
+                view = client.get("/api/printers/mk4-02").json()["printer"]
+                assert view["watching"] == "paused"
+
+                master.write("b.gcode", b"G1\n" * 100)
+                watch.wait_event(event="uploaded", printer="mk4-01", path="b.gcode")
+                time.sleep(1.0)  # a paused printer gets nothing, however long it waits
+                assert "b.gcode" not in farm.call(farm.farm["mk4-02"].files)
+
+                resumed_at = time.monotonic()
+                assert client.post("/api/printers/mk4-02/resume").status_code == 202
+                watch.wait_event(
+                    event="uploaded", printer="mk4-02", path="b.gcode", after=resumed_at
+                )
+                view = client.get("/api/printers/mk4-02").json()["printer"]
+                assert view["watching"] is True
+        finally:
+            assert watch.stop() == 0
