@@ -35,7 +35,11 @@ from link_sync.result import ActionResult, PrinterResult
 #: Event names, and what each means. `watch --json` and `GET /api/events` print the same.
 EVENTS: dict[str, str] = {
     "started": "the watch started (printer: null)",
+    "http": "the page, API and metrics are served (path: their URL)",
+    "warning": "a warning about the config or the journal (message)",
+    "stats": "SIGUSR1: the watch's tasks, threads, open files and memory (message)",
     "stopping": "the watch is stopping (printer: null)",
+    "stopped": "the watch stopped; journal and lock are closed",
     "config_reloaded": "SIGHUP: the config was read again (printer: null)",
     "config_error": "SIGHUP: the new config is invalid, the old one stays (error)",
     "master_missing": "the master folder is missing or empty; nothing is synced (error)",
