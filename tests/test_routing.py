@@ -680,3 +680,67 @@ async def test_an_accepted_file_asks_on_the_screen_when_printed_and_the_run_says
     assert result.exit_code == 1 and report.status == "failed"
     assert report.error is not None and "about a_MK4IS.gcode" in report.error
     assert "old.gcode" in printer.files()  # no deletes while it asks
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def test_cli_plan_on_a_terminal_and_sync_json_explain_the_files_a_printer_does_not_get(
+    tmp_path: Path,
+) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    import pexpect
+    import yaml
+
+    from test_cli_output import ANSI, start_emulator
+
+    process, _ = start_emulator(tmp_path, "--printers", "1", "--profile", "mini", "--no-preview")
+    try:
+        master = Master(tmp_path / "master")
+        master.write("mk4.gcode", MIXED_MASTER["benchy_MK4IS.gcode"])
+        master.write("mini.gcode", MIXED_MASTER["parts/clip_MINIIS.gcode"])
+        config = yaml.safe_load((tmp_path / "emulated.yml").read_text())
+        config["source"] = str(master.root)
+        path = tmp_path / "link-sync.yml"
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        env = {**os.environ, "LINK_SYNC_STATE_DIR": str(tmp_path / "state")}
+        env.pop("NO_COLOR", None)
+
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "link_sync", "plan", "-c", str(path)],
+            env={**env, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"},
+            cwd=str(tmp_path),
+            encoding="utf-8",
+            dimensions=(40, 120),
+            timeout=60,
+        )
+        child.expect(pexpect.EOF)
+        child.close()
+        screen = " ".join(ANSI.sub("", child.before or "").split())
+        assert child.exitstatus == 0, screen
+        assert "note: skip mk4.gcode: sliced for MK4; this is a MINI" in screen
+
+        done = subprocess.run(
+            [sys.executable, "-m", "link_sync", "sync", "--json", "-c", str(path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        printer = json.loads(done.stdout)["printers"][0]
+        assert [(a["op"], a["path"]) for a in printer["actions"]] == [
+            ("upload", "mini.gcode"),
+            ("skipped", "mk4.gcode"),
+        ]
+        assert printer["actions"][1]["reason"] == "sliced for MK4; this is a MINI"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
