@@ -101,7 +101,12 @@ async def test_an_active_print_refuses_delete_and_overwrite(
     assert p.files()["a.gcode"] == b"old version" and p.state == state
 
 
-async def test_the_pi_keeps_reporting_a_finished_job(farm_factory: Factory, client: Any) -> None:
+@pytest.mark.parametrize("state", ["FINISHED", "STOPPED"])
+async def test_the_pi_ends_the_job_and_deletes_its_file(
+    farm_factory: Factory, client: Any, state: str
+) -> None:
+    # PrusaLink 0.8.1: the job goes ENDING -> IDLE on FINISHED/STOPPED; check_job() then
+    # lets the file go (web/lib/files.py); the legacy /api/job still names the selected file
     spec = PrinterSpec(
         name="mk3-1",
         profile="mk3",
@@ -110,6 +115,13 @@ async def test_the_pi_keeps_reporting_a_finished_job(farm_factory: Factory, clie
         job_file="a.gcode",
     )
     p = (await farm_factory([spec]))["mk3-1"]
-    p.set_state("FINISHED")
-    job = (await client(p).get("/api/v1/job")).json()
-    assert job["state"] == "FINISHED" and job["file"]["display_name"] == "a.gcode"
+    c = client(p)
+    r = await c.delete("/api/v1/files/local/a.gcode")
+    assert r.status_code == 409  # printing
+    p.set_state(state)
+    assert (await c.get("/api/v1/job")).status_code == 204
+    assert "job" not in (await c.get("/api/v1/status")).json()
+    assert (await c.get("/api/job")).json()["job"]["file"]["display"] == "a.gcode"
+    assert (await c.delete("/api/v1/files/local/a.gcode")).status_code == 204
+    assert p.files() == {} and p.job is None and p.state == state
+    assert (await c.get("/api/job")).json()["job"] is None

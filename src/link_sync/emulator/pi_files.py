@@ -179,10 +179,14 @@ async def delete(ctx: Ctx, store: str, parts: list[str]) -> web.StreamResponse:
     if node.is_dir:
         if node.by_name and not flag(ctx.headers.get("Force")):
             raise HttpError(409, "Directory is not empty")
-        if p.job is not None and p.state != "IDLE" and _contains(node, p.job.node):
+        if p.job is not None and p.has_job and _contains(node, p.job.node):
             raise HttpError(409, "File is currently printed")
-    elif p.is_job_file(node) and p.state != "IDLE":
-        raise HttpError(409, "File is currently printed")
+    elif p.is_job_file(node):
+        # web/lib/files.py check_job(): refused while the job is not IDLE, else the
+        # file is deselected and deleted
+        if p.has_job:
+            raise HttpError(409, "File is currently printed")
+        p.job = None
     st.remove(node, ghost_until=_lagged(ctx))
     p.touched()
     return web.Response(status=204)

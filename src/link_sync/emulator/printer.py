@@ -248,15 +248,15 @@ class EmulatedPrinter:
 
     @property
     def has_job(self) -> bool:
-        """Whether the API reports a job (Buddy `printer_state::has_job()`).
+        """Whether the API reports a job: only while printing, paused, or asking a
+        question about the print.
 
-        Buddy: only while printing, paused, or asking a question about the print; in
-        FINISHED and STOPPED /api/v1/job is 204 although the print screen still shows
-        the file. Pi PrusaLink keeps reporting the last job until it is cleared.
+        Buddy `printer_state::has_job()`: in FINISHED and STOPPED /api/v1/job is 204
+        although the print screen still shows the file. Pi PrusaLink 0.8.1: the job ends
+        (job_state IDLE) on the first tick in FINISHED/STOPPED (printer_adapter/job.py),
+        and /api/v1/job, /api/v1/status show a job only while it is not IDLE.
         """
-        if self.job is None:
-            return False
-        return self.pi or self.state in {"PRINTING", "PAUSED", "ATTENTION"}
+        return self.job is not None and self.state in {"PRINTING", "PAUSED", "ATTENTION"}
 
     def holds_open(self, node: Node) -> bool:
         """Buddy: the file is open on the screen (preview or print screen), so removing

@@ -275,7 +275,8 @@ def legacy_printer(p: EmulatedPrinter) -> dict[str, Any]:
 
 
 def legacy_job(p: EmulatedPrinter) -> dict[str, Any]:
-    if p.job is None or not p.has_job:
+    # Pi 0.8.1 shows the selected file until it is deleted; Buddy only a running job
+    if p.job is None or not (p.pi or p.has_job):
         return {"state": _STATE_TEXT.get(p.state, p.state), "job": None, "progress": None}
     progress, elapsed = _progress(p)
     node = p.job.node
