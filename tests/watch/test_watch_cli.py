@@ -102,7 +102,8 @@ def test_a_half_written_file_is_sent_only_once_it_is_stable(
     wait_until(lambda: all("big.gcode" in farm.files(n) for n in farm.names()), what="big.gcode")
     for name in farm.names():
         assert farm.files(name)["big.gcode"] == growing.read_bytes()  # whole, not a prefix
-        assert len(process.find(event="uploaded", printer=name, path="big.gcode")) == 1
+        process.wait_event(event="uploaded", printer=name, path="big.gcode")
+        assert len(process.find(event="upload_started", printer=name, path="big.gcode")) == 1
         assert set(farm.files(name)) == {"a.gcode", "big.gcode"}
     assert process.stop() == 0
 

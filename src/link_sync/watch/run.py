@@ -54,18 +54,12 @@ class WatchRequest:
 
 def settings_for(request: WatchRequest, config: Config) -> WatchSettings:
     """The command line wins over the config file, which wins over the defaults."""
-    defaults = WatchSettings()
-
-    def pick(option: float | None, key: str, default: float) -> float:
-        if option is not None:
-            return option
-        value = getattr(config, key, None)
-        return float(value) if isinstance(value, int | float) else default
-
     return WatchSettings(
-        settle=pick(request.settle, "settle", defaults.settle),
-        poll_interval=pick(request.poll_interval, "poll_interval", defaults.poll_interval),
-        rescan_interval=pick(None, "rescan_interval", defaults.rescan_interval),
+        settle=config.settle if request.settle is None else request.settle,
+        poll_interval=(
+            config.poll_interval if request.poll_interval is None else request.poll_interval
+        ),
+        rescan_interval=config.rescan_interval,
         poll=request.poll,
         include_busy=request.include_busy,
         delete=request.delete,
@@ -190,22 +184,16 @@ async def _serve(
 
 async def _start_http(request: WatchRequest, config: Config, farm: FarmWatch) -> Any:
     """`--http` (or the config's `http.listen`): the page, API and metrics (link_sync.web)."""
-    settings = getattr(config, "http", None)
-    # The config's `http:` section turns the page on by itself only when it is written
-    # in the file (a Config may carry defaults for it either way).
-    written = settings is not None and "http" in getattr(config, "model_fields_set", {"http"})
-    listen = request.http or (getattr(settings, "listen", None) if written else None)
+    settings = config.http
+    # `http.listen` turns the page on by itself only when written in the config file;
+    # a section with only `token:` or `read_only:` waits for --http.
+    listen = request.http or (settings.listen if "listen" in settings.model_fields_set else None)
     if not listen:
         return None
     from link_sync.web import bound_port, start_web  # aiohttp's server: only when asked for
 
-    read_only = bool(getattr(settings, "read_only", False))
     runner = await start_web(
-        farm.state,
-        farm,
-        listen=listen,
-        token=getattr(settings, "token", None),
-        read_only=read_only,
+        farm.state, farm, listen=listen, token=settings.token, read_only=settings.read_only
     )
     host = listen.rsplit(":", 1)[0].strip("[]") or "127.0.0.1"
     url = f"http://{f'[{host}]' if ':' in host else host}:{bound_port(runner)}/"
@@ -213,7 +201,7 @@ async def _start_http(request: WatchRequest, config: Config, farm: FarmWatch) ->
         None,
         "http",
         path=url,
-        message=f"serving the farm page on {url}" + (" (read-only)" if read_only else ""),
+        message=f"serving the farm page on {url}" + (" (read-only)" if settings.read_only else ""),
     )
     return runner
 
