@@ -18,7 +18,6 @@ import os
 import random
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,12 @@ from link_sync.emulator.faults import Fault  # noqa: E402
 
 from watch_harness import FarmThread, spec  # noqa: E402
 
-STATS = re.compile(r"tasks (\d+), threads (\d+), open files (\d+), rss ([\d.]+) MB")
+STATS = re.compile(
+    r"tasks (\d+), threads (\d+), open files (\d+), rss ([\d.]+) MB, python objects (\d+)"
+)
+#: Every minute the chaos pauses this long before a sample, so samples compare like with
+#: like (no passes in flight), not whatever happened to be running at that moment.
+QUIET = 6.0
 
 
 def main() -> None:
@@ -78,9 +82,14 @@ def main() -> None:
 
         offline: dict[str, float] = {}
         end = started + args.minutes * 60
-        next_stats = started + 5
+        next_stats = started + 60 - QUIET
         while time.monotonic() < end:
             tick = time.monotonic()
+            if tick >= next_stats:
+                time.sleep(QUIET)  # quiet: nothing changes, the watch settles
+                watch.send_signal(signal.SIGUSR1)
+                next_stats += 60
+                continue
             change_master(master, pool, chance)
             for _ in range(2):
                 toggle_print(farm, chance.choice(names), chance)
@@ -97,9 +106,6 @@ def main() -> None:
                 if tick >= until:
                     farm.call(farm.printer(victim).go_online)
                     del offline[victim]
-            if tick >= next_stats:
-                watch.send_signal(signal.SIGUSR1)
-                next_stats += 10
             time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
 
         # Calm: everything back online, prints ended, faults gone; all must converge.
@@ -182,7 +188,7 @@ def read_events(
         if event["event"] == "stats":
             found = STATS.search(event.get("message") or "")
             if found:
-                tasks, threads, fds, rss = found.groups()
+                tasks, threads, fds, rss, objects = found.groups()
                 samples.append(
                     {
                         "t": time.monotonic() - started,
@@ -190,6 +196,7 @@ def read_events(
                         "threads": int(threads),
                         "fds": int(fds),
                         "rss_mb": float(rss),
+                        "objects": int(objects),
                     }
                 )
 
@@ -201,16 +208,15 @@ def report(
     converged: float | None,
     code: int,
 ) -> None:
-    after = [s for s in samples if s["t"] >= 60]
-    early = [s for s in after if s["t"] < 120] or after[:3]
-    late = [s for s in after if s["t"] >= after[-1]["t"] - 60] if after else []
+    # Minute 1 is the warm-up; from then on a quiet sample each minute.
+    after = [s for s in samples if s["t"] >= 55]
     growth = {}
-    for key in ("tasks", "threads", "fds", "rss_mb"):
-        if early and late:
+    if len(after) >= 2:
+        for key in ("tasks", "threads", "fds", "rss_mb", "objects"):
             growth[key] = {
-                "minute_1_2_median": statistics.median(s[key] for s in early),
-                "last_minute_median": statistics.median(s[key] for s in late),
-                "max_after_minute_1": max(s[key] for s in after),
+                "after_minute_1": after[0][key],
+                "last": after[-1][key],
+                "max": max(s[key] for s in after),
             }
     data: dict[str, Any] = {
         "minutes": args.minutes,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -209,6 +210,7 @@ async def _start_http(request: WatchRequest, config: Config, farm: FarmWatch) ->
 def _stats() -> dict[str, Any]:
     """SIGUSR1: what this process holds (for operators, and the soak benchmark)."""
     tasks = len(asyncio.all_tasks())
+    objects = len(gc.get_objects())
     try:
         fds = len(os.listdir("/proc/self/fd"))
         status = Path("/proc/self/status").read_text()
@@ -221,5 +223,5 @@ def _stats() -> dict[str, Any]:
     return {
         "bytes": rss_kb * 1024,
         "message": f"stats: tasks {tasks}, threads {threads}, open files {fds}, "
-        f"rss {rss_kb / 1024:.1f} MB",
+        f"rss {rss_kb / 1024:.1f} MB, python objects {objects}",
     }

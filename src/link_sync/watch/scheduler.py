@@ -102,7 +102,7 @@ class FarmWatch:
         self.watchers: dict[Path, MasterWatcher] = {}
         self.views: dict[Path, MasterView] = dict(first_views or {})
         self._hashes: dict[Path, tuple[MasterView, LocalHashes]] = {}
-        self._targets: dict[Path, tuple[MasterView, MasterTargets]] = {}
+        self._targets: dict[Path, tuple[MasterView, asyncio.Future[MasterTargets]]] = {}
         self.workers: dict[str, PrinterWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running = False
@@ -273,10 +273,13 @@ class FarmWatch:
             return None
         known = self._targets.get(view.root)
         if known is None or known[0] is not view:
-            targets = await asyncio.to_thread(read_master_targets, view.files, self.journal)
-            known = (view, targets)
+            # One read for all the view's printers, however many ask at once.
+            reading = asyncio.ensure_future(
+                asyncio.to_thread(read_master_targets, view.files, self.journal)
+            )
+            known = (view, reading)
             self._targets[view.root] = known
-        return known[1]
+        return await asyncio.shield(known[1])
 
     # -- control (the web page's buttons call these) ----------------------------------
 
