@@ -68,12 +68,25 @@ def test_ready_lines_config_out_and_sigterm(tmp_path: Path) -> None:
         assert proc.wait(5) == 0
 
 
-def test_base_port_and_sigint() -> None:
+def two_free_ports() -> int:
+    """A port whose next one is free too (the machine is shared: checking only the first
+    one let another process hold base+1 now and then)."""
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        base = s.getsockname()[1]
+    for _ in range(50):
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            base = int(first.getsockname()[1])
+            try:
+                second.bind(("127.0.0.1", base + 1))
+            except OSError:
+                continue
+            return base
+    raise RuntimeError("no two consecutive free ports")
+
+
+def test_base_port_and_sigint() -> None:
+    base = two_free_ports()
     with emulate("--printers", "2", "--port", str(base), "--rate", "500k", "--latency", "5") as (
         proc,
         lines,
