@@ -32,8 +32,11 @@ from link_sync.watch.netfs import is_network_fs
 
 log = logging.getLogger("link_sync.watch")
 
-#: How often a polled (or missing) master is scanned, in seconds.
+#: How often a polled (or missing) master is scanned, in seconds, at the least...
 POLL_PERIOD = 1.0
+#: ...and at most this share of the time goes to scanning: a 10,000-file master takes
+#: ~0.1 s of CPU to scan, so polling it every second would cost 10 % of a core.
+POLL_SHARE = 0.05
 #: watchfiles: changes are gathered until none came for STEP ms, or for at most DEBOUNCE ms.
 WATCH_STEP_MS = 50
 WATCH_DEBOUNCE_MS = 400
@@ -181,6 +184,8 @@ class MasterWatcher:
         self.polling = poll or is_network_fs(root)
         self.view: MasterView | None = None
         self.scans = 0
+        #: seconds between two scans when polling (grows with the time a scan takes)
+        self.poll_period = POLL_PERIOD
         self._due: float | None = None
         self._wake = asyncio.Event()
         self._events_task: asyncio.Task[None] | None = None
@@ -211,7 +216,7 @@ class MasterWatcher:
                 self._ensure_events()
                 deadline = last_full + self.rescan_interval
                 if self.polling or (self.view is not None and not self.view.usable):
-                    deadline = min(deadline, loop.time() + POLL_PERIOD)
+                    deadline = min(deadline, loop.time() + self.poll_period)
                 if self._due is not None:
                     deadline = min(deadline, loop.time() + max(0.0, self._due - time.time()))
                 with contextlib.suppress(TimeoutError):
@@ -226,7 +231,9 @@ class MasterWatcher:
 
     async def _look(self, full: bool) -> None:
         before = self.view
+        started = time.monotonic()
         view, self._due = await asyncio.to_thread(look, self.root, self.clock, self.allow_empty)
+        self.poll_period = max(POLL_PERIOD, (time.monotonic() - started) / POLL_SHARE)
         self.scans += 1
         self.view = view
         if before is not None and not before.usable and view.usable:
