@@ -2,9 +2,10 @@
 
 Firmware: `/api/v1/storage` says `"available": false` when /usb cannot be opened
 (lib/WUI/link_content/basic_gets.cpp `usb_available()`); the root then lists as an empty
-folder and everything below it is 404 (lib/WUI/nhttp/file_info.cpp); an upload cannot
-create its temp file (507 "Failed to write to location", src/transfers/partial_file.cpp),
-and a stick without room for the whole file gives 507 "USB drive full" before the body.
+folder (only as "/usb", not "/usb/") and everything below it is 404
+(lib/WUI/nhttp/file_info.cpp); an upload cannot create its temp file (507 "Failed to write
+to location", src/transfers/partial_file.cpp), and a stick without room for the whole file
+gives 507 "USB drive full" before the body.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ async def test_without_a_stick(farm_factory: Factory, client: Any) -> None:
             {"path": "/usb/", "name": "usb", "type": "USB", "read_only": False, "available": False}
         ]
     }
-    root = await c.get("/api/v1/files/usb/")
+    root = await c.get("/api/v1/files/usb")
     assert root.status_code == 200
     assert root.json() == {"type": "FOLDER", "ro": False, "name": "usb", "children": []}
+    # "/usb/" is not the special-cased "/usb": opendir and stat fail, so 404
+    assert (await c.get("/api/v1/files/usb/")).status_code == 404
     assert (await c.get("/api/v1/files/usb/d")).status_code == 404
     assert (await c.get("/api/v1/files/usb/d/a.gcode")).status_code == 404
     r = await c.put("/api/v1/files/usb/b.gcode", b"G1\n")

@@ -73,9 +73,10 @@ def _being_printed(ctx: Ctx, node: Node) -> bool:
 async def get(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
     p = ctx.printer
     if not p.usb:
-        # `file_info.cpp`: the root of a missing stick lists as an empty folder
-        # (no m_timestamp: stat() fails), anything below it is 404
-        if [x for x in parts if x]:
+        # `file_info.cpp` `get_file_metadata()`: only the exact path "/usb" of a missing
+        # stick lists as an empty folder (no m_timestamp: stat() fails); "/usb/" (the URL
+        # keeps its trailing slash) and anything below it are 404
+        if [x for x in parts if x] or ctx.request.path.endswith("/"):
             raise HttpError(404, "Not Found")
         empty = {"type": "FOLDER", "ro": False, "name": "usb", "children": []}
         return ctx.json(empty, headers={"Read-Only": "false", "Currently-Printing": "false"})
