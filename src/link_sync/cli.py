@@ -24,10 +24,10 @@ from typing import Any, ClassVar, TypeVar
 import click
 from rich.console import Console
 
-from link_sync import __version__, redact
+from link_sync import __version__, legacy_cli, redact
 from link_sync._api import load_config, status_async, sync_async
 from link_sync.commands.init import printer_type_lines
-from link_sync.config import Config, with_source
+from link_sync.config import Config, with_destination, with_source
 from link_sync.errors import LinkSyncError, SafetyRefusal, UsageError
 from link_sync.execute import Observer
 from link_sync.report import (
@@ -56,6 +56,18 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # The original link-sync 0.2.5 had no commands; its cron lines still work.
+        if legacy_cli.is_legacy(args):
+            try:
+                translation = legacy_cli.translate(args)
+            except UsageError as exc:
+                raise click.UsageError(str(exc), ctx) from None
+            if not translation.quiet:
+                _error(translation.hint)
+            args = translation.args
+        return super().parse_args(ctx, args)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
@@ -196,15 +208,22 @@ def use_terminal_ui(as_json: bool, quiet: bool) -> bool:
     )
 
 
-def _config(path: Path | None, source: Path | None) -> Config:
-    """The config of -c (or the usual search), with -s applied."""
+def _config(path: Path | None, source: Path | None, destination: str | None = None) -> Config:
+    """The config of -c (or the usual search), with -s (and --destination) applied."""
     config = load_config(path)
-    return with_source(config, source.expanduser().resolve()) if source is not None else config
+    if source is not None:
+        config = with_source(config, source.expanduser().resolve())
+    return with_destination(config, destination) if destination is not None else config
 
 
 def sync_options(func: F) -> F:
     """The options `sync` and `plan` share (a plan is a sync that changes nothing)."""
     decorators = [
+        click.option(
+            "--destination",
+            metavar="PATH",
+            help="The folder on every printer that link-sync manages (the config's 'destination').",
+        ),
         click.option(
             "--include-busy",
             is_flag=True,
@@ -242,6 +261,7 @@ def _sync_or_plan(
     as_json: bool,
     quiet: bool,
     verbose: bool,
+    destination: str | None,
     include_busy: bool,
     no_delete: bool,
     max_delete: int | None,
@@ -250,7 +270,7 @@ def _sync_or_plan(
 ) -> None:
     """`sync` and `plan`: run, render as the situation calls for, exit with the run's code."""
     _setup_logging(verbose)
-    loaded = _config(config, source)
+    loaded = _config(config, source, destination)
 
     def run(observer: Observer) -> RunResult:
         return asyncio.run(

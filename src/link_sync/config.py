@@ -596,6 +596,19 @@ def with_source(config: Config, source: Path) -> Config:
     return config.model_copy(update={"source": top, "printers": printers})
 
 
+def with_destination(config: Config, destination: str) -> Config:
+    """`config` with every printer's managed folder replaced (the CLI's `--destination`)."""
+    try:
+        folder = normalize_destination(destination)
+    except ValueError as exc:
+        raise UsageError(f"--destination {exc}") from None
+    printers = {
+        name: printer.model_copy(update={"destination": folder})
+        for name, printer in config.printers.items()
+    }
+    return config.model_copy(update={"destination": folder, "printers": printers})
+
+
 def select_printers(
     config: Config, include: Sequence[str], exclude: Sequence[str]
 ) -> list[PrinterConfig]:

@@ -6,7 +6,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from link_sync.config import Config, PrinterConfig, load_config, select_printers, with_source
+from link_sync.config import (
+    Config,
+    PrinterConfig,
+    load_config,
+    select_printers,
+    with_destination,
+    with_source,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,13 +24,18 @@ class Selection:
     source: Path | None = None
     include: Sequence[str] = ()
     exclude: Sequence[str] = ()
+    #: --destination: the managed folder on every printer (None: the config's)
+    destination: str | None = None
 
 
 def load_selection(
     selection: Selection, environ: Mapping[str, str], cwd: Path
 ) -> tuple[Config, list[PrinterConfig]]:
-    """The config (with -s applied) and the printers -p/-x select, in config order."""
+    """The config (with -s and --destination applied) and the printers -p/-x select,
+    in config order."""
     config = load_config(selection.config, cwd=cwd, environ=environ)
     if selection.source is not None:
         config = with_source(config, selection.source.expanduser().resolve())
+    if selection.destination is not None:
+        config = with_destination(config, selection.destination)
     return config, select_printers(config, selection.include, selection.exclude)

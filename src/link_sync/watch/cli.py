@@ -56,6 +56,7 @@ def watch_command(
     as_json: bool,
     quiet: bool,
     verbose: bool,
+    destination: str | None,
     include_busy: bool,
     no_delete: bool,
     max_delete: int | None,
@@ -82,7 +83,7 @@ def watch_command(
     """
     _setup_logging(verbose)
     request = WatchRequest(
-        selection=Selection(config, source, include, exclude),
+        selection=Selection(config, source, include, exclude, destination),
         include_busy=include_busy,
         delete=not no_delete,
         max_delete=max_delete,
