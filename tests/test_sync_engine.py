@@ -293,6 +293,10 @@ async def test_last_print_file_the_print_screen_still_holds_fails_and_stays_whol
     [refused] = report.actions
     assert (refused.op, refused.path, refused.ok) == ("replace", "a.gcode", False)
     assert "open on the printer's screen" in (refused.error or "")
+    assert report.notes == [
+        f"kept a.gcode: still open on the printer's screen after the {state.lower()} print"
+        " — it will be replaced once the screen is closed"
+    ]
     assert farm["mk4"].files() == {"a.gcode": b"G1\n" * 250}
     assert not [r for r in farm["mk4"].requests if r.method == "DELETE"]
     farm["mk4"].screen_back()  # someone leaves the print screen

@@ -658,8 +658,9 @@ class PrinterRun:
 
     async def _explain_busy(self, action: Action, exc: errors.PrinterError) -> errors.PrinterError:
         """A Buddy printer that is not printing answers 409 "File is busy" for the file
-        shown on its screen (the print preview an upload opened): only someone at the
-        printer can close it, so it is reported as such (FileBusy is never retried)."""
+        shown on its screen (the print preview an upload opened, or a finished or
+        stopped print's screen): only someone at the printer can close it, so it is
+        reported as such, and as kept (FileBusy is never retried)."""
         if not isinstance(exc, errors.FileBusy) or not self._opens_preview:
             return exc
         try:
@@ -669,10 +670,13 @@ class PrinterRun:
         if not PrinterState(status.state).idle:
             return exc  # a print started: the file is in use by it
         done = "deleted" if action.op == Op.DELETE else "replaced"
-        return errors.FileBusy(
-            f"open on the printer's screen — it will be {done} once the screen is closed",
-            status=exc.status,
-        )
+        where = "open on the printer's screen"
+        state = PrinterState(status.state)
+        if state in PRINT_OVER_STATES:
+            where = f"still {where} after the {state.value.lower()} print"
+        why = f"{where} — it will be {done} once the screen is closed"
+        self._keep(action.path, why)
+        return errors.FileBusy(why, status=exc.status)
 
     def _failed(self, action: Action, exc: errors.PrinterError) -> None:
         result = ActionResult(action.op, action.path, 0, ok=False, error=str(exc))
