@@ -305,7 +305,7 @@ async def test_last_print_file_the_print_screen_still_holds_fails_and_stays_whol
     assert farm["mk4"].files() == {"a.gcode": b"G1 X1\n" * 5000}
 
 
-@pytest.mark.parametrize("profile", ["mk4"])
+@pytest.mark.parametrize("profile", ["mk4", "mk3"])
 @pytest.mark.parametrize("state", ["FINISHED", "STOPPED"])
 async def test_last_print_file_no_longer_in_the_master_is_deleted_once_the_print_is_over(
     farm_factory: Any, master: Master, run_sync: SyncRunner, state: str, profile: str
