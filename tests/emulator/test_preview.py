@@ -39,6 +39,9 @@ async def test_first_upload_opens_the_preview_and_later_ones_do_not_replace_it(
     assert (await c.get("/api/v1/job")).status_code == 204
     legacy = (await c.get("/api/job")).json()
     assert legacy == {"state": "Operational", "job": None, "progress": None}
+    printer = (await c.get("/api/printer")).json()["state"]
+    assert printer["text"] == "Operational" and "link_state" not in printer["flags"]
+    assert printer["flags"]["ready"] is True and printer["flags"]["sdReady"] is False
 
 
 async def test_the_previewed_file_is_busy_for_delete_and_overwrite(
@@ -180,6 +183,10 @@ async def test_a_wrong_model_file_waits_as_a_preview_and_asks_when_print_is_pres
     assert job["state"] == "PAUSED" and job["file"]["display_name"] == "clip.gcode"
     assert job["file"]["name"] == short and job["file"]["path"] == "/usb"
     assert job["file"]["refs"]["download"] == f"/usb/{short}"
+    printer = (await c.get("/api/printer")).json()["state"]  # basic_gets.cpp get_printer
+    assert printer["text"] == "Printing"
+    assert printer["flags"]["link_state"] == "ATTENTION" and printer["flags"]["error"] is True
+    assert printer["flags"]["operational"] is True  # the print has not started
     legacy = (await c.get("/api/job")).json()
     assert legacy["state"] == "Error"
     assert legacy["job"]["file"] == {

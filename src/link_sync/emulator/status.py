@@ -256,7 +256,9 @@ def legacy_printer(p: EmulatedPrinter) -> dict[str, Any]:
             "tool0": {"actual": pr["temp_nozzle"], "target": pr["target_nozzle"], "offset": 0},
             "bed": {"actual": pr["temp_bed"], "target": pr["target_bed"], "offset": 0},
         },
-        "state": {
+        "state": _buddy_state(p)
+        if not p.pi
+        else {
             "text": _STATE_TEXT.get(s, s.title()),
             "flags": {
                 "operational": s in {"IDLE", "READY", "FINISHED", "STOPPED"},
@@ -272,6 +274,32 @@ def legacy_printer(p: EmulatedPrinter) -> dict[str, Any]:
             },
         },
     }
+
+
+def _buddy_state(p: EmulatedPrinter) -> dict[str, Any]:
+    """Buddy `get_printer()` (basic_gets.cpp): flags from the print state, `link_state`
+    only while something runs or asks, "Printing" whenever `printing` is set."""
+    s = p.state
+    idle = s in {"IDLE", "READY", "FINISHED", "STOPPED", "ERROR"}
+    # a question before the print (the preview's) leaves the printer operational
+    before_print = s == "ATTENTION" and p.question is not None
+    printing = s in {"PRINTING", "PAUSED", "ATTENTION"}
+    flags: dict[str, Any] = {}
+    if not idle:
+        flags["link_state"] = s
+    flags.update(
+        operational=idle or before_print,
+        paused=s == "PAUSED",
+        printing=printing,
+        cancelling=False,
+        pausing=False,
+        error=s == "ATTENTION",
+        sdReady=False,  # "We don't have an SD card!"
+        closedOnError=False,
+        ready=idle or before_print,
+        busy=s in {"BUSY", "ATTENTION"},
+    )
+    return {"text": "Printing" if printing else "Operational", "flags": flags}
 
 
 def legacy_job(p: EmulatedPrinter) -> dict[str, Any]:
