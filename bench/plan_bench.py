@@ -21,7 +21,7 @@ from typing import Any
 
 from link_sync.journal import Journal, JournalEntry
 from link_sync.model import LocalFile, RemoteEntry
-from link_sync.plan import PlanRules, make_plan, path_key
+from link_sync.planner import PlanRules, make_plan, path_key
 from link_sync.scan import scan_source
 
 BUDDY = PlanRules(case_insensitive=True, extensions=frozenset({".gcode", ".bgcode"}))

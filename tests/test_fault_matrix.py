@@ -26,7 +26,7 @@ import pytest
 import link_sync
 from link_sync.emulator import EmulatedPrinter, Fault, PrinterSpec
 from link_sync.execute import Observer, RetryPolicy
-from link_sync.plan import Action
+from link_sync.planner import Action
 from link_sync.result import ActionResult, PrinterResult, RunResult
 from tcp_proxy import TcpProxy
 

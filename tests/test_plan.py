@@ -8,7 +8,7 @@ import pytest
 
 from link_sync.journal import JournalEntry
 from link_sync.model import PRINT_EXTENSIONS, LocalFile, RemoteEntry
-from link_sync.plan import KEPT_EXCESS, KEPT_STALE, Plan, PlanRules, make_plan
+from link_sync.planner import KEPT_EXCESS, KEPT_STALE, Plan, PlanRules, make_plan
 
 NOW = 1_800_000_000.0
 BUDDY = PlanRules(case_insensitive=True, extensions=PRINT_EXTENSIONS)

@@ -73,6 +73,20 @@ def test_all_lists_exactly_the_public_names() -> None:
         assert getattr(link_sync, name) is not None, name
 
 
+def test_no_module_shadows_a_public_name() -> None:
+    """Importing a submodule sets it as an attribute of the package: one named like a
+    public function (a `plan.py`) would replace `link_sync.plan` once imported."""
+    import importlib
+    import pkgutil
+
+    modules = {m.name for m in pkgutil.iter_modules(link_sync.__path__)} - {"__main__"}
+    assert not modules & PUBLIC
+    for name in modules:
+        importlib.import_module(f"link_sync.{name}")
+    for name in PUBLIC:
+        assert not isinstance(getattr(link_sync, name), type(link_sync)), name
+
+
 def test_every_error_of_the_project_is_a_link_sync_error() -> None:
     for name in PUBLIC:
         value = getattr(link_sync, name)
@@ -302,3 +316,25 @@ def test_a_library_call_leaves_logging_and_signals_alone(tmp_path: Path) -> None
         )
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout == "unchanged\n"
+
+
+def test_refusals_before_any_contact_are_the_exported_exceptions(tmp_path: Path) -> None:
+    unreachable = link_sync.PrinterConfig(host="127.0.0.1:9")  # never contacted
+    states = tmp_path / "state"
+    missing = link_sync.Config(source=tmp_path / "not-mounted", printers={"a": unreachable})
+    with pytest.raises(link_sync.SourceMissing):
+        link_sync.sync(missing, state_dir=states)
+    Master(tmp_path / "empty")
+    empty = link_sync.Config(source=tmp_path / "empty", printers={"a": unreachable})
+    with pytest.raises(link_sync.SafetyRefusal, match="no print files"):
+        link_sync.plan(empty, state_dir=states)
+    with pytest.raises(link_sync.UsageError, match="unknown printer 'b'"):
+        link_sync.status(empty, printers=["b"], state_dir=states)
+
+    master = Master(tmp_path / "master")
+    master.write("a.gcode", b"G1\n")
+    config = link_sync.Config(source=master.root, printers={"a": unreachable})
+    from link_sync.lock import RunLock
+
+    with RunLock(states / "sync.lock"), pytest.raises(link_sync.LockHeld):
+        link_sync.sync(config, state_dir=states)

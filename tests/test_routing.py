@@ -17,7 +17,7 @@ import pytest
 
 from link_sync.journal import Journal
 from link_sync.model import LocalFile, RemoteEntry
-from link_sync.plan import PlanRules, make_plan
+from link_sync.planner import PlanRules, make_plan
 from link_sync.routing import (
     MasterTargets,
     identify_printer,

@@ -37,7 +37,7 @@ from link_sync.model import (
     SyncStatus,
     printing_file,
 )
-from link_sync.plan import (
+from link_sync.planner import (
     JOURNAL_HASH,
     KEPT_EXCESS,
     Action,
@@ -101,14 +101,29 @@ class Observer:
     The terminal and log renderers of the CLI are Observers.
     """
 
-    def printer_started(self, name: str) -> None: ...
-    def printer_state(self, name: str, text: str) -> None: ...
-    def plan_ready(self, name: str, plan: Plan) -> None: ...
-    def transfer_started(self, name: str, action: Action) -> None: ...
-    def transfer_progress(self, name: str, sent: int) -> None: ...
-    def transfer_restarted(self, name: str, action: Action, reason: str) -> None: ...
-    def action_done(self, name: str, result: ActionResult) -> None: ...
-    def printer_done(self, result: PrinterResult) -> None: ...
+    def printer_started(self, name: str) -> None:
+        """Work on printer `name` begins (after waiting for a `parallel` slot)."""
+
+    def printer_state(self, name: str, text: str) -> None:
+        """What the printer's sync is doing now: "connecting", "listing", "busy (PRINTING)"."""
+
+    def plan_ready(self, name: str, plan: Plan) -> None:
+        """The printer's plan is known (`plan.transfers`, `plan.deletes`, `plan.skipped`)."""
+
+    def transfer_started(self, name: str, action: Action) -> None:
+        """An upload or replace (`action.op`, `action.path`, `action.bytes`) starts."""
+
+    def transfer_progress(self, name: str, sent: int) -> None:
+        """`sent` more bytes of the current transfer went out."""
+
+    def transfer_restarted(self, name: str, action: Action, reason: str) -> None:
+        """The current transfer failed and starts again from byte 0 (why: `reason`)."""
+
+    def action_done(self, name: str, result: ActionResult) -> None:
+        """One change finished (`result.ok`, `result.error`)."""
+
+    def printer_done(self, result: PrinterResult) -> None:
+        """The printer's part of the run ended (`result.status`)."""
 
 
 @dataclass(frozen=True, slots=True)

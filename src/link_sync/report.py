@@ -21,7 +21,7 @@ from rich.text import Text
 
 from link_sync.execute import Observer
 from link_sync.model import Op, SyncStatus
-from link_sync.plan import Action, Plan
+from link_sync.planner import Action, Plan
 from link_sync.result import ActionResult, PrinterResult, PrinterStatusReport, RunResult
 
 VERBS: dict[Op, str] = {

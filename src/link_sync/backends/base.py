@@ -3,7 +3,7 @@
 A backend only talks to one printer: it lists, uploads, deletes and reports
 state, translating HTTP into `link_sync.model` values and `link_sync.errors`.
 It makes no decisions: what to upload, when to retry and what is safe to
-delete are the engine's (`plan.py`, `execute.py`), the same for every backend.
+delete are the engine's (`planner.py`, `execute.py`), the same for every backend.
 """
 
 from __future__ import annotations

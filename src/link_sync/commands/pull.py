@@ -24,7 +24,7 @@ from link_sync.backends.base import Backend
 from link_sync.config import Config, PrinterConfig, select_printers
 from link_sync.execute import Observer, entries_below, strip_storage
 from link_sync.model import Op, PrinterState, RemoteEntry, SyncStatus, is_print_file
-from link_sync.plan import path_key
+from link_sync.planner import path_key
 from link_sync.result import ActionResult, PrinterResult, RunResult
 from link_sync.scan import scan_source
 

@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from link_sync.execute import Observer
-from link_sync.plan import Action, Plan
+from link_sync.planner import Action, Plan
 from link_sync.result import ActionResult, PrinterResult
 
 #: Event names, and what each means. `watch --json` and `GET /api/events` print the same.
