@@ -3,6 +3,7 @@
     proxy = TcpProxy(printer.port)
     await proxy.start()            # listens on 127.0.0.1, proxy.url reaches the printer
     proxy.reset_upload_at = 0.5    # RST once half of an upload body has passed
+    proxy.stall_upload_at = 0.5    # half of an upload body, then silence both ways
     proxy.stall_response = lambda method, path: path.endswith("/")   # listings hang
     proxy.go_offline()             # refuse connections, drop the open ones with RST
 
@@ -42,6 +43,8 @@ class _Connection:
         self.server_w: asyncio.StreamWriter | None = None
         #: (method, path) of the requests sent upstream, oldest first (answers come in order)
         self.requests: list[tuple[str, str]] = []
+        #: an upload stalled on this connection: nothing goes back to the client either
+        self.hung = False
 
     def abort(self) -> None:
         _reset(self.client_w)
@@ -94,13 +97,23 @@ class _Connection:
                     self.proxy.reset_count -= 1
                     if self.proxy.reset_count <= 0:
                         self.proxy.reset_upload_at = None
+            stall = self.proxy.stall_upload_at
+            stall_after = int(length * stall) if upload and stall is not None else None
             sent = 0
             while sent < length:
+                if stall_after is not None and sent >= stall_after:
+                    # A hung printer: reads no more and answers nothing (not even
+                    # the 408 the printer behind us sends when the body stops).
+                    self.proxy.stalls += 1
+                    self.hung = True
+                    await asyncio.Event().wait()
                 if limit is not None and sent >= limit:
                     await self.server_w.drain()
                     self.abort()
                     return
                 want = length - sent if limit is None else min(length, limit) - sent
+                if stall_after is not None:
+                    want = min(want, max(stall_after - sent, 1))
                 chunk = await reader.read(min(65536, max(want, 1)))
                 if not chunk:
                     return
@@ -138,6 +151,8 @@ class _Connection:
             rewrite = self.proxy.rewrite_json
             if rewrite is not None and body and b"application/json" in head.lower():
                 head, body = _rewritten(head, body, functools.partial(rewrite, method, path))
+            if self.hung:
+                await asyncio.Event().wait()
             self.client_w.write(head + body)
             await self.client_w.drain()
 
@@ -166,6 +181,8 @@ class TcpProxy:
         self.reset_upload_at: float | None = None
         #: how many uploads to reset (None: every one while set)
         self.reset_count: int | None = None
+        #: stall each upload (PUT with a body) after this fraction of its body; None: off
+        self.stall_upload_at: float | None = None
         #: answers to stall forever after half their head: rule(method, path) -> bool
         self.stall_response: StallRule | None = None
         #: change JSON answers: rewrite(method, path, document) -> document
@@ -201,6 +218,7 @@ class TcpProxy:
     def clear(self) -> None:
         self.reset_upload_at = None
         self.reset_count = None
+        self.stall_upload_at = None
         self.stall_response = None
         self.rewrite_json = None
 

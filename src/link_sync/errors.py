@@ -9,7 +9,9 @@
     ├── JournalError              the journal could not be written (disk full, folder gone)
     └── PrinterError              one printer (or one action on it) failed
         ├── Unreachable           could not connect / connection dropped   (retryable)
-        ├── RequestTimeout        no answer in time, or the printer said 408 (retryable)
+        │   └── NoAnswer          no byte for a whole wait, or no route to the host:
+        │                         a hung or absent printer, not retried in this run
+        ├── RequestTimeout        the printer said 408                     (retryable)
         ├── TransferInProgress    409 "Another transfer in progress"      (retryable)
         ├── ServerError           5xx                                      (retryable)
         ├── AuthFailed            wrong password or API key (401/403)
@@ -20,7 +22,7 @@
         └── ProtocolError         an answer link-sync cannot understand
 
 Backends translate HTTP statuses into these once, where responses enter
-(`link_sync.backends.http.raise_for_status`); the engine only looks at
+(`link_sync.backends.http.HttpBackend.request`); the engine only looks at
 `retryable` and the class.
 """
 
@@ -67,6 +69,14 @@ class PrinterError(LinkSyncError):
 
 class Unreachable(PrinterError):
     retryable = True
+
+
+class NoAnswer(Unreachable):
+    """The printer took a connection (or none) and then sent nothing for the whole
+    wait: its web server hangs, or it is switched off. Waiting again would cost the
+    same wait again, so the run gives up on it (the `watch` service comes back later)."""
+
+    retryable = False
 
 
 class RequestTimeout(PrinterError):

@@ -9,6 +9,7 @@ its error answers, `name_rules` for the names its storage refuses, and the calls
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
@@ -37,32 +38,84 @@ KEEPALIVE_SECONDS = 60.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
 
+class Waits:
+    """How long a printer may stay silent, from its config.
+
+    Until a printer has answered once, every wait (TCP connect, then the first
+    answer) is `first_contact`: `connect_timeout`, or `timeout` if that is shorter.
+    From its first answer on, a request fails when no byte has moved for
+    `inactivity` (`timeout`) while sending or receiving: a slow link keeps going, a
+    hung one does not.
+    """
+
+    def __init__(self, printer: PrinterConfig) -> None:
+        connect = getattr(printer, "connect_timeout", None) or DEFAULT_CONNECT_TIMEOUT
+        self.inactivity = float(printer.timeout)
+        self.first_contact = min(float(connect), self.inactivity)
+
+    @property
+    def before_first_answer(self) -> httpx.Timeout:
+        return httpx.Timeout(self.first_contact, pool=None)
+
+    @property
+    def after_first_answer(self) -> httpx.Timeout:
+        wait = self.inactivity
+        return httpx.Timeout(connect=self.first_contact, read=wait, write=wait, pool=None)
+
+
+class PrinterClient(httpx.AsyncClient):
+    """An httpx client that waits `Waits.first_contact` until the printer has answered
+    once, and `Waits.inactivity` from then on; `-v` logs which wait it is in."""
+
+    def __init__(self, printer_name: str, waits: Waits, **kwargs: Any) -> None:
+        super().__init__(timeout=waits.after_first_answer, **kwargs)
+        self.printer_name = printer_name
+        self.waits = waits
+        #: the printer has sent an answer (a status line) on this client
+        self.answered = False
+
+    async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        if not self.answered:
+            # Only requests that use the client's default waits: a caller's own stays.
+            if request.extensions.get("timeout") == self.timeout.as_dict():
+                request.extensions["timeout"] = self.waits.before_first_answer.as_dict()
+            log.debug(
+                "%s: waiting at most %g s to connect and for a first answer (connect_timeout)",
+                self.printer_name,
+                self.waits.first_contact,
+            )
+        response = await super().send(request, **kwargs)
+        if not self.answered:
+            self.answered = True
+            log.debug(
+                "%s: answered; from now on a request fails after %g s without a byte "
+                "moving (timeout)",
+                self.printer_name,
+                self.waits.inactivity,
+            )
+        return response
+
+
 def make_client(
     printer: PrinterConfig,
     *,
     auth: httpx.Auth | None = None,
     headers: dict[str, str] | None = None,
-) -> httpx.AsyncClient:
-    """A client for one printer: bounded connections, connect and inactivity timeouts.
+) -> PrinterClient:
+    """A client for one printer: bounded connections, first-contact and inactivity waits.
 
     Buddy firmware serves at most 3 connections at once; two leave one for the
     printer's own web page or another tool.
     """
     redact.register(printer.password, printer.api_key)
-    connect = getattr(printer, "connect_timeout", DEFAULT_CONNECT_TIMEOUT)
-    timeout = httpx.Timeout(
-        connect=min(printer.timeout, connect),
-        read=printer.timeout,
-        write=printer.timeout,
-        pool=None,
-    )
     limits = httpx.Limits(
         max_connections=2, max_keepalive_connections=2, keepalive_expiry=KEEPALIVE_SECONDS
     )
-    return httpx.AsyncClient(
+    return PrinterClient(
+        printer.name,
+        Waits(printer),
         base_url=printer.base_url,
         auth=auth,
-        timeout=timeout,
         headers={"User-Agent": USER_AGENT, **(headers or {})},
         # Certificate checks, `ca_file:` and `fingerprint:` pins live in the transport.
         transport=tls.PrinterTransport(tls.tls_settings(printer), limits),
@@ -269,11 +322,16 @@ def status_error(response: httpx.Response, what: str) -> errors.PrinterError:
 
 @contextlib.contextmanager
 def translate_transport_errors(what: str) -> Iterator[None]:
-    """Map httpx's transport exceptions to `Unreachable` / `RequestTimeout`, once."""
+    """Map httpx's transport exceptions to the error tree, once.
+
+    A wait that ends without a byte (`NoAnswer`) is a hung or absent printer and is
+    not retried; a connection that breaks (`Unreachable`) is, as is a refused one:
+    a printer rebooting or at its connection limit refuses for a moment.
+    """
     try:
         yield
     except httpx.TimeoutException as exc:
-        raise errors.RequestTimeout(f"{what}: no answer in time ({type(exc).__name__})") from exc
+        raise errors.NoAnswer(f"{what}: no answer in {_wait_of(exc)}") from exc
     except httpx.StreamConsumed as exc:
         # The printer asked to authenticate again mid-upload; the body cannot be replayed.
         raise errors.ServerError(f"{what}: authentication renewed during upload") from exc
@@ -283,9 +341,41 @@ def translate_transport_errors(what: str) -> Iterator[None]:
             # Not retryable and not "unreachable": the printer answered, but is not
             # the one we trust, so no credentials were (or will be) sent to it.
             raise errors.AuthFailed(f"{what}: {trust_problem}") from exc
+        code = _errno(exc)
+        if code == errno.ECONNREFUSED:
+            raise errors.Unreachable(f"{what}: connection refused") from exc
+        if code in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            raise errors.NoAnswer(f"{what}: no route to host") from exc
         raise errors.Unreachable(f"{what}: connection failed ({_reason(exc)})") from exc
     except (httpx.TransportError, httpx.DecodingError) as exc:
         raise errors.Unreachable(f"{what}: connection failed ({_reason(exc)})") from exc
+
+
+def _wait_of(exc: httpx.TimeoutException) -> str:
+    """'10 s', the wait that ran out, from the request's own timeouts."""
+    phase = {
+        httpx.ConnectTimeout: "connect",
+        httpx.ReadTimeout: "read",
+        httpx.WriteTimeout: "write",
+        httpx.PoolTimeout: "pool",
+    }.get(type(exc), "read")
+    try:
+        seconds = exc.request.extensions.get("timeout", {}).get(phase)
+    except RuntimeError:  # no request attached
+        seconds = None
+    return f"{seconds:g} s" if isinstance(seconds, int | float) else "time"
+
+
+def _errno(exc: BaseException) -> int | None:
+    """The errno of the OS error behind a connection failure, if there is one."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and cause.errno is not None:
+            return cause.errno
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 NOT_TRUSTED_HINT = "use ca_file: or fingerprint: in the config"
