@@ -191,6 +191,7 @@ class TcpProxy:
         self.stalls = 0
         self._server: asyncio.Server | None = None
         self._connections: set[_Connection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def url(self) -> str:
@@ -202,6 +203,11 @@ class TcpProxy:
 
     async def stop(self) -> None:
         self.go_offline()
+        # Connections held in a stall wait for ever: end them with the proxy.
+        tasks = [task for task in self._tasks if not task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def go_offline(self) -> None:
         """Stop listening (connections are refused) and reset every open connection."""
@@ -225,9 +231,14 @@ class TcpProxy:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = _Connection(self, reader, writer)
         self._connections.add(conn)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)  # type: ignore[arg-type]
         try:
             await conn.run()
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
             self._connections.discard(conn)
+            if task is not None:
+                self._tasks.discard(task)  # type: ignore[arg-type]
