@@ -52,20 +52,25 @@ class MoonrakerServer(RealServer):
         return self.data_dir / "comms" / "klippy.sock"
 
     def _start(self) -> None:
-        for sub in ("config", "logs", "gcodes", "comms", "misc", "database"):
+        for sub in ("config", "logs", "gcodes", "comms", "misc", "database", "tmp"):
             (self.data_dir / sub).mkdir(exist_ok=True)
+        # Moonraker 0.11.0 receives uploads into $TMPDIR/moonraker.upload-<whole seconds of
+        # the monotonic clock>.mru: the same name in every Moonraker on the machine within
+        # a second. A private TMPDIR keeps parallel test sessions out of each other's uploads.
+        tmp_env = {"TMPDIR": str(self.data_dir / "tmp")}
         # an existing usb.ids stops Moonraker from downloading one at start-up
         (self.data_dir / "misc" / "usb.ids").touch()
         conf = self.data_dir / "config" / "moonraker.conf"
         conf.write_text(CONFIG.format(port=self.port, socket=self.klippy_socket))
         argv = [str(self.venv.bin("moonraker")), "-d", str(self.data_dir), "-c", str(conf)]
         # The first run creates the database with a random API key; pin ours, restart.
-        first = self.spawn("moonraker-init", [*argv, "-n"])
+        first = self.spawn("moonraker-init", [*argv, "-n"], tmp_env)
         wait_for(self._server_info, timeout=60, what="Moonraker's first start", alive=first.alive)
         first.stop()
         self._pin_api_key()
         self.start_klippy()
-        server = self.spawn("moonraker", [*argv, "-l", str(self.data_dir / "logs" / "mr.log")])
+        log = ["-l", str(self.data_dir / "logs" / "mr.log")]
+        server = self.spawn("moonraker", [*argv, *log], tmp_env)
         wait_for(self._server_info, timeout=60, what="Moonraker's API", alive=server.alive)
         self._wait_print_state("standby")
 
