@@ -14,7 +14,7 @@ from link_sync.result import RunResult
 from sync_helpers import FAST_RETRY, Master, SyncRunner
 from synced_check import assert_synced_printers_hold_the_master
 
-pytest_plugins = ["link_sync.emulator.testing"]
+pytest_plugins = ["link_sync.emulator.testing", "real_servers.fixtures"]
 
 
 @pytest.fixture

@@ -6,9 +6,11 @@
     proxy.stall_upload_at = 0.5    # half of an upload body, then silence both ways
     proxy.stall_response = lambda method, path: path.endswith("/")   # listings hang
     proxy.go_offline()             # refuse connections, drop the open ones with RST
+    proxy.answer = lambda method, path: 503 if method == "DELETE" else None   # answer it here
 
 It understands just enough HTTP/1.1 (request heads, Content-Length bodies) to know
-which request a byte belongs to; it never changes a byte unless `rewrite_json` is set.
+which request a byte belongs to; it never changes a byte unless `rewrite_json` is set,
+and answers a request itself (never forwarding it) only when `answer` says so.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import http
 import json
 import socket
 import struct
@@ -24,6 +27,7 @@ from typing import Any
 
 StallRule = Callable[[str, str], bool]
 JsonRewrite = Callable[[str, str, Any], Any]
+AnswerRule = Callable[[str, str], int | None]
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
@@ -86,6 +90,11 @@ class _Connection:
                 for k, _, v in (line.partition(":") for line in lines[1:] if line)
             }
             length = int(headers.get("content-length", "0") or 0)
+            status = self.proxy.answer(method, path) if self.proxy.answer is not None else None
+            if status is not None:
+                if not await self.answer_here(reader, length, status):
+                    return
+                continue
             self.requests.append((method, path))
             self.server_w.write(head)
             upload = method == "PUT" and length > 0
@@ -125,6 +134,26 @@ class _Connection:
                 self.abort()
                 return
             await self.server_w.drain()
+
+    async def answer_here(self, reader: asyncio.StreamReader, length: int, status: int) -> bool:
+        """Swallow the request body and answer `status` as the printer would have; the
+        printer never sees the request. False if the client went away meanwhile."""
+        left = length
+        while left > 0:
+            chunk = await reader.read(min(65536, left))
+            if not chunk:
+                return False
+            left -= len(chunk)
+        self.proxy.answered += 1
+        phrase = http.HTTPStatus(status).phrase
+        body = f"{status}: {phrase}\n".encode()
+        head = (
+            f"HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.client_w.write(head.encode("latin-1") + body)
+        await self.client_w.drain()
+        return True
 
     async def downstream(self, reader: asyncio.StreamReader) -> None:
         """Printer -> client, answer by answer (so a rule can pick one)."""
@@ -187,6 +216,9 @@ class TcpProxy:
         self.stall_response: StallRule | None = None
         #: change JSON answers: rewrite(method, path, document) -> document
         self.rewrite_json: JsonRewrite | None = None
+        #: answer requests here, unforwarded: answer(method, path) -> HTTP status, or None
+        self.answer: AnswerRule | None = None
+        self.answered = 0
         self.resets = 0
         self.stalls = 0
         self._server: asyncio.Server | None = None
@@ -227,6 +259,7 @@ class TcpProxy:
         self.stall_upload_at = None
         self.stall_response = None
         self.rewrite_json = None
+        self.answer = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = _Connection(self, reader, writer)
