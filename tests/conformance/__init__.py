@@ -1,0 +1,1 @@
+"""The backend conformance suite: one behaviour, every target."""
