@@ -51,13 +51,6 @@ KNOWN_BUGS = [
     KnownBug("test_stat", "octoprint-1.11.8", _OCTOPRINT_STAT),
     KnownBug("test_names_compare_as_the_capabilities_say", "octoprint-1.11.8", _OCTOPRINT_STAT),
     KnownBug(
-        "test_server_error_is_retryable_and_passes",
-        "moonraker-0.11.0",
-        "Moonraker backend: a 503 from /server/info makes probe() raise ProtocolError "
-        "(not retryable): _get() skips raise_for_status for every 503",
-        {"op": "probe", "status": 503},
-    ),
-    KnownBug(
         "test_overwrite_replaces_content",
         "prusalink-0.8.1",
         "PrusaLink backend: stat() straight after an overwrite may return the old entry "

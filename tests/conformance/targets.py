@@ -17,32 +17,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, cast
 
 from link_sync import errors
-from link_sync.backends.base import Backend, BackendOptions
+from link_sync.backends.base import Backend
+from link_sync.config import PrinterConfig
 from link_sync.emulator import EmulatedPrinter, Fault
 from tcp_proxy import TcpProxy
 
 from real_servers._files import visible_tree
 from real_servers.servers import MoonrakerServer, OctoPrintServer, PrusaLinkServer, slow_gcode
 
+#: The backend class of each printer kind (PrinterInfo.kind).
+BACKEND_CLASSES = {
+    "buddy": "link_sync.backends.buddy:BuddyBackend",
+    "prusalink-pi": "link_sync.backends.prusalink_pi:PiBackend",
+    "octoprint": "link_sync.backends.octoprint:OctoPrintBackend",
+    "moonraker": "link_sync.backends.moonraker:MoonrakerBackend",
+}
 
-def build_backend(type_: str, options: BackendOptions) -> Backend:
-    """THE one place the suite makes a backend (adapt here when construction changes)."""
-    if type_ == "octoprint":
-        from link_sync.backends.octoprint import OctoPrintBackend
 
-        return OctoPrintBackend(options)
-    if type_ == "moonraker":
-        from link_sync.backends.moonraker import MoonrakerBackend
+def build_backend(kind: str, printer: PrinterConfig) -> Backend:
+    """THE one place the suite makes a backend (adapt here when construction changes).
 
-        return MoonrakerBackend(options)
-    from link_sync.backends.prusalink import PrusaLinkBackend
-
-    return PrusaLinkBackend(options)
+    Built directly, without a request, so that a test can hand it wrong credentials
+    or an address that fails; `open_backend(printer)`, which the engine uses, picks
+    the same class (test_probe_identifies_the_printer checks it).
+    """
+    module, _, name = BACKEND_CLASSES[kind].partition(":")
+    return cast("Backend", getattr(importlib.import_module(module), name)(printer))
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,8 @@ class Expect:
     busy_upload: type[errors.PrinterError] | str
     #: rmdir of a folder with files: the error it raises; else the reason it deletes them
     rmdir_not_empty: type[errors.PrinterError] | str
+    #: what probe() reports besides, at least
+    info_extra: dict[str, str] = field(default_factory=dict)
     #: two uploads at once clash on the printer: either may fail (retryably) or be mixed up
     concurrent_uploads_clash: bool = False
     #: names check_name refuses although this target keeps them: name -> why on purpose
@@ -117,22 +125,23 @@ class Target:
     wrong_credentials: list[Credentials]
     url: str
 
-    def options(
+    def config(
         self,
         credentials: Credentials | None = None,
         *,
         url: str | None = None,
         read_timeout: float = 30.0,
-    ) -> BackendOptions:
+    ) -> PrinterConfig:
+        """The printer as a config names it."""
         creds = credentials or self.credentials[0]
-        return BackendOptions(
+        return PrinterConfig(
             name=self.id,
+            type=self.expect.type,
             base_url=url or self.url,
             username=creds.username,
             password=creds.password,
             api_key=creds.api_key,
-            connect_timeout=min(read_timeout, 10.0),
-            read_timeout=read_timeout,
+            timeout=read_timeout,
         )
 
     def backend(
@@ -142,8 +151,8 @@ class Target:
         url: str | None = None,
         read_timeout: float = 30.0,
     ) -> Backend:
-        options = self.options(credentials, url=url, read_timeout=read_timeout)
-        return build_backend(self.expect.type, options)
+        printer = self.config(credentials, url=url, read_timeout=read_timeout)
+        return build_backend(self.expect.kind, printer)
 
     # -- ground truth ----------------------------------------------------------------
 
@@ -474,6 +483,7 @@ class RealMoonraker(RealTarget):
             "that file: one of them fails (500) or ends up holding bytes of the other"
         ),
         concurrent_uploads_clash=True,
+        info_extra={"klippy_state": "ready"},
         busy_upload=errors.FileBusy,  # 403 "File is loaded, upload not permitted"
         rmdir_not_empty=errors.Refused,  # 400 "Directory not empty"
     )

@@ -139,6 +139,10 @@ async def test_the_file_being_printed_is_busy(
         with pytest.raises(errors.FileBusy) as caught:
             await backend.delete(job)
         assert not caught.value.retryable
+        # nor with its folder (OctoPrint, which deletes folders whole, says busy too)
+        busy_folder = errors.FileBusy if isinstance(target.expect.rmdir_not_empty, str) else None
+        with pytest.raises(busy_folder or errors.PrinterError):
+            await backend.rmdir(job.rpartition("/")[0])
         assert target.files(folder)[job] == content
         refusal = target.expect.busy_upload
         if not isinstance(refusal, str):

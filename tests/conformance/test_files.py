@@ -6,6 +6,7 @@ directly, judges what a backend call really did.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from link_sync import errors
+from link_sync.backends import open_backend
 from link_sync.backends.base import Backend
 
 from .files import NESTED, all_parents, put, put_tree, source
@@ -24,9 +26,15 @@ G = b"G28\nG1 X10 Y10 F3000\n"
 async def test_probe_identifies_the_printer(target: Target) -> None:
     want = target.expect
     for credentials in target.credentials:  # each way in: digest password, API key
+        # what the engine gets for this printer's config: the class the suite tests
+        opened = await open_backend(target.config(credentials))
         backend = target.backend(credentials)
         try:
+            assert type(opened) is type(backend)
+            assert opened.capabilities == backend.capabilities
+            before = backend.capabilities  # known before any call, unchanged by probing
             info = await backend.probe()
+            assert backend.capabilities == before
             assert (info.kind, info.firmware, info.storage) == (
                 want.kind,
                 want.firmware,
@@ -34,6 +42,7 @@ async def test_probe_identifies_the_printer(target: Target) -> None:
             ), credentials.label
             if want.free_space:
                 assert info.free_space is not None and info.free_space > 0
+            assert info.extra.items() >= want.info_extra.items()
             caps = backend.capabilities
             assert caps.case_insensitive == want.case_insensitive
             assert caps.extensions == want.extensions
@@ -41,6 +50,7 @@ async def test_probe_identifies_the_printer(target: Target) -> None:
             assert caps.mkdir_before_upload == want.mkdir_before_upload
         finally:
             await backend.aclose()
+            await opened.aclose()
 
 
 async def test_status_of_an_idle_printer(backend: Backend, target: Target) -> None:
@@ -94,6 +104,8 @@ async def test_list_tree_long_short_nested_non_ascii(
         else:
             assert entry.size in (None, len(data)), path
         assert entry.mtime is not None and abs(entry.mtime - now) < 86400, path
+        if target.expect.content_hash == "sha1":  # OctoPrint: comparisons are exact
+            assert entry.content_hash == "sha1:" + hashlib.sha1(data).hexdigest(), path
     for path, entry in by_path.items():
         if target.expect.short_names:
             # Buddy: every entry carries its 8.3 path, exactly as the FAT holds it
@@ -120,8 +132,6 @@ async def test_stat(backend: Backend, target: Target, folder: str, tmp_path: Pat
     assert (entry.path, entry.is_dir, entry.size) == (path, False, len(G) * 11)
     assert entry.mtime is not None
     if target.expect.content_hash == "sha1":
-        import hashlib
-
         assert entry.content_hash == "sha1:" + hashlib.sha1(G * 11).hexdigest()
     assert await backend.stat(f"{folder}/sub dir/missing.gcode") is None
     assert await backend.stat(f"{folder}/no dir/missing.gcode") is None
