@@ -22,7 +22,7 @@ from link_sync.backends.base import Backend
 from link_sync.model import RemoteEntry
 
 from .files import put, source
-from .targets import OPS, Target
+from .targets import OPS, Credentials, Target
 
 G = b"G28\nG1 X10 Y10 F3000\n"
 
@@ -30,32 +30,47 @@ G = b"G28\nG1 X10 Y10 F3000\n"
 # -- wrong credentials ---------------------------------------------------------------------
 
 
+async def _first_call(
+    target: Target, credentials: Credentials, what: str, path: str, tmp: Path
+) -> None:
+    """`what` as the first call of a run made with `credentials`."""
+    backend = target.backend(credentials)
+    try:
+        if what == "probe":
+            await backend.probe()
+        elif what == "list":
+            await backend.list_tree("")
+        elif what == "upload":
+            await backend.upload(path, source(tmp, G), len(G), overwrite=False)
+        else:
+            await backend.delete(path)
+    finally:
+        await backend.aclose()
+
+
+@pytest.mark.parametrize("what", ["probe", "list", "delete"])
 async def test_wrong_credentials_are_auth_failed(
+    target: Target, folder: str, tmp_path: Path, what: str
+) -> None:
+    for credentials in target.wrong_credentials:
+        if credentials.probe_only and what != "probe":
+            continue
+        with pytest.raises(errors.AuthFailed) as caught:
+            await _first_call(target, credentials, what, f"{folder}/x.gcode", tmp_path)
+        assert not caught.value.retryable, credentials.label
+        if credentials.secret:
+            assert credentials.secret not in str(caught.value), credentials.label
+
+
+async def test_upload_with_wrong_credentials_is_auth_failed(
     target: Target, folder: str, tmp_path: Path
 ) -> None:
-    async def call(backend: Backend, what: str) -> object:
-        if what == "probe":
-            return await backend.probe()
-        if what == "list":
-            return await backend.list_tree("")
-        if what == "upload":
-            path = f"{folder}/x.gcode"
-            return await backend.upload(path, source(tmp_path, G), len(G), overwrite=False)
-        return await backend.delete(f"{folder}/x.gcode")
-
     for credentials in target.wrong_credentials:
-        calls = ("probe",) if credentials.probe_only else ("probe", "list", "upload", "delete")
-        for what in calls:
-            backend = target.backend(credentials)  # each call the first of a run
-            try:
-                with pytest.raises(errors.AuthFailed) as caught:
-                    await call(backend, what)
-            finally:
-                await backend.aclose()
-            label = f"{credentials.label}, {what}"
-            assert not caught.value.retryable, label
-            if credentials.secret:
-                assert credentials.secret not in str(caught.value), label
+        if credentials.probe_only:
+            continue
+        with pytest.raises(errors.AuthFailed) as caught:
+            await _first_call(target, credentials, "upload", f"{folder}/x.gcode", tmp_path)
+        assert not caught.value.retryable, credentials.label
     assert target.files(folder) == {}
 
 
