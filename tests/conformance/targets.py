@@ -137,7 +137,7 @@ class Target:
         return PrinterConfig(
             name=self.id,
             type=self.expect.type,
-            base_url=url or self.url,
+            host=url or self.url,
             username=creds.username,
             password=creds.password,
             api_key=creds.api_key,
