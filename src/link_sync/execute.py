@@ -55,6 +55,7 @@ from link_sync.routing import (
     unplaced,
 )
 from link_sync.scan import hash_file
+from link_sync.space import fit_note, fitting_order, not_sent_message, space_need
 
 log = redact.logger("link_sync")
 T = TypeVar("T")
@@ -398,6 +399,10 @@ class PrinterRun:
                 f"--max-delete {max_delete}; nothing was changed on this printer"
             )
             return
+        if self.result.free_space is not None and plan.transfers:
+            note = fit_note(space_need(plan), self.result.free_space)
+            if note is not None:
+                self.result.notes.append(note)
         if self.options.dry_run:
             self.result.actions.extend(
                 ActionResult(a.op, a.path, a.bytes, reason=a.reason) for a in plan.actions
@@ -500,7 +505,6 @@ class PrinterRun:
     # -- doing -----------------------------------------------------------
 
     async def _execute(self, plan: Plan) -> None:
-        name = self.printer.name
         if plan.transfers and self.backend.capabilities.mkdir_before_upload:
             await self._make_destination()
         for action in plan.mkdirs:
@@ -516,11 +520,7 @@ class PrinterRun:
             # first. A delete-then-upload would free it too, but could leave the
             # printer without the file, so it is never done.
             transfers = sorted(transfers, key=lambda a: a.op == Op.REPLACE)
-        uploaded: list[str] = []
-        for action in transfers:
-            self.observer.printer_state(name, "uploading")
-            if await self._transfer(action):
-                uploaded.append(action.path)
+        uploaded, room_made = await self._send(plan, transfers)
         status: PrinterStatus | None = None
         if uploaded and self._opens_preview:
             # A Buddy printer opens the preview of the first file uploaded to it; if that
@@ -533,11 +533,81 @@ class PrinterRun:
                     self.result.notes.append("deletes postponed: the printer is ATTENTION")
                 return
         if self.result.failed:
-            if plan.deletes:
+            if plan.deletes and not room_made:
                 self.result.notes.append("deletes postponed: not every upload succeeded")
             return
         if not plan.deletes:
             return
+        if room_made or await self._delete_excess(plan, status):
+            for action in plan.rmdirs:
+                await self._rmdir(action)
+
+    async def _send(self, plan: Plan, transfers: Sequence[Action]) -> tuple[list[str], bool]:
+        """Upload `transfers` in order; (paths uploaded, whether the excess went first).
+
+        A printer short of space (it refuses an upload with 507, or reports less free
+        space than the plan needs) first loses the plan's excess, then gets the rest
+        replaces and small files first; the next refusal for space ends the sending,
+        instead of trying every remaining file.
+        """
+        name = self.printer.name
+        pending = list(transfers)
+        room_made = False
+        free = self.result.free_space
+        if pending and free is not None and not space_need(plan).fits(free):
+            room_made = await self._make_room(plan)
+            pending = self._fitting_order(pending)
+        uploaded: list[str] = []
+        while pending:
+            action = pending.pop(0)
+            self.observer.printer_state(name, "uploading")
+            try:
+                if await self._transfer(action):
+                    uploaded.append(action.path)
+            except errors.StorageFull as exc:
+                if not room_made and plan.deletes:
+                    room_made = await self._make_room(plan)
+                    pending = self._fitting_order([action, *pending])
+                    continue
+                await self._not_sent([action, *pending], exc)
+                break
+        return uploaded, room_made
+
+    def _fitting_order(self, actions: Sequence[Action]) -> list[Action]:
+        ordered = fitting_order(actions)
+        if self.result.state in PRINT_OVER_STATES:
+            # A finished print's screen may still hold a file to replace: new files first.
+            ordered.sort(key=lambda a: a.op == Op.REPLACE)
+        return ordered
+
+    async def _make_room(self, plan: Plan) -> bool:
+        """Delete the plan's excess before the uploads; False when there is none."""
+        if not plan.deletes:
+            return False
+        self.result.notes.append(
+            f"short of space: the {len(plan.deletes)} excess file(s) deleted first to make room"
+        )
+        await self._delete_excess(plan, None)
+        return True
+
+    async def _not_sent(self, actions: Sequence[Action], refusal: errors.StorageFull) -> None:
+        """Report the files the printer has no room for, with what is free where it says.
+
+        The first is the upload the printer refused (its own words); the rest were not tried.
+        """
+        free: int | None = None
+        if self.result.free_space is not None:  # the printer reports free space: ask again
+            with contextlib.suppress(errors.PrinterError):
+                free = (await self.backend.probe()).free_space
+        self.result.error = not_sent_message(actions, free)
+        first, *rest = actions
+        self._failed(first, errors.StorageFull(f"storage full: {refusal}"))
+        for action in rest:
+            self._failed(action, errors.StorageFull("storage full: not sent"))
+
+    async def _delete_excess(self, plan: Plan, status: PrinterStatus | None) -> bool:
+        """Delete the plan's excess files; False when the printer is busy now."""
+        name = self.printer.name
         # A print may have started while we uploaded: look again before deleting.
         if status is None:
             status = await self._retrying("read status", self.backend.status)
@@ -548,7 +618,7 @@ class PrinterRun:
                 self.result.notes.append(f"deletes postponed: printer is now {state}")
                 # Not in line with the master: reported like a printer found printing.
                 self.result.status = SyncStatus.BUSY
-                return
+                return False
             protected = printing_file(status)
         self.observer.printer_state(name, "deleting")
         ci = self.backend.capabilities.case_insensitive
@@ -562,8 +632,7 @@ class PrinterRun:
             ok = await self._do(action, functools.partial(self._delete, remote_path))
             if ok and self.journal is not None:
                 self.journal.forget(self.journal_key, path_key(action.path, ci))
-        for action in plan.rmdirs:
-            await self._rmdir(action)
+        return True
 
     def _screen_asks(self, status: PrinterStatus, uploaded: Sequence[str]) -> None:
         """Report a printer that turned ATTENTION after our upload, naming its screen's file."""
@@ -632,6 +701,8 @@ class PrinterRun:
         try:
             await self._retrying(f"upload {action.path}", attempt, restart=action)
             entry = await self._verify(action, remote_path)
+        except errors.StorageFull:
+            raise  # the caller makes room or stops sending (`_send`)
         except errors.PrinterError as exc:
             self._failed(action, await self._explain_busy(action, exc))
             return False

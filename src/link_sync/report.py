@@ -23,6 +23,7 @@ from link_sync.execute import Observer
 from link_sync.model import Op, SyncStatus
 from link_sync.planner import Action, Plan
 from link_sync.result import ActionResult, PrinterResult, PrinterStatusReport, RunResult
+from link_sync.units import human_bytes
 
 VERBS: dict[Op, str] = {
     Op.UPLOAD: "uploaded",
@@ -33,14 +34,6 @@ VERBS: dict[Op, str] = {
     Op.PULL: "pulled",
 }
 _COUNTED = (Op.UPLOAD, Op.REPLACE, Op.DELETE)
-
-
-def human_bytes(count: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(count) < 1000 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    return f"{count:.1f} GB"
 
 
 class PlainLog(Observer):

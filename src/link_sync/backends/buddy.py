@@ -39,6 +39,7 @@ class BuddyBackend(PrusaLinkBackend):
     nonce_lifetime = 240.0  # the firmware's 300 s, with a margin for a long upload
     capabilities = CAPABILITIES
     stores_empty_files = False
+    unavailable_storage = "no USB stick in the printer"
 
     @staticmethod
     def rules_for(storage: str) -> NameRules:

@@ -89,6 +89,8 @@ class PrusaLinkBackend(HttpBackend):
     appear_attempts: ClassVar[int] = 1
     #: Buddy refuses a file of 0 bytes
     stores_empty_files: ClassVar[bool] = True
+    #: why a storage listed with "available": false cannot be synced
+    unavailable_storage: ClassVar[str] = "storage {storage!r} is not available"
 
     def __init__(
         self,
@@ -179,6 +181,10 @@ class PrusaLinkBackend(HttpBackend):
         self._storage_label = label if isinstance(label, str) and label else self.storage
         if storage.get("read_only") or storage.get("ro"):
             raise errors.Refused(f"storage {self.storage!r} is read-only")
+        if storage.get("available") is False:
+            # Checked before any listing or upload: a Buddy printer without its stick
+            # lists an empty root and refuses every write (basic_gets.cpp usb_available).
+            raise errors.Refused(self.unavailable_storage.format(storage=self.storage))
         free = storage.get("free_space")
         hostname = info.get("hostname") or version.get("hostname")
         return PrinterInfo(
