@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from link_sync.model import Op
-from link_sync.plan import Action, Plan
+from link_sync.planner import Action, Plan
 from link_sync.units import human_bytes
 
 
