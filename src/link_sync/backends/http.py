@@ -216,6 +216,29 @@ class HttpBackend:
                         progress(len(chunk))
         return written
 
+    async def post_file(
+        self,
+        url: str,
+        path: str,
+        fields: dict[str, str],
+        source: Path,
+        size: int,
+        progress: ProgressCallback | None,
+        *,
+        sha256_field: str | None = None,
+    ) -> object:
+        """POST `source` as the form's `file` (named as `path`'s last part) after
+        `fields`, streamed from disk; the JSON answer (OctoPrint, Moonraker)."""
+        from link_sync.backends.multipart import MultipartFile
+
+        name = path.strip("/").rpartition("/")[2]
+        body = MultipartFile(
+            fields, "file", name, source, size, progress, sha256_field=sha256_field
+        )
+        what = f"upload {path}"
+        response = await self.request("POST", url, what, content=body.body(), headers=body.headers)
+        return parse_json(response, what)
+
     # -- shared behaviour ---------------------------------------------------
 
     def check_name(self, path: str) -> str | None:

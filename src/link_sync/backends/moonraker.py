@@ -15,7 +15,6 @@ import httpx
 from link_sync import errors
 from link_sync.backends.base import Capabilities, ProgressCallback
 from link_sync.backends.http import HttpBackend, parse_json
-from link_sync.backends.multipart import MultipartFile
 from link_sync.backends.names import NameRules
 from link_sync.backends.urls import quote_path
 from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry
@@ -195,15 +194,13 @@ class MoonrakerBackend(HttpBackend):
         progress: ProgressCallback | None = None,
     ) -> None:
         # Moonraker always overwrites; `overwrite` only matters to printers that ask.
-        folder, _, name = path.strip("/").rpartition("/")
-        fields = {"root": ROOT, "path": folder}
-        body = MultipartFile(fields, "file", name, source, size, progress, sha256_field="checksum")
-        what = f"upload {path}"
-        response = await self.request(
-            "POST", "/server/files/upload", what, content=body.body(), headers=body.headers
+        # It checks the SHA-256 sent after the file against what it received.
+        fields = {"root": ROOT, "path": path.strip("/").rpartition("/")[0]}
+        answer = await self.post_file(
+            "/server/files/upload", path, fields, source, size, progress, sha256_field="checksum"
         )
+        what = f"upload {path}"
         # The upload answer is not wrapped in "result" like the others.
-        answer = parse_json(response, what)
         item = answer.get("item") if isinstance(answer, dict) else None
         stored = item.get("size") if isinstance(item, dict) else None
         if isinstance(stored, int) and stored != size:

@@ -15,7 +15,6 @@ import httpx
 from link_sync import errors
 from link_sync.backends.base import Capabilities, ProgressCallback
 from link_sync.backends.http import HttpBackend, as_object, parse_json
-from link_sync.backends.multipart import MultipartFile
 from link_sync.backends.names import CONTROL, NameRules
 from link_sync.backends.urls import quote_path
 from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry
@@ -144,16 +143,13 @@ class OctoPrintBackend(HttpBackend):
         overwrite: bool,
         progress: ProgressCallback | None = None,
     ) -> None:
-        folder, _, name = path.strip("/").rpartition("/")
-        fields = {"path": folder, "select": "false", "print": "false"}
+        fields = {"path": path.strip("/").rpartition("/")[0], "select": "false", "print": "false"}
         if not overwrite:
             fields["noOverwrite"] = "true"
-        body = MultipartFile(fields, "file", name, source, size, progress)
         what = f"upload {path}"
-        response = await self.request(
-            "POST", "/api/files/local", what, content=body.body(), headers=body.headers
+        answer = as_object(
+            await self.post_file("/api/files/local", path, fields, source, size, progress), what
         )
-        answer = as_object(parse_json(response, what), what)
         files = answer.get("files")
         stored = files.get("local") if isinstance(files, dict) else None
         stored_path = _str(stored.get("path")) if isinstance(stored, dict) else None
