@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from link_sync import errors
-from link_sync.backends import octoprint as multipart_module
+from link_sync.backends import multipart as multipart_module
 from link_sync.backends.moonraker import MoonrakerBackend
 from link_sync.config import PrinterConfig
 
