@@ -86,8 +86,7 @@ class PrinterResult:
             "host": self.host,
             "state": self.state,
             "status": self.status,
-            "actions": [a.to_json() for a in self.actions]
-            + [_skipped_json(path, reason) for path, reason in self.skipped],
+            "actions": [a.to_json() for a in self.actions],
             "error": self.error,
             "kind": self.kind,
             "model": self.model,
@@ -98,19 +97,13 @@ class PrinterResult:
             "managed_files": self.managed_files,
             "unchanged": self.unchanged,
             "wanted_files": self.wanted_files,
+            # files this printer does not get, with why (the contract's `op` values stay
+            # the five changes, so scripts counting actions are not surprised)
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "kept": [{"path": p, "reason": r} for p, r in self.kept],
             "notes": self.notes,
             "seconds": round(self.seconds, 3),
         }
-
-
-def _skipped_json(path: str, reason: str) -> dict[str, Any]:
-    """A file this printer does not get, listed with the actions (op `skipped`)."""
-    data: dict[str, Any] = {"op": "skipped", "path": path, "bytes": 0, "ok": True, "error": None}
-    if reason:
-        data["reason"] = reason
-    return data
 
 
 @dataclass(slots=True)
