@@ -294,26 +294,32 @@ def chromium_cpu(cdp: Any) -> CpuTimes:
     return times
 
 
-async def sse_clients(url: str, count: int, stop: threading.Event, read: list[int]) -> None:
+async def sse_clients(url: str, count: int) -> None:
+    """`count` clients reading /api/events until SIGTERM; prints the bytes they read."""
     import httpx
 
+    read = 0
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+
     async def one(client: httpx.AsyncClient) -> None:
+        nonlocal read
         async with client.stream("GET", url + "/api/events") as response:
             async for chunk in response.aiter_bytes():
-                read[0] += len(chunk)
-                if stop.is_set():
-                    return
+                read += len(chunk)
 
     async with httpx.AsyncClient(timeout=None) as client:
         tasks = [asyncio.create_task(one(client)) for _ in range(count)]
-        while not stop.is_set():
-            await asyncio.sleep(0.1)
+        await stop.wait()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    print(read, flush=True)
 
 
 def upload_run(clients: int, printers: int, files: int, size: int, rate: int) -> dict[str, Any]:
+    import httpx
+
     sys.path.insert(0, str(ROOT / "bench"))
     from farm_bench import Farm
 
@@ -343,14 +349,15 @@ def upload_run(clients: int, printers: int, files: int, size: int, rate: int) ->
                 daemon=True,
             )
             reader.start()
-            stop = threading.Event()
-            read = [0]
-            thread = None
+            # The clients run in a process of their own: in this one they would slow the
+            # thread that reads the watch's stdout, and a full pipe stalls the watch.
+            readers = None
             if clients:
-                thread = threading.Thread(
-                    target=lambda: asyncio.run(sse_clients(url, clients, stop, read)), daemon=True
+                readers = subprocess.Popen(
+                    [PYTHON, __file__, "sse-clients", url, str(clients)],
+                    stdout=subprocess.PIPE,
+                    text=True,
                 )
-                thread.start()
             time.sleep(2.0)  # the first (empty) passes and the clients settle
             staging = work / "staging"
             staging.mkdir()
@@ -360,24 +367,32 @@ def upload_run(clients: int, printers: int, files: int, size: int, rate: int) ->
             started = time.time()
             for path in staging.iterdir():
                 path.rename(master / path.name)
+            # Done when the watch's own API shows every printer in sync with all the files
+            # (the `uploaded` events are not enough: a file can arrive by a pass the
+            # next master change replaced, see the README).
             deadline = time.monotonic() + 600
-            while time.monotonic() < deadline:
-                uploads = [e for e in list(events) if e["event"] == "uploaded"]
-                if len(uploads) == printers * files:
-                    break
-                time.sleep(0.05)
-            else:
-                raise TimeoutError("not every file reached every printer")
-            last = max(e["time"] for e in uploads)
-            stop.set()
-            if thread is not None:
-                thread.join(10)
+            with httpx.Client(base_url=url, timeout=10) as api:
+                while time.monotonic() < deadline:
+                    farm_now = api.get("/api/printers").json()
+                    if farm_now["master"]["files"] == files and all(
+                        p["in_sync"] and not p["transfer"] for p in farm_now["printers"]
+                    ):
+                        break
+                    time.sleep(0.05)
+                else:
+                    raise TimeoutError("not every printer got every file")
+            wall = time.time() - started
+            uploads = [e for e in list(events) if e["event"] == "uploaded"]
+            read = 0
+            if readers is not None:
+                readers.send_signal(signal.SIGTERM)
+                read = int((readers.communicate(timeout=30)[0] or "0").strip() or 0)
             watch.send_signal(signal.SIGTERM)
             watch.wait(30)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            return {"clients": clients, "wall_s": round(last - started, 3), "watch_cpu_s": cpu,
-                    "sse_bytes": read[0]}  # fmt: skip
+            return {"clients": clients, "wall_s": round(wall, 3), "watch_cpu_s": cpu,
+                    "sse_bytes": read, "uploaded_events": len(uploads)}  # fmt: skip
         finally:
             farm.stop()
 
@@ -398,7 +413,8 @@ def bench_upload(rounds: int, printers: int, files: int, size: int, rate: int) -
         {
             "what": (
                 f"link-sync watch --http: {files} x {size / 1e6:g} MB to {printers} printers at "
-                f"{rate / 1e6:g} MB/s each, from the files' arrival to the last 'uploaded'"
+                f"{rate / 1e6:g} MB/s each, from the files' arrival until the API shows every "
+                "printer in sync"
             ),
             "rounds": rounds,
             "median_wall_s_without_clients": statistics.median(without),
@@ -424,6 +440,9 @@ def main() -> None:
     sub.add_parser("api")
     p = sub.add_parser("page")
     p.add_argument("--seconds", type=float, default=20.0)
+    c = sub.add_parser("sse-clients")
+    c.add_argument("url")
+    c.add_argument("count", type=int)
     u = sub.add_parser("upload")
     u.add_argument("--rounds", type=int, default=3)
     u.add_argument("--printers", type=int, default=40)
@@ -435,6 +454,8 @@ def main() -> None:
         asyncio.run(serve(args.printers, args.events_per_printer))
     elif args.scenario == "api":
         bench_api()
+    elif args.scenario == "sse-clients":
+        asyncio.run(sse_clients(args.url, args.count))
     elif args.scenario == "page":
         bench_page(args.seconds)
     else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import weakref
 from collections import OrderedDict
 from typing import Any
@@ -38,6 +39,27 @@ def sse(data: Any, event: str | None = None) -> str:
     return f"{head}data: {text}\n\n"
 
 
+async def _next_tick() -> None:
+    """Sleeps to the next multiple of FLUSH_EVERY: every client flushes on the same
+    ticks, so they all send the same text, made once."""
+    loop = asyncio.get_running_loop()
+    now = loop.time()
+    await asyncio.sleep((math.floor(now / FLUSH_EVERY) + 1) * FLUSH_EVERY - now)
+
+
+class _Recent(OrderedDict[tuple[object, ...], str]):
+    """A dict that keeps only its `size` newest entries."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def __setitem__(self, key: tuple[object, ...], value: str) -> None:
+        super().__setitem__(key, value)
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
 class EventStreams:
     """Serves the SSE streams of one app and closes them when the app shuts down.
 
@@ -51,6 +73,37 @@ class EventStreams:
         self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         #: id(event) -> (event, its SSE text); the event is kept so its id is not reused
         self._encoded: OrderedDict[int, tuple[WatchEvent, str]] = OrderedDict()
+        #: messages every client in step gets alike (they flush on the same ticks)
+        self._shared: _Recent = _Recent(64)
+
+    def _events_text(self, before: int, after: int, events: list[WatchEvent]) -> str:
+        """The SSE text of the events between two cursors, made once for all clients."""
+        key = ("events", before, after)
+        text = self._shared.get(key)
+        if text is None:
+            text = self._shared[key] = "".join(self._event_text(e) for e in events)
+        return text
+
+    def _update_text(self, since: int, force: bool) -> str:
+        """The `printers` message from version `since` to now ("" when no printer
+        changed, unless `force`: the master or the running flag did), made once."""
+        farm = self.farm
+        key = ("printers", since, farm.version, farm.running, force)
+        text = self._shared.get(key)
+        if text is None:
+            changed, removed = farm.changed_since(since)
+            if not (changed or removed or force):
+                self._shared[key] = ""
+                return ""
+            update = {
+                "printers": [farm.view_json(v) for v in changed],
+                "removed": removed,
+                "totals": farm.totals(),
+                "master": farm.master.to_json(),
+                "running": farm.running,
+            }
+            text = self._shared[key] = sse(update, "printers")
+        return text
 
     def _event_text(self, event: WatchEvent) -> str:
         known = self._encoded.get(id(event))
@@ -84,26 +137,21 @@ class EventStreams:
                 if not await farm.wait_changed(version, KEEPALIVE):
                     await response.write(b": keepalive\n\n")
                     continue
-                await asyncio.sleep(FLUSH_EVERY)
-                chunks = [self._event_text(e) for e in subscription.take()]
+                await _next_tick()
+                before = subscription.cursor
+                events = subscription.take()
+                chunks = [self._events_text(before, subscription.cursor, events)]
                 if subscription.lost:
                     chunks.append(sse({"events": subscription.lost}, "lost"))
                     subscription.lost = 0
-                changed, removed = farm.changed_since(version)
-                version = farm.version
                 now_shown = (farm.master.to_json(), farm.running)
-                if changed or removed or now_shown != shown:
+                if farm.version != version or now_shown != shown:
+                    chunks.append(self._update_text(version, force=now_shown != shown))
                     shown = now_shown
-                    update = {
-                        "printers": [farm.view_json(v) for v in changed],
-                        "removed": removed,
-                        "totals": farm.totals(),
-                        "master": farm.master.to_json(),
-                        "running": farm.running,
-                    }
-                    chunks.append(sse(update, "printers"))
-                if chunks:
-                    await response.write("".join(chunks).encode())
+                version = farm.version
+                text = "".join(chunks)
+                if text:
+                    await response.write(text.encode())
         except ConnectionResetError:  # the client went away
             pass
         return response
