@@ -3,6 +3,7 @@
     python bench/web_bench.py api      # GET /api/printers, 500 printers changing 1,000 times/s
     python bench/web_bench.py page     # the page in headless Chromium with the same farm
     python bench/web_bench.py upload   # watch's upload time with 0 and with 20 SSE clients
+    python bench/web_bench.py sse-cost # what 20 SSE clients cost the server (500 printers)
 
 `api` and `page` serve a synthetic FarmState (500 printers, 2 events per printer per
 second: transfer progress and state changes) from a child process (`serve`), so the
@@ -140,6 +141,12 @@ class Server:
         self.proc.wait(10)
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
@@ -186,6 +193,45 @@ def bench_api(requests: int = 300) -> None:
             "p95_ms": round(percentile(times, 95), 2),
             "max_ms": round(max(times), 2),
             "bytes": size,
+        },
+    )
+
+
+def bench_sse_cost(seconds: float = 15.0, rounds: int = 3) -> None:
+    """The synthetic 500-printer server's CPU with 0 and with 20 SSE clients."""
+    server = Server()
+    shares: dict[int, list[float]] = {0: [], 20: []}
+    try:
+        time.sleep(2)
+        for _ in range(rounds):
+            for clients in (0, 20):
+                readers = None
+                if clients:
+                    readers = subprocess.Popen(
+                        [PYTHON, __file__, "sse-clients", server.url, str(clients)],
+                        stdout=subprocess.PIPE,
+                        text=True,
+                    )
+                    time.sleep(2)  # connected, snapshots sent
+                before = process_cpu(server.proc.pid)
+                time.sleep(seconds)
+                shares[clients].append((process_cpu(server.proc.pid) - before) / seconds)
+                if readers is not None:
+                    readers.send_signal(signal.SIGTERM)
+                    readers.communicate(timeout=30)
+    finally:
+        server.stop()
+    without, with_20 = statistics.median(shares[0]), statistics.median(shares[20])
+    save(
+        "sse-cost",
+        {
+            "what": "CPU of the server (500 printers, 1,000 changes/s) without and with 20 "
+            "clients on /api/events; 1.0 = one core",
+            "seconds_per_sample": seconds,
+            "cpu_share_without_clients": round(without, 3),
+            "cpu_share_with_20_clients": round(with_20, 3),
+            "per_client": round((with_20 - without) / 20, 4),
+            "samples": {str(k): [round(v, 3) for v in vs] for k, vs in shares.items()},
         },
     )
 
@@ -438,6 +484,7 @@ def main() -> None:
     s.add_argument("--printers", type=int, default=500)
     s.add_argument("--events-per-printer", type=float, default=2.0)
     sub.add_parser("api")
+    sub.add_parser("sse-cost")
     p = sub.add_parser("page")
     p.add_argument("--seconds", type=float, default=20.0)
     c = sub.add_parser("sse-clients")
@@ -454,6 +501,8 @@ def main() -> None:
         asyncio.run(serve(args.printers, args.events_per_printer))
     elif args.scenario == "api":
         bench_api()
+    elif args.scenario == "sse-cost":
+        bench_sse_cost()
     elif args.scenario == "sse-clients":
         asyncio.run(sse_clients(args.url, args.count))
     elif args.scenario == "page":
