@@ -212,3 +212,39 @@ def test_status_ends_in_12_s_against_a_silent_printer_and_a_closed_port(
     assert rows["healthy-mk4"]["reachable"] is True
     assert_bad_ones_named(rows, ["never-answers", "closed-port"])
     print(f"status {seconds:.1f} s")
+
+
+def test_status_on_a_terminal_shows_rows_as_printers_answer(hung_farm: HungFarm) -> None:
+    import re
+
+    import pexpect
+
+    selection = ["-p", "healthy-mk4", "-p", "never-answers"]
+    env = {
+        **os.environ,
+        "LINK_SYNC_STATE_DIR": str(hung_farm.folder / "state"),
+        "TERM": "xterm-256color",
+        "COLUMNS": "160",
+        "LINES": "40",
+    }
+    env.pop("NO_COLOR", None)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "link_sync", "status", "-c", str(hung_farm.config), *selection],
+        env=env,
+        cwd=str(hung_farm.folder),
+        encoding="utf-8",
+        dimensions=(40, 160),
+        timeout=30,
+    )
+    gap = r"(?:[\s│┃|]|\x1b\[[0-9;?]*[A-Za-z])+"
+    # The healthy printer's row is on screen while the silent one is still awaited.
+    child.expect(gap.join(["healthy-mk4", "yes"]))
+    child.expect(r"waiting for never-answers")
+    assert child.isalive()
+    child.expect(gap.join(["never-answers", "no"]))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before or "")
+    assert "Traceback" not in screen

@@ -220,23 +220,37 @@ async def status_async(
     exclude: Sequence[str] = (),
     state_dir: StrPath | None = None,
     retry: RetryPolicy | None = None,
+    observer: Observer | None = None,
 ) -> StatusReports:
     """`status` for callers that already run an event loop.
 
     A dry run of every selected printer, busy ones included, seen from the
     printer's side: reachable, model, firmware, state, job, files, in sync.
+    Status is interactive: no printer gets more than its `connect_timeout` of
+    silence, so one that hangs costs seconds, not `timeout`. `observer` hears
+    `printer_done` as each printer's row is ready.
     """
     result = await plan_async(
-        config,
+        _interactive(config),
         printers=printers,
         exclude=exclude,
         include_busy=True,
         allow_empty=True,
         state_dir=state_dir,
         retry=retry,
+        observer=observer,
     )
     reports = [PrinterStatusReport.from_plan(p) for p in result.printers]
     return StatusReports(reports, result.warnings)
+
+
+def _interactive(config: Config) -> Config:
+    """`config` with every printer's `timeout` cut to its `connect_timeout`."""
+    printers = {
+        name: printer.model_copy(update={"timeout": min(printer.timeout, printer.connect_timeout)})
+        for name, printer in config.printers.items()
+    }
+    return config.model_copy(update={"printers": printers})
 
 
 def scan_masters(

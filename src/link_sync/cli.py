@@ -32,6 +32,7 @@ from link_sync.errors import LinkSyncError, SafetyRefusal, UsageError
 from link_sync.execute import Observer
 from link_sync.report import (
     LiveProgress,
+    LiveStatus,
     PlainLog,
     explain_failures,
     print_json,
@@ -368,12 +369,18 @@ def status_command(
     """
     _setup_logging(verbose)
     loaded = _config(config, source)
-    report = asyncio.run(status_async(loaded, printers=include, exclude=exclude))
+    if use_terminal_ui(as_json, quiet):
+        # Rows appear as printers answer; a silent one holds up only its own row.
+        wait = max((p.connect_timeout for p in loaded.printers.values()), default=0.0)
+        with LiveStatus(Console(), wait) as live:
+            report = asyncio.run(
+                status_async(loaded, printers=include, exclude=exclude, observer=live)
+            )
+    else:
+        report = asyncio.run(status_async(loaded, printers=include, exclude=exclude))
     if as_json:
         print_json(report.to_json())
-    elif use_terminal_ui(as_json, quiet):
-        Console().print(status_table(report))
-    elif not quiet:
+    elif not quiet and not use_terminal_ui(as_json, quiet):
         for line in status_lines(report):
             click.echo(line)
     for warning in report.warnings:

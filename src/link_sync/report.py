@@ -290,6 +290,42 @@ def status_table(rows: Sequence[PrinterStatusReport]) -> Table:
     return table
 
 
+class LiveStatus(Observer):
+    """`link-sync status` on a terminal: each printer's row as soon as it has answered
+    (or failed), and which printers are still awaited; the silent ones come last."""
+
+    def __init__(self, console: Console, wait: float) -> None:
+        self.rows: list[PrinterStatusReport] = []
+        self.waiting: list[str] = []
+        self.wait = wait
+        self.live = Live(self._render(), console=console, refresh_per_second=8)
+
+    def __enter__(self) -> LiveStatus:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.waiting.clear()
+        self.live.update(self._render())
+        self.live.__exit__(None, None, None)
+
+    def printer_started(self, name: str) -> None:
+        self.waiting.append(name)
+        self.live.update(self._render())
+
+    def printer_done(self, result: PrinterResult) -> None:
+        if result.name in self.waiting:
+            self.waiting.remove(result.name)
+        self.rows.append(PrinterStatusReport.from_plan(result))
+        self.live.update(self._render())
+
+    def _render(self) -> Table:
+        table = status_table(self.rows)
+        if self.waiting:
+            table.caption = f"waiting for {', '.join(self.waiting)} (at most {self.wait:g} s each)"
+        return table
+
+
 def status_cells(p: PrinterStatusReport) -> list[str]:
     job = ""
     if p.job:
