@@ -327,3 +327,40 @@ async def test_on_loopback_only_loopback_host_names_are_answered(serve: ServerFa
             assert answer.status_code == 421, host
             assert answer.json() == {"ok": False, "error": "unexpected Host header"}
             assert "mk4-01" not in answer.text
+
+
+async def test_clients_joining_at_different_times_each_see_the_whole_farm(
+    serve: ServerFactory,
+) -> None:
+    farm = sample_farm()
+    base = await serve(farm, RecordingControl(farm))
+
+    async def follow(lines: AsyncIterator[str], views: dict[str, Any], until: str) -> None:
+        """Applies snapshot and updates to `views` until printer xl-02 has job `until`."""
+        while views.get("xl-02", {}).get("job") != until:
+            for kind, data in await read_sse(lines, 1, 5):
+                if kind == "snapshot":
+                    views.clear()
+                if kind in ("snapshot", "printers"):
+                    views.update({p["name"]: p for p in data["printers"]})
+
+    async with (
+        httpx.AsyncClient(timeout=10) as client,
+        client.stream("GET", f"{base}/api/events") as early,
+    ):
+        early_lines, early_views = early.aiter_lines(), {}
+        await follow(early_lines, early_views, "big.gcode")
+        farm.update_printer("mk4-01", state="PAUSED")
+        farm.update_printer("xl-02", job="second.gcode")
+        await follow(early_lines, early_views, "second.gcode")
+        async with client.stream("GET", f"{base}/api/events") as late:
+            late_lines, late_views = late.aiter_lines(), {}
+            await follow(late_lines, late_views, "second.gcode")
+            farm.update_printer("mk4-01", state="IDLE", pending_files=0)
+            farm.update_printer("xl-02", job="third.gcode")
+            await follow(early_lines, early_views, "third.gcode")
+            await follow(late_lines, late_views, "third.gcode")
+    for views in (early_views, late_views):
+        assert views["mk4-01"]["state"] == "IDLE"
+        assert views["mk4-01"]["pending"]["files"] == 0
+        assert views["xl-02"]["job"] == "third.gcode"
