@@ -9,38 +9,30 @@ here and nowhere else.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import importlib
-import logging
 import os
 import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import click
-from rich.console import Console
 
-from link_sync import __version__, legacy_cli, redact
-from link_sync._api import load_config, status_async, sync_async
+# Only what parsing the command line needs is imported here: `--version`, `--help`
+# and a mistyped option answer at Python's own start-up speed. Each command imports
+# the engine (asyncio, pydantic, httpx, rich) when it runs;
+# tests/test_cli_startup.py guards that.
+from link_sync import __version__, legacy_cli
 from link_sync.commands.init import printer_type_lines
-from link_sync.config import Config, with_destination, with_source
 from link_sync.errors import LinkSyncError, SafetyRefusal, UsageError
-from link_sync.execute import Observer
-from link_sync.report import (
-    LiveProgress,
-    LiveStatus,
-    PlainLog,
-    explain_failures,
-    print_json,
-    status_lines,
-    status_table,
-    summary_table,
-)
-from link_sync.result import EXIT_FAILED, EXIT_SAFETY, EXIT_USAGE, RunResult
+
+if TYPE_CHECKING:
+    from link_sync.config import Config
+    from link_sync.execute import Observer
+    from link_sync.result import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,12 +40,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 class LazyGroup(click.Group):
     """A group whose heavy subcommands are imported only when used: `emulate` pulls in
     the aiohttp server and `watch` the filesystem watcher, which no other command needs
-    at start-up."""
+    at start-up. `--help` lists them by the one line kept here (a test checks it is
+    the command's own first line)."""
 
-    lazy: ClassVar[dict[str, str]] = {
-        "emulate": "link_sync.emulator.cli:emulate_command",
-        "watch": "link_sync.watch.cli:watch_command",
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {
+        "emulate": (
+            "link_sync.emulator.cli:emulate_command",
+            "Serve emulated PrusaLink printers on 127.0.0.1 until SIGINT/SIGTERM.",
+        ),
+        "watch": (
+            "link_sync.watch.cli:watch_command",
+            "Stay running: sync each printer as soon as it is idle and out of date.",
+        ),
     }
+    _listing = False
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.lazy])
@@ -70,9 +70,19 @@ class LazyGroup(click.Group):
             args = translation.args
         return super().parse_args(ctx, args)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._listing = False
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
-            module_name, _, attribute = self.lazy[cmd_name].partition(":")
+            target, summary = self.lazy[cmd_name]
+            if self._listing:
+                return click.Command(cmd_name, help=summary)
+            module_name, _, attribute = target.partition(":")
             command = getattr(importlib.import_module(module_name), attribute)
             assert isinstance(command, click.Command)
             return command
@@ -160,6 +170,8 @@ def reports_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from link_sync.result import EXIT_FAILED, EXIT_SAFETY, EXIT_USAGE
+
         signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
         try:
             return func(*args, **kwargs)
@@ -186,6 +198,10 @@ def _error(message: str) -> None:
 
 def _setup_logging(verbose: bool) -> None:
     if verbose:
+        import logging
+
+        from link_sync import redact
+
         logging.basicConfig(
             level=logging.DEBUG,
             format="%(asctime)s %(name)s %(message)s",
@@ -211,6 +227,9 @@ def use_terminal_ui(as_json: bool, quiet: bool) -> bool:
 
 def _config(path: Path | None, source: Path | None, destination: str | None = None) -> Config:
     """The config of -c (or the usual search), with -s (and --destination) applied."""
+    from link_sync._api import load_config
+    from link_sync.config import with_destination, with_source
+
     config = load_config(path)
     if source is not None:
         config = with_source(config, source.expanduser().resolve())
@@ -270,6 +289,12 @@ def _sync_or_plan(
     jobs: int | None,
 ) -> None:
     """`sync` and `plan`: run, render as the situation calls for, exit with the run's code."""
+    import asyncio
+
+    from link_sync._api import sync_async
+    from link_sync.execute import Observer
+    from link_sync.report import LiveProgress, PlainLog, explain_failures, print_json
+
     _setup_logging(verbose)
     loaded = _config(config, source, destination)
 
@@ -290,6 +315,10 @@ def _sync_or_plan(
         )
 
     if use_terminal_ui(as_json, quiet):
+        from rich.console import Console
+
+        from link_sync.report import summary_table
+
         console = Console()
         with LiveProgress(console) as live:
             result = run(live)
@@ -367,9 +396,18 @@ def status_command(
       link-sync status
       link-sync status --json | jq '.printers[] | select(.in_sync == false) | .name'
     """
+    import asyncio
+
+    from link_sync._api import status_async
+    from link_sync.report import print_json, status_lines
+
     _setup_logging(verbose)
     loaded = _config(config, source)
     if use_terminal_ui(as_json, quiet):
+        from rich.console import Console
+
+        from link_sync.report import LiveStatus
+
         # Rows appear as printers answer; a silent one holds up only its own row.
         wait = max((p.connect_timeout for p in loaded.printers.values()), default=0.0)
         with LiveStatus(Console(), wait) as live:
@@ -420,7 +458,10 @@ def pull_command(
       link-sync pull -n                      what would be copied
       link-sync pull -p mk4-01 --into ~/rescued
     """
+    import asyncio
+
     from link_sync.commands.pull import PullRequest, pull_async
+    from link_sync.report import PlainLog, print_json
 
     _setup_logging(verbose)
     request = PullRequest(_config(config, source), include, exclude, into, dry_run)
@@ -450,7 +491,18 @@ def demo_command(workdir: Path | None) -> None:
     Example:
       link-sync demo
     """
+    import asyncio
+
+    from rich.console import Console
+
     from link_sync.demo import run_demo
+    from link_sync.report import (
+        LiveProgress,
+        PlainLog,
+        status_lines,
+        status_table,
+        summary_table,
+    )
 
     terminal = use_terminal_ui(False, False)
     console = Console()

@@ -5,12 +5,12 @@ backend for one configured printer.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from link_sync.backends.base import Backend
 from link_sync.backends.registry import PRINTER_TYPES
 
 if TYPE_CHECKING:
+    from link_sync.backends.base import Backend
     from link_sync.config import PrinterConfig
 
 __all__ = ["PRINTER_TYPES", "Backend", "open_backend"]
@@ -24,3 +24,13 @@ async def open_backend(printer: PrinterConfig) -> Backend:
     final before the first call. Raises `PrinterError` like any backend call.
     """
     return await PRINTER_TYPES[printer.type].open(printer)
+
+
+def __getattr__(name: str) -> Any:
+    # `Backend` on first use: `--help` reads the registry's type list through this
+    # package and should not pay for base.py and the data model.
+    if name == "Backend":
+        from link_sync.backends.base import Backend
+
+        return Backend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,123 @@
+"""Start-up benchmark (issue 15, target 1).
+
+Measures, as child processes of this script, in the venv this script runs in:
+
+- `python -c pass` (the floor),
+- `link-sync --version` and `link-sync --help`,
+- `link-sync plan` on a 1-printer farm until its FIRST request reaches the printer
+  (a loopback listener that notes the moment a request's first bytes arrive, then
+  answers nothing and the child is stopped).
+
+For each: wall time and the child's CPU time (user + sys from wait4's rusage; for
+`plan`, from /proc/<pid>/stat at the moment of the first request). CPU time is what
+other load on the machine distorts least; the load average is printed next to the
+wall figures.
+
+    python bench/startup_bench.py            # 15 runs of each, medians
+    python bench/startup_bench.py --runs 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def link_sync() -> list[str]:
+    exe = VENV_BIN / "link-sync"
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-c", "from link_sync.cli import main; main()"]
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall, cpu) of one child run to completion."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def first_request(workdir: Path) -> tuple[float, float]:
+    """(wall, cpu) from starting `link-sync plan` to the first request bytes arriving."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    master = workdir / "master"
+    master.mkdir(exist_ok=True)
+    (master / "a.gcode").write_text("G28\n")
+    config = workdir / "link-sync.yml"
+    config.write_text(
+        f"source: {master}\nprinters:\n  p1:\n    host: 127.0.0.1:{port}\n"
+        "    password: maker-pass\n"
+    )
+    state = tempfile.mkdtemp(dir=workdir)
+    env = {**os.environ, "LINK_SYNC_STATE_DIR": state}
+    arrived: list[float] = []
+
+    def accept() -> None:
+        conn, _ = listener.accept()
+        conn.recv(1)
+        arrived.append(time.perf_counter())
+        conn.close()
+
+    waiter = threading.Thread(target=accept, daemon=True)
+    waiter.start()
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [*link_sync(), "plan", "-c", str(config), "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    waiter.join(timeout=30)
+    cpu = proc_cpu(proc.pid)
+    proc.kill()
+    proc.wait()
+    listener.close()
+    if not arrived:
+        raise RuntimeError("link-sync plan sent no request within 30 s")
+    return arrived[0] - start, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    results: dict[str, list[tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.runs):  # interleaved, so load changes hit every case alike
+            results.setdefault("python -c pass", []).append(timed([sys.executable, "-c", "pass"]))
+            results.setdefault("link-sync --version", []).append(timed([*link_sync(), "--version"]))
+            results.setdefault("link-sync --help", []).append(timed([*link_sync(), "--help"]))
+            results.setdefault("plan: first request", []).append(first_request(Path(tmp)))
+    load = os.getloadavg()[0]
+    base_wall = statistics.median(w for w, _ in results["python -c pass"])
+    base_cpu = statistics.median(c for _, c in results["python -c pass"])
+    print(f"medians of {args.runs} runs, load average {load:.1f} (2 cores)")
+    print(f"{'':24} {'wall':>8} {'cpu':>8} {'wall - bare':>12} {'cpu - bare':>11}")
+    for name, runs in results.items():
+        wall = statistics.median(w for w, _ in runs)
+        cpu = statistics.median(c for _, c in runs)
+        extra = f"{wall - base_wall:+11.3f}s {cpu - base_cpu:+10.3f}s"
+        print(f"{name:24} {wall:7.3f}s {cpu:7.3f}s {extra}")
+
+
+if __name__ == "__main__":
+    main()
