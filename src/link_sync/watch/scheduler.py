@@ -40,6 +40,7 @@ from link_sync.journal import Journal
 from link_sync.model import IDLE_STATES
 from link_sync.result import PrinterResult
 from link_sync.routing import MasterTargets, read_master_targets
+from link_sync.watch.kept_backend import ProbedOnce
 from link_sync.watch.master import MasterView, MasterWatcher
 from link_sync.watch.state import FarmObserver, FarmState
 
@@ -455,7 +456,7 @@ class PrinterWorker:
         use: it asks a PrusaLink printer whether it is Buddy or Pi, and may fail like
         status). Closed when the worker ends."""
         if self._backend is None:
-            self._backend = await open_backend(self.printer)
+            self._backend = ProbedOnce(await open_backend(self.printer))
         return self._backend
 
     async def _poll(self) -> None:
