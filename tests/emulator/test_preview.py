@@ -178,6 +178,7 @@ async def test_a_wrong_model_file_waits_as_a_preview_and_asks_when_print_is_pres
     assert p.question == "sliced for MINI; this is an MK4"
     status = (await c.get("/api/v1/status")).json()
     assert status["printer"]["state"] == "ATTENTION" and "id" in status["job"]
+    assert status["job"]["progress"] == 0 and status["job"]["time_printing"] == 0
     short = p.entry("clip.gcode").short_name
     job = (await c.get("/api/v1/job")).json()
     assert job["state"] == "PAUSED" and job["file"]["display_name"] == "clip.gcode"

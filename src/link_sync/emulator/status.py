@@ -87,7 +87,7 @@ def storage(p: EmulatedPrinter) -> dict[str, Any]:
 
 def _progress(p: EmulatedPrinter) -> tuple[int, int]:
     """(progress %, seconds printing) of the current job."""
-    if p.job is None:
+    if p.job is None or p.question is not None:  # a question before the print: nothing yet
         return 0, 0
     elapsed = int(time.monotonic() - p.job.started)
     if p.state == "FINISHED":
