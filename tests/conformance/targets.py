@@ -124,6 +124,8 @@ class Target:
     #: credentials the target must refuse
     wrong_credentials: list[Credentials]
     url: str
+    #: a wait the target always answers within, even on a loaded machine (for stalls)
+    short_wait = 1.0
 
     def config(
         self,
@@ -213,6 +215,8 @@ class EmulatorFaults:
 
 
 class EmulatedTarget(Target):
+    short_wait = 0.4  # in-process: answers in milliseconds
+
     def __init__(self, id: str, printer: EmulatedPrinter, expect: Expect) -> None:
         self.id = id
         self.printer = printer
