@@ -136,7 +136,10 @@ CASES = [
     (octoprint.NAME_RULES, "com1.gcode", "'com1' is a reserved name"),
     (octoprint.NAME_RULES, "Größe #2/x.gcode", None),
     (moonraker.NAME_RULES, " a.gcode", "starts or ends with a space"),
-    (moonraker.NAME_RULES, "a\x00.gcode", "NUL character"),
+    (moonraker.NAME_RULES, "a\x00.gcode", "Moonraker does not keep: '\\x00'"),
+    (moonraker.NAME_RULES, 'say "hi".gcode', "Moonraker does not keep: '\"'"),
+    (octoprint.NAME_RULES, "semi;colon $5.gcode", "OctoPrint drops from file names: '$' ';'"),
+    (BUDDY, ".hidden.gcode", "never lists them"),
     (moonraker.NAME_RULES, "ok/Würfel 20 mm?.gcode", None),
 ]
 

@@ -24,6 +24,7 @@ def name_rules(storage: str) -> NameRules:
     return NameRules(
         forbidden=frozenset('"*:<>?|\\\x7f') | CONTROL,
         forbidden_message="name has characters the printer's FAT storage refuses: {chars}",
+        leading_dot="PrusaLink stores names starting with a dot but never lists them",
         trailing_dot_or_space="name ends with a dot or space, which FAT storage drops",
         max_url_bytes=MAX_URL_BYTES,
         url_prefix=f"/api/v1/files/{storage}/",

@@ -29,12 +29,13 @@ CAPABILITIES = Capabilities(
     mkdir_before_upload=False,  # an upload creates missing folders
 )
 
-_SPACE_OR_NUL = "name starts or ends with a space or holds a NUL character"
 NAME_RULES = NameRules(
-    forbidden=frozenset("\x00"),
-    forbidden_message=_SPACE_OR_NUL,
+    # NUL ends a name; '"' and '\\' do not survive the multipart file name (Moonraker
+    # stores 'say %22hi%22.gcode' and 'backslash.gcode').
+    forbidden=frozenset('\x00"\\'),
+    forbidden_message="name has characters Moonraker does not keep: {chars}",
     leading_dot="Moonraker hides names starting with a dot",
-    surrounding_space=_SPACE_OR_NUL,
+    surrounding_space="name starts or ends with a space",
     max_name_bytes=255,
     max_folder_bytes=255,
 )

@@ -29,10 +29,11 @@ CAPABILITIES = Capabilities(
     mkdir_before_upload=False,  # an upload creates missing folders
 )
 
-# OctoPrint passes every name through pathvalidate.sanitize_filename: these
-# characters are dropped, so the file would land under another name.
+# OctoPrint passes every name through pathvalidate.sanitize_filename and strips
+# octoprint/util/files.py's _STRIPPED_FILE_NAME_CHARS (';|&?$*<>'): these characters
+# are dropped, so the file would land under another name.
 NAME_RULES = NameRules(
-    forbidden=frozenset('\\:*?"<>|\x7f') | CONTROL,
+    forbidden=frozenset('\\:*?"<>|;&$\x7f') | CONTROL,
     forbidden_message="name has characters OctoPrint drops from file names: {chars}",
     leading_dot="OctoPrint hides names starting with a dot",
     trailing_dot_or_space="OctoPrint drops trailing dots and spaces from names",
@@ -51,6 +52,12 @@ class OctoPrintBackend(HttpBackend):
     name_rules = NAME_RULES
 
     def classify(self, response: httpx.Response, what: str) -> errors.PrinterError | None:
+        if response.status_code == 400 and "csrf" in response.text.lower():
+            # A POST or DELETE without a valid API key fails OctoPrint's CSRF check
+            # (a request with no session must carry the key) before the key is judged.
+            return errors.AuthFailed(
+                f"{what}: HTTP 400, wrong password or API key (CSRF validation failed)", status=400
+            )
         if response.status_code == 409:
             if "exists" in response.text.lower():
                 return errors.Refused(f"{what}: HTTP 409, the file already exists", status=409)
@@ -127,9 +134,13 @@ class OctoPrintBackend(HttpBackend):
     async def stat(self, path: str) -> RemoteEntry | None:
         what = f"read {path}"
         url = f"/api/files/local/{quote_path(path)}"
-        response = await self.request("GET", url, what, accept=(404,))
+        response = await self.request("GET", url, what, accept=(404, 500))
         if response.status_code == 404:
             return None
+        parent = path.strip("/").rpartition("/")[0]
+        if response.status_code == 500 and parent and await self.stat(parent) is None:
+            return None  # OctoPrint 1.11.8 answers 500 for a file under a missing folder
+        self.check(response, what)
         return _entry(as_object(parse_json(response, what), what), what)
 
     # -- changes ---------------------------------------------------------

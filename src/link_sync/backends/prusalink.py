@@ -48,6 +48,9 @@ class QuotedDigestAuth(httpx.DigestAuth):
     """
 
     challenged_at = 0.0
+    #: the last answer was a 401 (a wrong or changed password): an upload must not be
+    #: the request that finds out, since its streamed body cannot be sent again
+    refused = False
 
     def _get_header_value(self, header_fields: dict[str, bytes]) -> str:
         unquoted = ("qop", "nc")
@@ -66,6 +69,7 @@ def prusalink_client(printer: PrinterConfig) -> httpx.AsyncClient:
     auth = QuotedDigestAuth(printer.username or "maker", printer.password)
 
     async def note_challenge(response: httpx.Response) -> None:
+        auth.refused = response.status_code == 401
         if response.status_code == 401:  # every challenge carries a fresh nonce
             auth.challenged_at = time.monotonic()
 
@@ -363,12 +367,13 @@ class PrusaLinkBackend(HttpBackend):
         """Renew the digest nonce before an upload if it may expire meanwhile.
 
         A stale nonce makes the printer answer 401 to the PUT, and a streamed
-        body cannot be sent again; a cheap GET renews the nonce first.
+        body cannot be sent again; a cheap GET renews the nonce first (and after a
+        401, says AuthFailed if the password is wrong).
         """
         auth = self._client.auth
         if not isinstance(auth, QuotedDigestAuth):
             return
-        if time.monotonic() - auth.challenged_at > self.nonce_lifetime:
+        if auth.refused or time.monotonic() - auth.challenged_at > self.nonce_lifetime:
             await self.request("GET", "/api/v1/status", "read status")
             auth.challenged_at = time.monotonic()
 

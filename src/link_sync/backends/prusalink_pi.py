@@ -27,6 +27,7 @@ CAPABILITIES = Capabilities(
 NAME_RULES = NameRules(
     forbidden=frozenset('\\?"%¯°#ˇ') | CONTROL,
     forbidden_message="name has characters PrusaLink refuses: {chars}",
+    leading_dot="PrusaLink stores names starting with a dot but never lists them",
     max_name_bytes=248,
     max_folder_bytes=255,
 )
