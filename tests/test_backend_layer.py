@@ -22,6 +22,7 @@ from link_sync.backends import (
 from link_sync.backends.buddy import BuddyBackend
 from link_sync.backends.http import HttpBackend
 from link_sync.backends.names import NameRules, check
+from link_sync.backends.octoprint import OctoPrintBackend
 from link_sync.backends.prusalink_pi import PiBackend
 from link_sync.config import PrinterConfig
 from link_sync.emulator import PrinterSpec
@@ -176,3 +177,22 @@ def test_init_template_help_and_readme_list_every_printer_type() -> None:
         line = f"{printer_type.name:<11}{printer_type.description}"
         assert line in template
         assert printer_type.name in help_text and printer_type.description in help_text
+
+
+@pytest.mark.parametrize("backend_class", [OctoPrintBackend, BuddyBackend, PiBackend])
+async def test_creating_a_backend_leaves_the_root_logger_alone(backend_class: type) -> None:
+    import logging
+
+    root = logging.getLogger()
+    handler = logging.NullHandler()
+    root.addHandler(handler)
+    try:
+        before = (list(root.filters), [list(h.filters) for h in root.handlers], root.level)
+        printer = PrinterConfig(
+            name="x", type="prusalink", host="127.0.0.1:1", password="pass-word-1", api_key="k-123"
+        )
+        backend = backend_class(printer)
+        await backend.aclose()
+        assert (list(root.filters), [list(h.filters) for h in root.handlers], root.level) == before
+    finally:
+        root.removeHandler(handler)
