@@ -786,7 +786,15 @@ class PrinterRun:
             except errors.PrinterError as exc:
                 if not exc.retryable or attempt == len(delays):
                     raise
-                log.info("%s: %s failed (%s); retrying", self.printer.name, what, exc)
+                log.info(
+                    "%s: %s failed (%s); waiting %g s before try %d of %d",
+                    self.printer.name,
+                    what,
+                    exc,
+                    delays[attempt],
+                    attempt + 2,
+                    len(delays) + 1,
+                )
                 if restart is not None:
                     self.observer.transfer_restarted(self.printer.name, restart, str(exc))
                 await asyncio.sleep(delays[attempt])
