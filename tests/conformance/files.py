@@ -42,10 +42,14 @@ async def put(
     await backend.upload(
         path, source(tmp, data), len(data), overwrite=overwrite, progress=sent.append
     )
-    # As the engine does: an upload counts once stat shows it (a Pi lists it ~1 s later).
-    entry = await backend.stat(path)
-    assert entry is not None and entry.size in (None, len(data)), path
-    return sent
+    # As the engine does: an upload counts once stat shows it. A Pi lists it ~1 s later
+    # (its stat waits ~5 s for that); on a machine as loaded as a shared CI runner it
+    # has taken longer, so the suite asks up to three times before calling it lost.
+    for _ in range(3):
+        entry = await backend.stat(path)
+        if entry is not None and entry.size in (None, len(data)):
+            return sent
+    raise AssertionError(f"{path}: uploaded, but stat shows {entry}")
 
 
 async def put_tree(backend: Backend, tmp: Path, files: dict[str, bytes]) -> None:

@@ -314,6 +314,26 @@ async def test_server_error_is_retryable_and_passes(
         assert f"{folder}/del.gcode" not in target.files(folder)
 
 
+async def test_408_is_a_retryable_request_timeout(
+    backend: Backend, target: Target, folder: str, tmp_path: Path
+) -> None:
+    # Buddy answers 408 when an upload body stops coming; a proxy in front of the real
+    # servers says it for them (they never do)
+    if target.expect.mkdir_before_upload:
+        await backend.mkdir(folder)
+    async with target.faults() as faults:
+        faulty = target.backend(url=faults.url)
+        try:
+            await faulty.probe()
+            faults.answer("upload", 408)
+            with pytest.raises(errors.RequestTimeout) as caught:
+                await _call(faulty, "upload", folder, tmp_path)
+            assert caught.value.retryable
+            assert target.files(folder) == {}
+        finally:
+            await faulty.aclose()
+
+
 @pytest.mark.parametrize("op", ["probe", "list", "upload", "status"])
 async def test_no_answer_is_no_answer_and_not_retried(
     backend: Backend, target: Target, folder: str, tmp_path: Path, op: str
