@@ -33,6 +33,8 @@ from link_sync.watch.state import FarmState
 
 log = logging.getLogger("link_sync.watch")
 
+#: gc.set_threshold for the watch (Python's default: 700, 10, 10).
+GC_THRESHOLDS = (10_000, 10, 10)
 #: Seconds the watch gives its tasks to end after SIGINT/SIGTERM (the promise is 3).
 STOP_GRACE = 2.0
 
@@ -96,6 +98,11 @@ async def watch_async(
     # The same refusals as `sync`, before anything is contacted: a missing or empty master.
     scan_masters(printers, request.allow_empty)
     states = state_dir(env)
+    # A long-running process: what is loaded by now lives until the end, so the cyclic
+    # garbage collector stops walking it (and collects the young generation less often;
+    # a state poll allocates a few hundred short-lived, acyclic objects).
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     with RunLock(states / "sync.lock", command="watch"):
         journal = Journal.open(states / "journal.sqlite3")
         try:
