@@ -97,7 +97,7 @@ async def bench_backend(url: str, n: int) -> dict[str, tuple[float, float]]:
     return results
 
 
-async def bench_httpx(url: str, n: int) -> tuple[float, float]:
+async def bench_httpx(url: str, n: int) -> dict[str, tuple[float, float]]:
     import httpx
 
     async with httpx.AsyncClient(base_url=url, auth=httpx.DigestAuth("maker", PASSWORD)) as c:
@@ -105,10 +105,16 @@ async def bench_httpx(url: str, n: int) -> tuple[float, float]:
         async def status() -> object:
             return (await c.get("/api/v1/status")).json()
 
-        return await measure(n, status)
+        async def listing() -> object:
+            return (await c.get("/api/v1/files/usb/")).json()
+
+        return {
+            "status (bare httpx + digest)": await measure(n, status),
+            "listing (bare httpx + digest)": await measure(n, listing),
+        }
 
 
-async def bench_aiohttp(url: str, n: int) -> tuple[float, float]:
+async def bench_aiohttp(url: str, n: int) -> dict[str, tuple[float, float]]:
     import aiohttp
 
     digest = aiohttp.DigestAuthMiddleware("maker", PASSWORD)
@@ -119,7 +125,14 @@ async def bench_aiohttp(url: str, n: int) -> tuple[float, float]:
             async with s.get("/api/v1/status") as response:
                 return await response.json()
 
-        return await measure(n, status)
+        async def listing() -> object:
+            async with s.get("/api/v1/files/usb/") as response:
+                return await response.json()
+
+        return {
+            "status (bare aiohttp + digest)": await measure(n, status),
+            "listing (bare aiohttp + digest)": await measure(n, listing),
+        }
 
 
 def main() -> None:
@@ -130,8 +143,8 @@ def main() -> None:
         proc, url = start_printer(Path(tmp))
         try:
             results = asyncio.run(bench_backend(url, args.n))
-            results["status (bare httpx + digest)"] = asyncio.run(bench_httpx(url, args.n))
-            results["status (bare aiohttp + digest)"] = asyncio.run(bench_aiohttp(url, args.n))
+            results.update(asyncio.run(bench_httpx(url, args.n)))
+            results.update(asyncio.run(bench_aiohttp(url, args.n)))
         finally:
             proc.terminate()
             proc.wait()

@@ -12,18 +12,19 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO, Any
-
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from typing import IO, TYPE_CHECKING, Any
 
 from link_sync.execute import Observer
 from link_sync.model import Op, SyncStatus
 from link_sync.planner import Action, Plan
 from link_sync.result import ActionResult, PrinterResult, PrinterStatusReport, RunResult
 from link_sync.units import human_bytes
+
+if TYPE_CHECKING:
+    # rich is imported by what draws on a terminal only: `--json`, `-q` and plain
+    # output never load it (tests/test_cli_startup.py).
+    from rich.console import Console
+    from rich.table import Table
 
 VERBS: dict[Op, str] = {
     Op.UPLOAD: "uploaded",
@@ -123,6 +124,8 @@ class LiveProgress(Observer):
         self.console = console
         self.rows: dict[str, _Row] = {}
         self.started = time.monotonic()
+        from rich.live import Live
+
         self.live = Live(self._render(), console=console, refresh_per_second=8, transient=False)
 
     def __enter__(self) -> LiveProgress:
@@ -167,6 +170,8 @@ class LiveProgress(Observer):
 
     def action_done(self, name: str, result: ActionResult) -> None:
         if not result.ok:
+            from rich.text import Text
+
             self.console.print(
                 Text(f"{name}: {result.op} {result.path} failed: {result.error}", style="red")
             )
@@ -183,6 +188,9 @@ class LiveProgress(Observer):
         self.live.update(self._render())
 
     def _render(self) -> Table:
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(expand=False, box=None, pad_edge=False)
         for column in ("printer", "state", "file", "progress", "rate", "ETA"):
             table.add_column(column, no_wrap=True, overflow="ellipsis")
@@ -216,6 +224,9 @@ class LiveProgress(Observer):
 
 def summary_table(result: RunResult) -> Table:
     """The per-printer summary printed after a sync on a terminal."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="dry run: nothing was changed" if result.dry_run else None)
     for column in ("printer", "status", "uploaded", "replaced", "deleted", "failed", "bytes"):
         table.add_column(column, justify="right" if column not in ("printer", "status") else "left")
@@ -271,6 +282,8 @@ def print_json(document: dict[str, Any], stream: IO[str] | None = None) -> None:
 
 def status_table(rows: Sequence[PrinterStatusReport]) -> Table:
     """`link-sync status` as a table."""
+    from rich.table import Table
+
     table = Table()
     for column in (
         "printer",
@@ -298,6 +311,8 @@ class LiveStatus(Observer):
         self.rows: list[PrinterStatusReport] = []
         self.waiting: list[str] = []
         self.wait = wait
+        from rich.live import Live
+
         self.live = Live(self._render(), console=console, refresh_per_second=8)
 
     def __enter__(self) -> LiveStatus:
