@@ -37,6 +37,20 @@ BENCH = Path(__file__).resolve().parent
 PASSWORD = "maker-pass"
 
 
+def compile_package() -> None:
+    """Write link_sync's bytecode, as `pip install` does for an installed package.
+
+    An editable checkout run with PYTHONDONTWRITEBYTECODE set (as on the shared
+    machine) would otherwise compile every link_sync module at every start: about
+    0.06 s of CPU that no installed link-sync pays.
+    """
+    import compileall
+
+    import link_sync
+
+    compileall.compile_dir(str(Path(link_sync.__file__).parent), quiet=1)
+
+
 def start_printer(workdir: Path) -> tuple[subprocess.Popen[str], str]:
     preload = workdir / "preload.json"
     preload.write_text(json.dumps({f"part-{i:02d}.gcode": 1000 + i for i in range(50)}))
@@ -139,6 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=2000, help="requests of each kind")
     args = parser.parse_args()
+    compile_package()
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start_printer(Path(tmp))
         try:
