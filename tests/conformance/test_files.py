@@ -56,7 +56,8 @@ async def test_probe_identifies_the_printer(target: Target) -> None:
 async def test_status_of_an_idle_printer(backend: Backend, target: Target) -> None:
     status = await backend.status()
     assert status.state in target.expect.idle_states
-    assert status.job_path is None
+    if status.state == "IDLE":  # (a Pi still names the last job while FINISHED/STOPPED)
+        assert status.job_path is None
 
 
 async def test_upload_new_file_into_new_folders(
