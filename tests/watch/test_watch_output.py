@@ -96,3 +96,35 @@ def _one(lines: list[str], needle: str) -> str:
     found = [line for line in lines if needle in line]
     assert len(found) == 1, (needle, lines)
     return found[0]
+
+
+def test_a_reader_that_stops_reading_does_not_stop_the_watch(
+    farm_thread: FarmFactory, master: Master, tmp_path: Path
+) -> None:
+    old = time.time() - 60
+    for i in range(80):
+        master.write(f"part-{i:02d}.gcode", f"G1 X{i}\n", mtime=old)
+    farm = farm_thread([spec("mk4-1"), spec("mk4-2"), spec("mk4-3")])
+    config = write_config(tmp_path / "link-sync.yml", farm.config(master.root))
+    env = {**os.environ, "LINK_SYNC_STATE_DIR": str(tmp_path / "state")}
+    # stdout is a pipe nobody reads: ~1,000 JSON events fill its 64 kB long before the end
+    proc = subprocess.Popen(
+        cli("watch", "--json", "-c", str(config), "--poll-interval", "0.2"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        expected = master.files()
+        wait_until(
+            lambda: all(farm.files(n) == expected for n in farm.names()),
+            timeout=60,
+            what="every printer synced while the output is not read",
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.stdout is not None
+        out = proc.stdout.read()  # now read: the watch writes what it can and stops
+        proc.wait(10)
+    assert proc.returncode == 0
+    assert out.count(b'"event": "uploaded"') + out.count(b"events dropped") > 0

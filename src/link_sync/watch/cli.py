@@ -17,7 +17,7 @@ from link_sync.cli import (
     use_terminal_ui,
 )
 from link_sync.commands.selection import Selection
-from link_sync.watch.output import JsonLines, LiveTable, PlainLines
+from link_sync.watch.output import JsonLines, LineWriter, LiveTable, PlainLines
 from link_sync.watch.run import WatchRequest, watch_async
 from link_sync.watch.state import FarmState
 
@@ -100,6 +100,10 @@ def watch_command(
         state.listen(table)
         code = asyncio.run(watch_async(request, state, on_started=lambda farm: table.run()))
     else:
-        state.listen(JsonLines(sys.stdout) if as_json else PlainLines(sys.stdout, quiet=quiet))
-        code = asyncio.run(watch_async(request, state))
+        writer = LineWriter(sys.stdout)
+        state.listen(JsonLines(writer) if as_json else PlainLines(writer, quiet=quiet))
+        try:
+            code = asyncio.run(watch_async(request, state))
+        finally:
+            writer.close()
     sys.exit(code)

@@ -6,8 +6,11 @@ All three only listen to the farm state; none decides anything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import queue
 import re
+import threading
 import time
 from datetime import UTC, datetime
 from typing import IO
@@ -67,22 +70,62 @@ def line(event: WatchEvent) -> str | None:
     return f"{timestamp(event.time)} {event.printer or 'watch'}: {text}"
 
 
+class LineWriter:
+    """Writes lines to a stream from a thread of its own.
+
+    A reader of `watch --json` that stops reading (a full pipe) must not stop the
+    watch: the event loop only queues the line. Past `limit` lines waiting, new ones
+    are dropped and counted, and the count is written once the reader catches up.
+    """
+
+    def __init__(self, stream: IO[str], limit: int = 100_000) -> None:
+        self.stream = stream
+        self.dropped = 0
+        self._lines: queue.Queue[str | None] = queue.Queue(limit)
+        self._thread = threading.Thread(target=self._write, name="watch output", daemon=True)
+        self._thread.start()
+
+    def put(self, text: str) -> None:
+        try:
+            self._lines.put_nowait(text)
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Write what is queued (waiting at most `timeout` for a slow reader)."""
+        with contextlib.suppress(queue.Full):
+            self._lines.put(None, timeout=timeout)
+        self._thread.join(timeout)
+
+    def _write(self) -> None:
+        reported = 0
+        while (text := self._lines.get()) is not None:
+            try:
+                if self.dropped > reported:
+                    gone, reported = self.dropped - reported, self.dropped
+                    self.stream.write(f"link-sync watch: {gone} events dropped (output not read)\n")
+                self.stream.write(text + "\n")
+                if self._lines.empty():
+                    self.stream.flush()
+            except (OSError, ValueError):  # the reader went away: nothing more to write
+                return
+
+
 class JsonLines:
     """One JSON object per event and line (`watch --json`)."""
 
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
+    def __init__(self, writer: LineWriter) -> None:
+        self.writer = writer
 
     def __call__(self, event: WatchEvent) -> None:
-        self.stream.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
-        self.stream.flush()
+        self.writer.put(json.dumps(event.to_json(), ensure_ascii=False))
 
 
 class PlainLines:
     """One greppable, timestamped line per event that matters to a person."""
 
-    def __init__(self, stream: IO[str], *, quiet: bool = False) -> None:
-        self.stream = stream
+    def __init__(self, writer: LineWriter, *, quiet: bool = False) -> None:
+        self.writer = writer
         self.quiet = quiet
 
     def __call__(self, event: WatchEvent) -> None:
@@ -90,8 +133,7 @@ class PlainLines:
             return
         text = line(event)
         if text is not None:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+            self.writer.put(text)
 
 
 class LiveTable:
