@@ -108,6 +108,7 @@ def main() -> None:
                     del offline[victim]
             time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
 
+        time.sleep(2.0)  # the last sample is read before the calm below starts passes
         # Calm: everything back online, prints ended, faults gone; all must converge.
         for victim in offline:
             farm.call(farm.printer(victim).go_online)
