@@ -49,8 +49,9 @@ printers:
 #   source:        this printer's own master: relative to `source` above, or absolute
 #   destination:   this printer's managed folder, overrides the top-level one
 #   storage:       storage name (default: usb on Buddy, local on the Pi)
-#   timeout:       seconds without progress before a request fails (default 30)
-#   connect_timeout: seconds to wait for a connection (default 10)
+#   timeout:       seconds without a byte moving before a request fails (default 30)
+#   connect_timeout: seconds for the connection and the first answer (default 10);
+#                  a printer silent that long is reported unreachable, not retried
 #   verify:        false to skip TLS certificate checks for https:// hosts
 #   ca_file:       a CA bundle to verify an https:// printer with
 #   fingerprint:   SHA-256 fingerprint of the printer's TLS certificate, to pin it
