@@ -10,6 +10,7 @@ lock that the next run takes over; a corrupt or old-schema journal is rebuilt.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import signal
 import sqlite3
@@ -25,7 +26,6 @@ import yaml
 
 from link_sync.emulator import PrinterSpec
 from link_sync.journal import Journal
-from link_sync.lock import RunLock
 
 BIG = 1_500_000  # bytes: ~7 s per file at --rate 200k
 PRINTERS = 2
@@ -140,6 +140,23 @@ def assert_whole(emulator: Emulator, master: dict[str, bytes]) -> None:
             assert data == master[path], f"{name}: {path} is partial"
 
 
+def printer_lock_files(state: Path) -> list[Path]:
+    """The run's printer lock files: one per printer."""
+    files = sorted((state / "locks").glob("*.lock"))
+    assert len(files) == PRINTERS, files
+    return files
+
+
+def assert_printer_locks_free(state: Path) -> None:
+    """No process holds any printer's lock (a flock can be taken at once)."""
+    for path in printer_lock_files(state):
+        fd = os.open(path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if held
+        finally:
+            os.close(fd)
+
+
 def assert_journal_consistent(state: Path, emulator: Emulator) -> None:
     """Opens without a warning; every file it records is on that printer, whole."""
     journal = Journal.open(state / "journal.sqlite3")
@@ -183,9 +200,8 @@ def test_signal_mid_upload_stops_cleanly(
         )
     assert_journal_consistent(tmp_path / "state", emulator)
 
-    # The lock is free: a next run proceeds (a small master, no deletes: quick).
-    with RunLock(tmp_path / "state" / "sync.lock"):
-        pass
+    # Every printer's lock is free: a next run proceeds (a small master, no deletes: quick).
+    assert_printer_locks_free(tmp_path / "state")
     small = write_master(tmp_path / "small", {"small.gcode": master["small.gcode"]})
     after = start_sync(tmp_path, emulator.config, tmp_path / "small", "--no-delete")
     out, err = after.communicate(timeout=30)
@@ -200,15 +216,17 @@ def test_lock_of_a_sigkilled_run_is_taken_over(tmp_path: Path, emulator: Emulato
     wait_for(lambda: len(emulator.in_flight()) >= PRINTERS, 20, "uploads to be under way")
     run.kill()
     run.communicate(timeout=10)
-    lock = tmp_path / "state" / "sync.lock"
-    assert str(run.pid) in lock.read_text()  # the dead run's details are still there
+    locks = printer_lock_files(tmp_path / "state")
+    for lock in locks:
+        assert f'"pid": {run.pid}' in lock.read_text()  # the dead run's details are still there
+    assert_printer_locks_free(tmp_path / "state")
 
     assert_whole(emulator, master)
     small = write_master(tmp_path / "small", {"small.gcode": master["small.gcode"]})
     after = start_sync(tmp_path, emulator.config, tmp_path / "small", "--no-delete")
     out, err = after.communicate(timeout=30)
     assert after.returncode == 0, (out, err)
-    assert "another link-sync run" not in err
+    assert "locked by" not in out + err
     for name in emulator.names:
         assert emulator.files(name)["small.gcode"] == small["small.gcode"]
     assert_journal_consistent(tmp_path / "state", emulator)

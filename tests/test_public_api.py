@@ -334,7 +334,13 @@ def test_refusals_before_any_contact_are_the_exported_exceptions(tmp_path: Path)
     master = Master(tmp_path / "master")
     master.write("a.gcode", b"G1\n")
     config = link_sync.Config(source=master.root, printers={"a": unreachable})
-    from link_sync.lock import RunLock
+    from link_sync.printer_locks import PrinterLocks
 
-    with RunLock(states / "sync.lock"), pytest.raises(link_sync.LockHeld):
-        link_sync.sync(config, state_dir=states)
+    # A printer another run holds is a refusal of that printer, not of the run.
+    with PrinterLocks(states, command="watch") as other:
+        assert other.take(config.printers.values()) == {}
+        result = link_sync.sync(config, state_dir=states)
+    [printer] = result.printers
+    assert printer.status == link_sync.SyncStatus.SKIPPED  # not "unreachable": never contacted
+    assert (printer.error or "").startswith("locked by link-sync watch, pid ")
+    assert result.exit_code == 3

@@ -7,15 +7,17 @@ printers' storage and in the requests they received.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import link_sync
 from link_sync.emulator import Fault, PrinterSpec
-from link_sync.errors import LockHeld, SafetyRefusal
-from link_sync.lock import RunLock
+from link_sync.errors import SafetyRefusal
+from link_sync.printer_locks import PrinterLocks
 
 from sync_helpers import Master, SyncRunner
 
@@ -447,16 +449,29 @@ async def test_max_delete_refuses_that_printer_only(
     assert writes(farm["many"]) == []
 
 
-async def test_second_run_while_the_lock_is_held_is_refused(
+async def test_a_printer_another_run_holds_is_skipped_naming_it(
     farm_factory: Any, master: Master, run_sync: SyncRunner, state_env: dict[str, str]
 ) -> None:
     fill(master, {"a.gcode": b"G1\n"})
-    farm = await farm_factory([spec("mk4")])
+    farm = await farm_factory([spec("mk4"), spec("free")])
     state = Path(state_env["LINK_SYNC_STATE_DIR"])
-    state.mkdir(parents=True, exist_ok=True)
-    with RunLock(state / "sync.lock"), pytest.raises(LockHeld):
-        await run_sync(farm)
-    assert farm["mk4"].requests == []
+    config = link_sync.Config(**farm.config(source=str(master.root)))
+    with PrinterLocks(state, command="watch") as other:
+        assert other.take([config.printers["mk4"]]) == {}
+        result = await run_sync(farm)
+        mk4_requests = list(farm["mk4"].requests)
+        planned = await link_sync.plan_async(config, state_dir=state)
+    # a plan changes nothing: it takes no lock and sees the held printer too
+    assert {p.name: p.status for p in planned.printers} == {"mk4": "planned", "free": "planned"}
+    statuses = {p.name: p.status for p in result.printers}
+    assert statuses == {"mk4": "skipped", "free": "synced"}
+    assert [p.name for p in result.printers] == ["mk4", "free"]  # the selection's order
+    held = result.printers[0].error or ""
+    assert held.startswith(f"locked by link-sync watch, pid {os.getpid()}")
+    assert "(started 20" in held
+    assert result.exit_code == 3
+    assert mk4_requests == []  # the sync never contacted it
+    assert "a.gcode" in farm["free"].files()
 
 
 async def test_wrong_password_fails_that_printer_and_others_sync(

@@ -2,13 +2,14 @@
 
 Each takes a `Config` (read from a file or built in code) and returns result
 objects; none prints, installs logging or signal handlers, or writes outside
-the state folder (the journal and the run lock). The CLI is a thin layer over
-these, and so is `link-sync demo`.
+the state folder (the journal and the printer locks). The CLI is a thin layer
+over these, and so is `link-sync demo`.
 
 A run: select the printers (`printers=` like `-p`, `exclude=` like `-x`), scan
-each distinct master folder once (refusing a missing or empty one), take the
-run lock (not for a dry run), open the journal, and let an `execute.Session`
-sync every printer at once.
+each distinct master folder once (refusing a missing or empty one), take each
+printer's lock (not for a dry run; a printer another run holds is `skipped`,
+naming that run), open the journal, and let an `execute.Session` sync every
+printer it holds at once.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 from link_sync import config as _config
@@ -25,8 +26,9 @@ from link_sync.config import Config, PrinterConfig, select_printers
 from link_sync.errors import SafetyRefusal, UsageError
 from link_sync.execute import Observer, PrinterWork, RetryPolicy, Session, SyncOptions
 from link_sync.journal import Journal
-from link_sync.lock import RunLock
-from link_sync.result import PrinterStatusReport, RunResult, StatusReports
+from link_sync.model import SyncStatus
+from link_sync.printer_locks import PrinterLocks
+from link_sync.result import PrinterResult, PrinterStatusReport, RunResult, StatusReports
 from link_sync.routing import read_master_targets
 from link_sync.scan import ScanResult, scan_source
 from link_sync.statedir import state_dir as _default_state_dir
@@ -117,14 +119,48 @@ async def sync_async(
         retry=retry or RetryPolicy(),
     )
     states = _states(state_dir)
-    with _lock(states, dry_run):
+    with PrinterLocks(states, command="sync") as locks:
+        # A plan changes nothing: it takes no lock and may run beside a sync or watch.
+        refused = {} if dry_run else locks.take(work.printer for work in works)
+        runnable = [work for work in works if work.printer.name not in refused]
+        skipped = _locked(works, refused, observer)
         async with _session(states) as session:
             if config.route == "model":
-                works = await route_by_model(works, session.journal)
-            result = await session.run(works, options, observer)
+                runnable = await route_by_model(runnable, session.journal)
+            result = await session.run(runnable, options, observer)
             journal_warnings = session.journal.warnings if session.journal else []
+    if skipped:
+        result.printers = _in_order(works, result.printers, skipped)
     result.warnings = [*config.warnings, *journal_warnings, *warnings, *result.warnings]
     return result
+
+
+def _locked(
+    works: Sequence[PrinterWork], refused: Mapping[str, str], observer: Observer | None
+) -> list[PrinterResult]:
+    """A `skipped` result for each printer whose lock another run holds."""
+    results = []
+    for work in works:
+        why = refused.get(work.printer.name)
+        if why is None:
+            continue
+        result = PrinterResult(
+            name=work.printer.name,
+            host=work.printer.base_url,
+            status=SyncStatus.SKIPPED,
+            error=why,
+        )
+        if observer is not None:
+            observer.printer_started(result.name)
+            observer.printer_done(result)
+        results.append(result)
+    return results
+
+
+def _in_order(works: Sequence[PrinterWork], *parts: Sequence[PrinterResult]) -> list[PrinterResult]:
+    """The results in the order of the selection."""
+    by_name = {result.name: result for part in parts for result in part}
+    return [by_name[work.printer.name] for work in works if work.printer.name in by_name]
 
 
 async def route_by_model(
@@ -289,15 +325,6 @@ def _states(state_dir: StrPath | None) -> Path:
     if state_dir is None:
         return _default_state_dir(os.environ)
     return _default_state_dir({"LINK_SYNC_STATE_DIR": os.fspath(state_dir)})
-
-
-@contextlib.contextmanager
-def _lock(states: Path, dry_run: bool) -> Iterator[None]:
-    if dry_run:  # a plan changes nothing: it may run beside a sync
-        yield
-        return
-    with RunLock(states / "sync.lock"):
-        yield
 
 
 @contextlib.asynccontextmanager

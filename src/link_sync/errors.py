@@ -5,7 +5,7 @@
     │   └── ConfigError           names the file, the printer and the key
     ├── SafetyRefusal             refused to act to protect data (exit 3)
     │   ├── SourceMissing         the master folder is missing, not a folder, or unreadable
-    │   └── LockHeld              another run holds the run lock
+    │   └── LockHeld              another run holds the lock
     ├── JournalError              the journal could not be written (disk full, folder gone)
     └── PrinterError              one printer (or one action on it) failed
         ├── Unreachable           could not connect / connection dropped   (retryable)
@@ -51,6 +51,11 @@ class SourceMissing(SafetyRefusal):
 
 class LockHeld(SafetyRefusal):
     """Another link-sync run holds the lock."""
+
+    def __init__(self, message: str, holder: str | None = None) -> None:
+        super().__init__(message)
+        #: who holds it: "link-sync run, pid 123 on farm-pc (started ...)", when known
+        self.holder = holder
 
 
 class JournalError(LinkSyncError):

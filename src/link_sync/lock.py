@@ -1,4 +1,6 @@
-"""One sync at a time: an exclusive `flock` on a file in the state folder.
+"""An exclusive `flock` on a file in the state folder, naming its holder.
+
+`printer_locks` gives each printer storage one such lock.
 
 The kernel drops a flock when its process dies, however it dies, so a lock
 file left by a killed run is not "held" and is simply taken over; no pid
@@ -53,7 +55,8 @@ class RunLock:
             os.close(fd)
             raise LockHeld(
                 f"another link-sync run is in progress ({holder}; lock file {self.path}); "
-                "wait for it to finish"
+                "wait for it to finish",
+                holder=None if holder == UNKNOWN_HOLDER else holder,
             ) from None
         except BaseException:
             os.close(fd)
@@ -82,18 +85,22 @@ def _write_holder(fd: int, command: str | None = None) -> None:
     os.pwrite(fd, data, 0)
 
 
-def _read_holder(fd: int) -> str:
-    """'pid 123 on farm-pc, started 2025-01-01 02:00:00 +0100' as well as it is known.
+UNKNOWN_HOLDER = "its pid is not known yet"
 
-    A long-running holder says what it is: 'link-sync watch, pid 123 on farm-pc, ...'.
+
+def _read_holder(fd: int) -> str:
+    """'link-sync run, pid 123 on farm-pc (started 2025-01-01 02:00:00 +0100)', as known.
+
+    A long-running holder says what it is: 'link-sync watch, pid 123 on farm-pc (...)'.
     """
     try:
         info = json.loads(os.pread(fd, 4096, 0) or b"{}")
     except (OSError, ValueError):
         info = {}
     if not isinstance(info, dict) or "pid" not in info:
-        return "its pid is not known yet"
+        return UNKNOWN_HOLDER
     host = f" on {info['host']}" if info.get("host") else ""
-    started = f", started {info['started']}" if info.get("started") else ""
-    command = f"link-sync {info['command']}, " if info.get("command") else ""
-    return f"{command}pid {info['pid']}{host}{started}"
+    started = f" (started {info['started']})" if info.get("started") else ""
+    command = info.get("command")
+    what = f"link-sync {command}" if command and command != "sync" else "link-sync run"
+    return f"{what}, pid {info['pid']}{host}{started}"

@@ -18,10 +18,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+import link_sync
 from link_sync.journal import Journal
+from link_sync.printer_locks import PrinterLocks
 
 from sync_helpers import Master
-from watch_harness import FarmThread, WatchProcess, cli, spec, wait_until
+from watch_harness import FarmThread, WatchProcess, cli, spec, wait_until, write_config
 
 SETTLE = 0.5
 #: upload start after the file became stable: the promise (1 s), plus room for a
@@ -279,8 +281,91 @@ def test_a_sync_while_watch_runs_is_refused_naming_the_watch(
         timeout=60,
     )
     assert refused.returncode == 3
-    assert f"link-sync watch, pid {process.pid}" in refused.stderr
+    assert f"mk4-1: SKIPPED: locked by link-sync watch, pid {process.pid}" in refused.stdout
     assert "Traceback" not in refused.stderr
+    assert process.stop() == 0
+
+
+def test_watch_holds_only_its_printers_a_sync_of_the_others_proceeds(
+    farm_thread: FarmFactory, watch: WatchFactory, master: Master, tmp_path: Path
+) -> None:
+    master.write("a.gcode", "G1\n", mtime=time.time() - 60)
+    farm = farm_thread([spec("mk4-1"), spec("mk4-2")])
+    process = watch(farm, master.root, "-p", "mk4-1")
+    process.wait_event(event="started")
+    env = {**os.environ, "LINK_SYNC_STATE_DIR": str(tmp_path / "state")}
+    config = str(tmp_path / "link-sync.yml")
+
+    other = subprocess.run(
+        cli("sync", "-c", config, "-p", "mk4-2"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert farm.files("mk4-2")["a.gcode"] == b"G1\n"
+
+    both = subprocess.run(
+        cli("sync", "-c", config, "-q"), env=env, capture_output=True, text=True, timeout=60
+    )
+    assert both.returncode == 3, both.stdout + both.stderr
+    # -q: one line, for the printer the watch holds; the other synced quietly
+    [line] = both.stdout.splitlines()
+    assert line.startswith(f"mk4-1: SKIPPED: locked by link-sync watch, pid {process.pid} ")
+    assert process.stop() == 0
+
+
+def test_a_watch_does_not_start_on_a_printer_another_run_holds(
+    farm_thread: FarmFactory, master: Master, tmp_path: Path
+) -> None:
+    master.write("a.gcode", "G1\n", mtime=time.time() - 60)
+    farm = farm_thread([spec("mk4-1"), spec("mk4-2")])
+    path = write_config(tmp_path / "link-sync.yml", farm.config(master.root))
+    held = link_sync.load_config(path).printers["mk4-2"]
+    with PrinterLocks(tmp_path / "state", command="sync") as other:
+        assert other.take([held]) == {}
+        refused = subprocess.run(
+            cli("watch", "-c", str(path)),
+            env={**os.environ, "LINK_SYNC_STATE_DIR": str(tmp_path / "state")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert f"printer 'mk4-2': locked by link-sync run, pid {os.getpid()} " in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert "a.gcode" not in farm.files("mk4-1")  # refused before any printer was touched
+
+
+def test_sighup_lets_go_of_a_dropped_printer_and_leaves_out_one_another_run_holds(
+    farm_thread: FarmFactory, watch: WatchFactory, master: Master, tmp_path: Path
+) -> None:
+    master.write("a.gcode", "G1\n", mtime=time.time() - 60)
+    farm = farm_thread([spec("mk4-1"), spec("mk4-2")])
+    config_path = tmp_path / "link-sync.yml"
+    process = watch(farm, master.root)
+    wait_until(lambda: in_sync(farm, master, ["mk4-1", "mk4-2"]), what="the initial sync")
+    both = yaml.safe_load(config_path.read_text())
+    mk4_2 = link_sync.load_config(config_path).printers["mk4-2"]
+
+    with PrinterLocks(tmp_path / "state", command="sync") as other:
+        assert "mk4-2" in other.take([mk4_2])  # the watch holds it
+        only_one = {**both, "printers": {"mk4-1": both["printers"]["mk4-1"]}}
+        config_path.write_text(yaml.safe_dump(only_one))
+        process.send(signal.SIGHUP)
+        process.wait_event(event="config_reloaded")
+        assert other.take([mk4_2]) == {}  # dropped from the watch: let go of
+
+        config_path.write_text(yaml.safe_dump(both))  # back, while this run holds it
+        process.send(signal.SIGHUP)
+        error = process.wait_event(event="config_error")
+        assert error["error"].startswith(f"locked by link-sync run, pid {os.getpid()} ")
+        assert "mk4-2" in error["message"]
+        wait_until(lambda: len(process.find(event="config_reloaded")) == 2, what="the reload")
+        master.write("b.gcode", "G1 X2\n", mtime=time.time() - 60)
+        wait_until(lambda: "b.gcode" in farm.files("mk4-1"), what="b.gcode on mk4-1")
+        assert "b.gcode" not in farm.files("mk4-2")  # left out while held by the other run
     assert process.stop() == 0
 
 

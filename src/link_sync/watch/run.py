@@ -1,11 +1,14 @@
 """`link-sync watch` from start to stop.
 
 Start: the checks of `sync` (config, selection, a missing or empty master, the
-run lock, held for the whole watch so a `sync` meanwhile is refused), then the
-farm is watched until SIGINT or SIGTERM. SIGHUP reloads the config; a config
-that does not load is reported and the running one kept. Stopping cancels
-every pass (uploads in flight are abandoned, as when `sync` is interrupted),
-then the journal is closed and the lock released; the exit code is 0.
+locks of the watched printers, held for the whole watch so a `sync` of one of
+them meanwhile is `skipped` naming the watch; a printer another run holds
+refuses the start, exit 3), then the farm is watched until SIGINT or SIGTERM.
+SIGHUP reloads the config (locking printers it adds, releasing those it drops;
+an added printer another run holds is left out and reported); a config that
+does not load is reported and the running one kept. Stopping cancels every
+pass (uploads in flight are abandoned, as when `sync` is interrupted), then the
+journal is closed and the locks released; the exit code is 0.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from typing import Any
 from link_sync._api import scan_masters
 from link_sync.commands.selection import Selection, load_selection
 from link_sync.config import Config, PrinterConfig
-from link_sync.errors import LinkSyncError, UsageError
+from link_sync.errors import LinkSyncError, LockHeld, UsageError
 from link_sync.journal import Journal
-from link_sync.lock import RunLock
+from link_sync.printer_locks import PrinterLocks
 from link_sync.statedir import state_dir
 from link_sync.watch.scheduler import FarmWatch, WatchSettings
 from link_sync.watch.state import FarmState
@@ -103,16 +106,22 @@ async def watch_async(
     # a state poll allocates a few hundred short-lived, acyclic objects).
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    with RunLock(states / "sync.lock", command="watch"):
+    with PrinterLocks(states, command="watch") as locks:
+        refused = locks.take(printers)
+        if refused:
+            raise LockHeld(
+                "; ".join(f"printer '{name}': {why}" for name, why in refused.items())
+                + "; stop that run or leave the printer out (-x)"
+            )
         journal = Journal.open(states / "journal.sqlite3")
         try:
             farm = FarmWatch(printers, settings, journal, state)
             for warning in [*config.warnings, *journal.warnings]:
                 state.event(None, "warning", message=f"warning: {warning}")
-            await _serve(request, config, farm, env, here, on_started)
+            await _serve(request, config, farm, env, here, on_started, locks)
         finally:
             journal.close()
-    state.event(None, "stopped", message="stopped; the journal and the lock are closed")
+    state.event(None, "stopped", message="stopped; the journal and the locks are closed")
     return 0
 
 
@@ -123,6 +132,7 @@ async def _serve(
     environ: Mapping[str, str],
     cwd: Path,
     on_started: Callable[[FarmWatch], Any] | None,
+    locks: PrinterLocks,
 ) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -139,7 +149,18 @@ async def _serve(
                 message=f"config not reloaded, the running one is kept: {exc}",
             )
             return
+        refused = locks.take(printers)
+        for name, why in refused.items():
+            state.event(
+                None,
+                "config_error",
+                error=why,
+                message=f"printer '{name}' is not watched: {why}",
+            )
+        printers = [printer for printer in printers if printer.name not in refused]
         farm.reload(printers, settings)
+        # The dropped printers' tasks were cancelled by the reload: their locks go.
+        locks.keep_only(printer.name for printer in printers)
         state.event(
             None,
             "config_reloaded",

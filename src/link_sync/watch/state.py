@@ -39,7 +39,7 @@ EVENTS: dict[str, str] = {
     "warning": "a warning about the config or the journal (message)",
     "stats": "SIGUSR1: the watch's tasks, threads, open files and memory (message)",
     "stopping": "the watch is stopping (printer: null)",
-    "stopped": "the watch stopped; journal and lock are closed",
+    "stopped": "the watch stopped; journal and locks are closed",
     "config_reloaded": "SIGHUP: the config was read again (printer: null)",
     "config_error": "SIGHUP: the new config is invalid, the old one stays (error)",
     "master_missing": "the master folder is missing or empty; nothing is synced (error)",

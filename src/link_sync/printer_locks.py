@@ -1,0 +1,114 @@
+"""One lock per printer storage, so runs on different printers go on side by side.
+
+What must never run twice at once is work on the same printer's storage. Each
+printer gets its own `lock.RunLock` file under `<state>/locks/`, named by a hash
+of what identifies that storage: host, port, storage name and the managed
+destination. The kernel drops a `flock` when its process dies, so a killed run's
+printers are free at once. A run that finds a printer locked reports it
+`skipped` ("locked by link-sync run, pid N on host (started ...)") and syncs the
+others; `link-sync watch` holds the locks of the printers it watches while it runs.
+
+Nothing else is locked: the journal is shared by SQLite itself (WAL, busy
+timeout, one short transaction per write).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import urlsplit
+
+from link_sync.config import PrinterConfig
+from link_sync.errors import LockHeld
+from link_sync.lock import RunLock
+
+LOCKS_FOLDER = "locks"
+
+
+def storage_key(printer: PrinterConfig) -> str:
+    """'http|10.0.0.5|80|usb|prints/mk4': the same for every config naming that storage."""
+    parts = urlsplit(printer.base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = (parts.hostname or "").lower()
+    storage = (printer.storage or "").strip("/").lower()  # "" = the type's default storage
+    destination = (printer.destination or "").strip("/")
+    if storage and destination.lower().split("/", 1)[0] == storage:
+        destination = destination.split("/", 1)[1] if "/" in destination else ""
+    return f"{host}|{port}|{storage}|{destination}"
+
+
+def lock_path(states: Path, printer: PrinterConfig) -> Path:
+    """The lock file of `printer`'s storage in the state folder `states`."""
+    digest = hashlib.sha256(storage_key(printer).encode()).hexdigest()[:32]
+    return states / LOCKS_FOLDER / f"{digest}.lock"
+
+
+class PrinterLocks:
+    """The printer locks one process holds, by printer name.
+
+    `take(printers)` takes the locks of those not held yet, without waiting, and
+    returns the refusals: printer name -> "locked by link-sync run, pid N on
+    host (started ...)". `keep_only(names)` lets go of the others.
+    """
+
+    def __init__(self, states: Path, command: str) -> None:
+        self.states = states
+        #: what this process is, told to a run that finds its printers locked
+        self.command = command
+        self._held: dict[str, RunLock] = {}
+
+    def __enter__(self) -> PrinterLocks:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.release_all()
+
+    @property
+    def held(self) -> frozenset[str]:
+        """Names of the printers whose locks this process holds."""
+        return frozenset(self._held)
+
+    def take(self, printers: Iterable[PrinterConfig]) -> dict[str, str]:
+        refused: dict[str, str] = {}
+        for printer in printers:
+            name = printer.name
+            path = lock_path(self.states, printer)
+            held = self._held.get(name)
+            if held is not None:
+                if held.path == path:
+                    continue
+                self.release(name)  # its settings now name another storage
+            twin = next((n for n, lock in self._held.items() if lock.path == path), None)
+            if twin is not None:
+                refused[name] = f"refused: the same printer storage as '{twin}' in this run"
+                continue
+            lock = RunLock(path, command=self.command)
+            try:
+                lock.acquire()
+            except LockHeld as exc:
+                refused[name] = f"locked by {exc.holder or 'another link-sync run'}"
+                continue
+            self._held[name] = lock
+        return refused
+
+    def keep_only(self, names: Iterable[str]) -> None:
+        """Let go of every lock but those of `names`."""
+        kept = set(names)
+        for name in [n for n in self._held if n not in kept]:
+            self.release(name)
+
+    def release(self, name: str) -> None:
+        lock = self._held.pop(name, None)
+        if lock is not None:
+            lock.release()
+
+    def release_all(self) -> None:
+        for name in list(self._held):
+            self.release(name)
