@@ -21,29 +21,8 @@ class KnownBug:
     strict: bool = True
 
 
-KNOWN_BUGS = [
-    KnownBug(
-        "test_overwrite_replaces_content",
-        "prusalink-0.8.1",
-        "PrusaLink backend: stat() straight after an overwrite may return the old entry "
-        "(0.8.1's listing lags ~1 s); the engine's upload check then fails",
-        strict=False,
-    ),
-    *(
-        KnownBug(
-            test,
-            "moonraker-0.11.0",
-            "Moonraker backend: Moonraker answers 401 and closes the connection while the "
-            "upload body is still being sent; the backend then raises Unreachable "
-            "(retryable), not AuthFailed (a race: not every time)",
-            strict=False,
-        )
-        for test in (
-            "test_upload_with_wrong_credentials_is_auth_failed",
-            "test_upload_after_a_refused_request_is_still_auth_failed",
-        )
-    ),
-]
+#: Empty: every bug the suite found is fixed. Add a line when the suite finds one.
+KNOWN_BUGS: list[KnownBug] = []
 
 
 def known_bug(test: str, params: dict[str, object]) -> KnownBug | None:

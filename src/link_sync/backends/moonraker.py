@@ -197,10 +197,23 @@ class MoonrakerBackend(HttpBackend):
         # Moonraker always overwrites; `overwrite` only matters to printers that ask.
         # It checks the SHA-256 sent after the file against what it received.
         fields = {"root": ROOT, "path": path.strip("/").rpartition("/")[0]}
-        answer = await self.post_file(
-            "/server/files/upload", path, fields, source, size, progress, sha256_field="checksum"
-        )
         what = f"upload {path}"
+        try:
+            answer = await self.post_file(
+                "/server/files/upload",
+                path,
+                fields,
+                source,
+                size,
+                progress,
+                sha256_field="checksum",
+            )
+        except errors.Unreachable:
+            # Moonraker answers a wrong key with 401 and closes the connection while
+            # the body is still being sent, so the client may see only the drop. One
+            # cheap request tells a refused key (AuthFailed, not retried) from a drop.
+            await self._directory("", f"{what}: check the API key")
+            raise
         # The upload answer is not wrapped in "result" like the others.
         item = answer.get("item") if isinstance(answer, dict) else None
         stored = item.get("size") if isinstance(item, dict) else None

@@ -9,9 +9,10 @@ through inotify, so they lag a moment behind every change.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from link_sync import errors
-from link_sync.backends.base import Capabilities
+from link_sync.backends.base import Capabilities, ProgressCallback
 from link_sync.backends.names import CONTROL, NameRules
 from link_sync.backends.prusalink import PI_SETTLE_ATTEMPTS, PI_SETTLE_DELAY, PrusaLinkBackend
 from link_sync.backends.urls import quote_path
@@ -49,6 +50,34 @@ class PiBackend(PrusaLinkBackend):
 
     def _download_url(self, entry: RemoteEntry) -> str:
         return f"/api/files/{self.storage}/{quote_path(entry.path)}/raw"
+
+    async def upload(
+        self,
+        path: str,
+        source: Path,
+        size: int,
+        *,
+        overwrite: bool,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        await super().upload(path, source, size, overwrite=overwrite, progress=progress)
+        if overwrite:
+            await self._settle_size(path, size)
+
+    async def _settle_size(self, path: str, size: int) -> None:
+        """Wait until the printer shows the size just written.
+
+        PrusaLink 0.8.1 answers from an index that follows the disk through
+        inotify: straight after an overwrite it may still show the old file for
+        about a second, and a caller checking the upload would take it for a
+        broken one. Gives up quietly after the usual wait: the caller's check decides.
+        """
+        for attempt in range(PI_SETTLE_ATTEMPTS):
+            entry = await self.stat(path)
+            if entry is not None and entry.size == size:
+                return
+            if attempt + 1 < PI_SETTLE_ATTEMPTS:
+                await asyncio.sleep(PI_SETTLE_DELAY)
 
     async def _delete(self, path: str, what: str) -> None:
         await super()._delete(path, what)
