@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,16 +49,7 @@ class FarmThread:
         self._background.__exit__(*exc)
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
-        future: Future[T] = Future()
-
-        def run() -> None:
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:
-                future.set_exception(exc)
-
-        self._background.loop.call_soon_threadsafe(run)
-        return future.result(10)
+        return self._background.call(fn, *args)
 
     def printer(self, name: str) -> EmulatedPrinter:
         return self.farm[name]

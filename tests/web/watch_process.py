@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,16 +38,7 @@ class FarmInThread:
         self.background.__exit__(*exc)
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
-        future: Future[T] = Future()
-
-        def run() -> None:
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:
-                future.set_exception(exc)
-
-        self.background.loop.call_soon_threadsafe(run)
-        return future.result(10)
+        return self.background.call(fn, *args)
 
 
 class WatchServer:

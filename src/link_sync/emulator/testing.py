@@ -18,12 +18,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 import pytest_asyncio
 
 from link_sync.emulator.farm import Farm
 from link_sync.emulator.spec import PrinterSpec
+
+T = TypeVar("T")
 
 FarmFactory = Callable[..., Awaitable[Farm]]
 
@@ -62,3 +65,16 @@ class BackgroundFarm:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` on the farm's loop, so a test never touches the farm mid-request."""
+        future: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self.loop.call_soon_threadsafe(run)
+        return future.result(10)
