@@ -61,16 +61,17 @@ class PiBackend(PrusaLinkBackend):
         progress: ProgressCallback | None = None,
     ) -> None:
         await super().upload(path, source, size, overwrite=overwrite, progress=progress)
-        if overwrite:
-            await self._settle_size(path, size)
+        await self._settle_size(path, size)
 
     async def _settle_size(self, path: str, size: int) -> None:
         """Wait until the printer shows the size just written.
 
         PrusaLink 0.8.1 answers from an index that follows the disk through
-        inotify: straight after an overwrite it may still show the old file for
-        about a second, and a caller checking the upload would take it for a
-        broken one. Gives up quietly after the usual wait: the caller's check decides.
+        inotify: straight after an upload it may still show the old file (an
+        overwrite) or the new one at 0 bytes (created before its content was
+        written) for about a second, and a caller checking the upload would take
+        it for a broken one. Gives up quietly after the usual wait: the caller's
+        check decides.
         """
         for attempt in range(PI_SETTLE_ATTEMPTS):
             entry = await self.stat(path)
