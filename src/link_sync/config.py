@@ -19,13 +19,11 @@ Secret values (passwords, API keys, the HTTP token) never appear in a message or
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
 import ssl
 import stat
-import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,12 +259,6 @@ def _model_name(value: str) -> str:
     return name
 
 
-class _PrinterDefaults(PrinterConfig):
-    """`defaults:`: any printer key, none required."""
-
-    host: _Text | None = None  # type: ignore[assignment]
-
-
 class HttpConfig(BaseModel):
     """`http:` of `watch --http`: where to listen, the token for POSTs, read-only mode."""
 
@@ -313,6 +305,12 @@ class _TopLevel(BaseModel):
     http: HttpConfig | None = None
 
 
+def _no_warnings() -> list[str]:
+    # Not `default_factory=list`: pydantic reads a factory's signature, and the builtin's
+    # is parsed from text (compiling tokenize's regular expressions, ~2 ms at start-up).
+    return []
+
+
 class Config(BaseModel):
     """The whole configuration, with the file's top-level keys as keyword arguments.
 
@@ -347,7 +345,7 @@ class Config(BaseModel):
     #: not a file key: the file this config was read from
     path: Path | None = None
     #: not a file key: things worth telling the user (readable secrets, ignored keys)
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=_no_warnings)
 
     if TYPE_CHECKING:  # what callers may pass; pydantic checks the rest
 
@@ -404,7 +402,7 @@ class _Resolver:
             raise ConfigError("no printers defined; add a 'printers:' section")
         # Checked alone for a message that names `defaults`; merged raw into each printer.
         _check_secret_pairs(top.defaults, "defaults: ")
-        _validate(_PrinterDefaults, top.defaults, "defaults: ", self.context)
+        _validate(PrinterConfig, _defaults_as_printer(top.defaults), "defaults: ", self.context)
         source = self._top_source(top.source)
         destination = _destination(top.destination, "")
         printers = {
@@ -518,6 +516,17 @@ def _validate(model: type[_Model], data: Any, where: str, context: _Context) -> 
         raise ConfigError(where + _reword(exc)) from None
     except ConfigError as exc:
         raise ConfigError(where + str(exc)) from None
+
+
+def _defaults_as_printer(defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """`defaults:` checked as a printer: any printer key, none required.
+
+    A stand-in `host` fills the one required key when `defaults` has none; one more
+    model just for this would cost ~2 ms of pydantic schema building at every start.
+    """
+    if defaults.get("host") is not None:
+        return dict(defaults)
+    return {**defaults, "host": "defaults.invalid"}
 
 
 def _printer_items(printers: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -730,6 +739,8 @@ class _Loader:
             raise self.error(f"YAML syntax error: {exc}") from None
 
     def _parse_toml(self, text: str) -> Any:
+        import tomllib  # only for .toml files: its regular expressions cost ~1 ms to compile
+
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -935,6 +946,8 @@ def _reword(exc: ValidationError) -> str:
 
 
 def _did_you_mean(key: str) -> str:
+    import difflib  # only when a key is unknown
+
     known = (*_KNOWN_PRINTER_KEYS, *_KNOWN_TOP_KEYS, *HttpConfig.model_fields)
     close = difflib.get_close_matches(key, known, n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
