@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +109,84 @@ def test_httpx_own_command_line_still_works_after_link_sync_is_imported() -> Non
     )
     assert done.returncode == 0, done.stderr
     assert "--method" in done.stdout
+
+
+GC_SPY = """
+import gc, sys
+import link_sync._api, link_sync.commands.init
+from link_sync import cli
+from link_sync.errors import LinkSyncError
+
+seen = []
+def spy(module, name, raises=None):
+    real = getattr(module, name)
+    def record(*args, **kwargs):
+        seen.append((name, gc.isenabled()))
+        if raises:
+            raise LinkSyncError("stop here")
+        return real(*args, **kwargs)
+    setattr(module, name, record)
+
+spy(link_sync._api, "load_config")
+spy(link_sync._api, "sync_async", raises=True)
+spy(link_sync.commands.init, "write_config")
+sys.argv = ["link-sync", *sys.argv[1:]]
+try:
+    if sys.argv[1] == "-m":  # as `python -m link_sync` runs it
+        del sys.argv[1]
+        import runpy
+        runpy.run_module("link_sync", run_name="__main__")
+    else:
+        cli.run()
+except SystemExit:
+    pass
+print(seen, gc.isenabled(), gc.get_freeze_count() > 0, file=sys.__stderr__)
+"""
+
+
+def gc_seen(tmp_path: Path, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", GC_SPY, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    return done.stderr.strip().splitlines()[-1]
+
+
+def test_the_console_script_holds_off_the_garbage_collector_only_while_starting(
+    tmp_path: Path,
+) -> None:
+    # plan: no collections while the engine and the config load; collection is back
+    # (start-up objects frozen out of its way) before the run starts.
+    config = tmp_path / "link-sync.yml"
+    config.write_text(f"source: {tmp_path}\nprinters:\n  p1:\n    host: 127.0.0.1:9\n")
+    seen = gc_seen(tmp_path, "plan", "-c", str(config))
+    assert seen == "[('load_config', False), ('sync_async', True)] True True"
+    seen = gc_seen(tmp_path, "-m", "plan", "-c", str(config))
+    assert seen == "[('load_config', False), ('sync_async', True)] True True"
+    # Any other command collects from its start.
+    seen = gc_seen(tmp_path, "init", str(tmp_path / "new.yml"))
+    assert seen == "[('write_config', True)] True True"
+
+
+def test_main_called_in_process_leaves_the_garbage_collector_alone(tmp_path: Path) -> None:
+    import gc
+
+    from click.testing import CliRunner
+
+    from link_sync.cli import main
+
+    frozen = gc.get_freeze_count()
+    result = CliRunner().invoke(main, ["init", str(tmp_path / "new.yml")])
+    assert result.exit_code == 0, result.output
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen
+
+
+def test_the_console_script_is_run() -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["link-sync"] == "link_sync.cli:run"

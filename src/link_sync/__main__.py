@@ -1,3 +1,3 @@
-from link_sync.cli import main
+from link_sync.cli import run
 
-main(prog_name="link-sync")
+run()
