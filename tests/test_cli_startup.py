@@ -6,6 +6,7 @@ import graph, not timings (those are in bench/startup_bench.py)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -190,3 +191,58 @@ def test_the_console_script_is_run() -> None:
 
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     assert project["project"]["scripts"]["link-sync"] == "link_sync.cli:run"
+
+
+#: Never needed by `plan --json` before it asks its first printer (or at all).
+NOT_ON_THE_PLAN_PATH = (
+    "rich",
+    "pygments",
+    "tomllib",  # a YAML config needs no TOML parser
+    "aiohttp.web",
+    "watchfiles",
+    "watchdog",
+    "link_sync.watch",
+    "link_sync.web",
+    "link_sync.emulator",
+    "link_sync.demo",
+    "link_sync.sample_gcode",
+    "link_sync.commands.pull",
+)
+
+FIRST_REQUEST = """
+import json, os, runpy, socket, sys
+
+def first_request(sock, address):
+    print(json.dumps(sorted(sys.modules)), file=sys.__stderr__, flush=True)
+    os._exit(0)
+
+socket.socket.connect = first_request
+sys.argv = ["link-sync", *sys.argv[1:]]
+runpy.run_module("link_sync", run_name="__main__")
+"""
+
+
+def test_plan_reaches_its_first_request_without_loading_what_it_does_not_use(
+    tmp_path: Path,
+) -> None:
+    master = tmp_path / "master"
+    master.mkdir()
+    (master / "a.gcode").write_text("G28\n")
+    config = tmp_path / "link-sync.yml"
+    config.write_text(f"source: {master}\nprinters:\n  p1:\n    host: 127.0.0.1:9\n")
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_REQUEST, "plan", "-c", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LINK_SYNC_STATE_DIR": str(tmp_path / "state")},
+    )
+    modules = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    assert "link_sync.backends.prusalink" in modules  # it did get as far as the printer
+    loaded = sorted(
+        module
+        for module in modules
+        for unwanted in NOT_ON_THE_PLAN_PATH
+        if module == unwanted or module.startswith(unwanted + ".")
+    )
+    assert loaded == []
