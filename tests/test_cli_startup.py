@@ -128,6 +128,13 @@ def spy(module, name, raises=None):
         return real(*args, **kwargs)
     setattr(module, name, record)
 
+class BackendImport:  # notes when the printers' backend module is imported
+    def find_spec(self, name, path=None, target=None):
+        if name == "link_sync.backends.prusalink":
+            seen.append(("import backend", gc.isenabled()))
+        return None
+
+sys.meta_path.insert(0, BackendImport())
 spy(link_sync._api, "load_config")
 spy(link_sync._api, "sync_async", raises=True)
 spy(link_sync.commands.init, "write_config")
@@ -163,10 +170,10 @@ def test_the_console_script_holds_off_the_garbage_collector_only_while_starting(
     # (start-up objects frozen out of its way) before the run starts.
     config = tmp_path / "link-sync.yml"
     config.write_text(f"source: {tmp_path}\nprinters:\n  p1:\n    host: 127.0.0.1:9\n")
-    seen = gc_seen(tmp_path, "plan", "-c", str(config))
-    assert seen == "[('load_config', False), ('sync_async', True)] True True"
-    seen = gc_seen(tmp_path, "-m", "plan", "-c", str(config))
-    assert seen == "[('load_config', False), ('sync_async', True)] True True"
+    # The printers' backend (with the HTTP client library) is imported before too.
+    expected = "[('load_config', False), ('import backend', False), ('sync_async', True)] True True"
+    assert gc_seen(tmp_path, "plan", "-c", str(config)) == expected
+    assert gc_seen(tmp_path, "-m", "plan", "-c", str(config)) == expected
     # Any other command collects from its start.
     seen = gc_seen(tmp_path, "init", str(tmp_path / "new.yml"))
     assert seen == "[('write_config', True)] True True"

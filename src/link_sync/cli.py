@@ -115,7 +115,7 @@ def main(ctx: click.Context) -> None:
 
 # --------------------------------------------------------------------------- start-up GC
 
-#: Commands that call `resume_garbage_collection` once their engine is loaded.
+#: Commands that call `engine_ready` once their engine is loaded.
 _RESUME_GC_THEMSELVES = frozenset({"sync", "plan", "status", "pull"})
 _gc_held = [False]
 
@@ -128,11 +128,26 @@ def run() -> None:
     pydantic validators); collecting ~100 times while they are made frees nothing and
     costs ~10 ms of CPU before the first request. `main` resumes collection at once
     for most commands; sync, plan, status and pull resume it when their engine is
-    loaded, just before the run (`resume_garbage_collection`).
+    loaded, just before the run (`engine_ready`).
     """
     gc.disable()
     _gc_held[0] = True
     main(prog_name="link-sync")
+
+
+def engine_ready(config: Config) -> None:
+    """Load the backends of `config`'s printer types, then `resume_garbage_collection`.
+
+    The registry imports a printer type's backend (and with it the HTTP client
+    library, a run's largest import) when the first such printer is opened, inside
+    the run; imported here, it is still made while collection is held off.
+    """
+    if _gc_held[0]:
+        from link_sync.backends.registry import PRINTER_TYPES
+
+        for kind in sorted({printer.type for printer in config.printers.values()}):
+            importlib.import_module(PRINTER_TYPES[kind].backend.partition(":")[0])
+    resume_garbage_collection()
 
 
 def resume_garbage_collection() -> None:
@@ -338,7 +353,7 @@ def _sync_or_plan(
     loaded = _config(config, source, destination)
 
     def run(observer: Observer) -> RunResult:
-        resume_garbage_collection()
+        engine_ready(loaded)
         return asyncio.run(
             sync_async(
                 loaded,
@@ -443,7 +458,7 @@ def status_command(
 
     _setup_logging(verbose)
     loaded = _config(config, source)
-    resume_garbage_collection()
+    engine_ready(loaded)
     if use_terminal_ui(as_json, quiet):
         from rich.console import Console
 
@@ -506,7 +521,7 @@ def pull_command(
 
     _setup_logging(verbose)
     request = PullRequest(_config(config, source), include, exclude, into, dry_run)
-    resume_garbage_collection()
+    engine_ready(request.config)
     if as_json:
         result = asyncio.run(pull_async(request))
         print_json(result.to_json())
