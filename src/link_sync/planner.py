@@ -10,6 +10,7 @@ for that file's size (`Plan.needs_stat`) and is made again once it is known.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -139,7 +140,7 @@ def make_plan(
     remote_files: dict[str, RemoteEntry] = {}
     remote_dirs: dict[str, RemoteEntry] = {}
     for entry in remote:
-        key = path_key(entry.path, ci)
+        key = entry.path.casefold() if ci else entry.path
         (remote_dirs if entry.is_dir else remote_files)[key] = entry
 
     if routed_away:
@@ -183,7 +184,18 @@ def make_plan(
             plan.refused.append(Problem(file.path, "read-only on the printer"))
             continue
 
-        match _compare(file, existing, journal.get(key), hashes, rules):
+        record = journal.get(key)
+        if (
+            record is not None
+            and record.local_size == file.size
+            and record.local_mtime_ns == file.mtime_ns
+            and _remote_matches_record(existing, record)
+        ):
+            # `_compare`'s first verdict, decided here: a run that finds the farm in
+            # sync asks it for every file on every printer.
+            plan.unchanged += 1
+            continue
+        match _compare(file, existing, record, hashes, rules):
             case Known.SAME:
                 plan.unchanged += 1
             case Known.CONFIRMED:
@@ -304,12 +316,14 @@ def _plan_deletes(
     # parents of a path's key are the keys of its parents (casefold is per character).
     kept_dirs: set[str] = set()
     unreadable = [path_key(p, ci) for p in rules.unreadable]
-    for key in wanted_keys:
-        _add_parents(key, kept_dirs)
-    for key, entry in sorted(remote_files.items()):
+    # Each distinct folder once ("a/b/" for "a/b/c.gcode"); most keys share a few.
+    for folder in {key[: key.rfind("/") + 1] for key in wanted_keys}:
+        _add_parents(folder, kept_dirs)
+    # Wanted files are never deleted, and their folders are in `kept_dirs` by now.
+    for key in sorted(remote_files.keys() - wanted_keys):
+        entry = remote_files[key]
         deletable = (
-            key not in wanted_keys
-            and not (unreadable and any(key == u or _is_below(key, u) for u in unreadable))
+            not (unreadable and any(key == u or _is_below(key, u) for u in unreadable))
             and entry.print_file
             and is_print_file(entry.name)
             and not entry.read_only
@@ -379,6 +393,8 @@ def _is_below(path: str, folder: str) -> bool:
     return path.startswith(folder + "/")
 
 
+# Asked for every master file on every printer; a farm shares one master.
+@functools.lru_cache(maxsize=1 << 16)
 def _extension(path: str) -> str:
     dot = path.rfind(".")
     return path[dot:].lower() if dot > path.rfind("/") else ""

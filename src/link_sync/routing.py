@@ -17,7 +17,7 @@ for every printer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from link_sync.journal import CachedTarget, Journal
 from link_sync.model import LocalFile
@@ -36,6 +36,12 @@ class MasterTargets:
     #: files opened to read their target (the others came from the journal's cache)
     read: int = 0
     cached: int = 0
+    #: the distinct (model, nozzle) of the targets that name one
+    kinds: frozenset[tuple[str | None, float | None]] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        kinds = frozenset((t.model, t.nozzle) for t in self.targets.values() if t.known)
+        object.__setattr__(self, "kinds", kinds)
 
     def get(self, file: LocalFile) -> Target:
         return self.targets.get(str(file.abspath), NO_TARGET)
@@ -136,18 +142,19 @@ def not_wanted(
     """The master files (by relative path) this printer does not get, with the reason."""
     if not printer.routed:
         return {}
+    # A master has few distinct targets: decide each once (10,000 files, 50 printers),
+    # and look at the files only when this printer does not take them all.
+    reasons: dict[tuple[str | None, float | None], str] = {}
+    for model, nozzle in targets.kinds:
+        fit = fits(Target(model, nozzle), printer.model, printer.nozzle, printer.accept)
+        if not fit.ok:
+            reasons[(model, nozzle)] = fit.reason
+    if not reasons:
+        return {}
     out: dict[str, str] = {}
-    # A master has few distinct targets: decide each once (10,000 files, 50 printers).
-    reasons: dict[tuple[str | None, float | None], str | None] = {}
     for file in files:
         target = targets.get(file)
-        if not target.known:
-            continue
-        key = (target.model, target.nozzle)
-        if key not in reasons:
-            fit = fits(target, printer.model, printer.nozzle, printer.accept)
-            reasons[key] = None if fit.ok else fit.reason
-        reason = reasons[key]
+        reason = reasons.get((target.model, target.nozzle)) if target.known else None
         if reason is not None:
             out[file.path] = reason
     return out
@@ -163,6 +170,8 @@ def unplaced(
     `files_by_printer` maps each printer whose routing was decided to its master files;
     `routed_away` maps it to `not_wanted`'s answer.
     """
+    if not any(routed_away.values()):
+        return []  # every printer takes every file
     takers: dict[str, int] = {}
     seen: dict[str, LocalFile] = {}
     for name, files in files_by_printer.items():
