@@ -19,7 +19,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TypeVar
 
@@ -839,7 +839,9 @@ def strip_storage(destination: str, storage: str) -> str:
 
 def relative_to_folder(entries: Sequence[RemoteEntry], folder: str, ci: bool) -> list[RemoteEntry]:
     """Entries below `folder`, with paths relative to it (whole components compared)."""
-    return [replace(entry, path=relative) for relative, entry in entries_below(entries, folder, ci)]
+    if not folder:
+        return list(entries)  # the storage root: paths are relative to it already
+    return [entry.with_path(relative) for relative, entry in entries_below(entries, folder, ci)]
 
 
 def entries_below(

@@ -57,6 +57,21 @@ class RemoteEntry:
     def name(self) -> str:
         return self.path.rsplit("/", 1)[-1]
 
+    def with_path(self, path: str) -> RemoteEntry:
+        """This entry under another path: `dataclasses.replace` at half its cost
+        (a listing of 50,000 entries is made relative to the managed folder)."""
+        return RemoteEntry(
+            path,
+            self.is_dir,
+            self.size,
+            self.mtime,
+            self.content_hash,
+            self.short_path,
+            self.read_only,
+            self.print_file,
+            self.download_ref,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class PrinterStatus:
