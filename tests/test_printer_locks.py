@@ -85,6 +85,21 @@ def test_two_printers_on_one_storage_in_one_run_are_not_both_worked_on(tmp_path:
     assert refused == {"twin": "refused: the same printer storage as 'p' in this run"}
 
 
+def test_a_storage_let_go_of_can_be_taken_under_another_name(tmp_path: Path) -> None:
+    one = printer("10.0.0.5")
+    twin = one.model_copy(update={"name": "twin"})
+    moved = one.model_copy(update={"host": "10.0.0.6"})
+    with PrinterLocks(tmp_path, command="watch") as run:
+        assert run.take([one]) == {}
+        assert run.take([moved]) == {}  # p's settings now name another storage
+        assert run.take([twin]) == {}  # so its old storage is free for twin
+        assert run.held == {"p", "twin"}
+        run.keep_only(["twin"])
+        assert run.take([one.model_copy(update={"name": "other"})]) == {
+            "other": "refused: the same printer storage as 'twin' in this run"
+        }
+
+
 # --- real processes -------------------------------------------------------------------
 
 

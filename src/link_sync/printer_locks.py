@@ -58,6 +58,8 @@ class PrinterLocks:
         #: what this process is, told to a run that finds its printers locked
         self.command = command
         self._held: dict[str, RunLock] = {}
+        #: printer name by lock file, to find a twin without comparing every lock
+        self._holder_of: dict[Path, str] = {}
 
     def __enter__(self) -> PrinterLocks:
         return self
@@ -85,7 +87,7 @@ class PrinterLocks:
                 if held.path == path:
                     continue
                 self.release(name)  # its settings now name another storage
-            twin = next((n for n, lock in self._held.items() if lock.path == path), None)
+            twin = self._holder_of.get(path)
             if twin is not None:
                 refused[name] = f"refused: the same printer storage as '{twin}' in this run"
                 continue
@@ -96,6 +98,7 @@ class PrinterLocks:
                 refused[name] = f"locked by {exc.holder or 'another link-sync run'}"
                 continue
             self._held[name] = lock
+            self._holder_of[path] = name
         return refused
 
     def keep_only(self, names: Iterable[str]) -> None:
@@ -107,6 +110,7 @@ class PrinterLocks:
     def release(self, name: str) -> None:
         lock = self._held.pop(name, None)
         if lock is not None:
+            del self._holder_of[lock.path]
             lock.release()
 
     def release_all(self) -> None:
