@@ -8,9 +8,10 @@ times N requests of each kind in THIS process, which is only the client:
 - listing: `backend.list_tree("")` (one GET of a 50-file folder, entries built),
 - 304: the same listing URL with `If-None-Match` of its ETag (no body),
 
-and, for scale, the same status GET through a bare `httpx.AsyncClient` with digest
-auth (what httpx itself costs) and through `aiohttp` (a prototype of the switch
-issue 15 asks about; digest auth by aiohttp's DigestAuthMiddleware).
+and, for scale, the same GETs through a bare `aiohttp.ClientSession` with its
+DigestAuthMiddleware (what the HTTP client itself costs; link-sync's backends use
+aiohttp) and through a bare `httpx.AsyncClient` with digest auth (the client the
+backends used before issue 15; needs `pip install httpx`, which the test extra has).
 
 The figure is client CPU time (`time.process_time`) per request, which other load on
 the machine distorts much less than wall time; wall requests/s and the load average
@@ -94,8 +95,7 @@ async def bench_backend(url: str, n: int) -> dict[str, tuple[float, float]]:
     printer = PrinterConfig(name="bench", type="prusalink", host=url, password=PASSWORD)
     backend = await open_backend(printer)
     await backend.probe()
-    client = backend._client  # type: ignore[attr-defined]
-    first = await client.get("/api/v1/files/usb/")
+    first = await backend.request("GET", "/api/v1/files/usb/", "list")  # type: ignore[attr-defined]
     etag = first.headers["ETag"]
     results = {
         "status (backend)": await measure(n, backend.status),

@@ -196,3 +196,113 @@ async def test_creating_a_backend_leaves_the_root_logger_alone(backend_class: ty
         assert (list(root.filters), [list(h.filters) for h in root.handlers], root.level) == before
     finally:
         root.removeHandler(handler)
+
+
+class OldBuddyDigest:
+    """A printer that, like Buddy firmware before 6.0.0, takes a digest answer only with
+    every parameter quoted (RFC 2069 form), and whose nonces run out on demand."""
+
+    realm = "Printer API"
+    password = "old-fw-pass"
+
+    def __init__(self) -> None:
+        self.nonce = "00000001"
+        self.authorizations: list[str] = []
+        self.stored: dict[str, bytes] = {}
+
+    def verdict(self, request: web.Request) -> str:
+        header = request.headers.get("Authorization", "")
+        self.authorizations.append(header)
+        if not header.startswith("Digest "):
+            return "challenge"
+        params = dict(
+            (key.strip(), value.strip())
+            for key, _, value in (part.partition("=") for part in header[7:].split(","))
+        )
+        if any(not value.startswith('"') for value in params.values()):
+            return "refused"  # the old firmware's parser wants every value quoted
+        params = {key: value.strip('"') for key, value in params.items()}
+        if params.get("nonce") != self.nonce:
+            return "challenge"
+        ha1 = _md5(f"maker:{self.realm}:{self.password}")
+        ha2 = _md5(f"{request.method}:{request.raw_path}")
+        ok = params.get("response") == _md5(f"{ha1}:{self.nonce}:{ha2}")
+        return "ok" if ok else "challenge"
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        verdict = self.verdict(request)
+        if verdict != "ok":
+            await request.read()
+            if verdict == "refused":
+                return web.Response(status=400, text="400: Bad Request\n\nBad auth header\n")
+            return web.Response(
+                status=401,
+                headers={"WWW-Authenticate": f'Digest realm="{self.realm}", nonce="{self.nonce}"'},
+            )
+        if request.method == "PUT":
+            self.stored[request.path] = await request.read()
+            return web.Response(status=201)
+        if request.path == "/api/v1/storage":
+            return web.json_response({"storage_list": [{"path": "/usb/", "available": True}]})
+        return web.json_response({"printer": {"state": "IDLE"}})
+
+
+def _md5(text: str) -> str:
+    import hashlib
+
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+async def _serve(handler: Any) -> tuple[web.AppRunner, PrinterConfig]:
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    config = PrinterConfig(
+        name="old", type="prusalink", host=f"http://127.0.0.1:{port}", password="old-fw-pass"
+    )
+    return runner, config
+
+
+async def test_digest_answers_quote_the_algorithm_as_old_buddy_firmware_needs() -> None:
+    printer = OldBuddyDigest()
+    runner, config = await _serve(printer.handle)
+    try:
+        backend = await open_backend(config)
+        try:
+            assert (await backend.status()).state == "IDLE"
+        finally:
+            await backend.aclose()
+    finally:
+        await runner.cleanup()
+    answers = [a for a in printer.authorizations if a.startswith("Digest ")]
+    assert answers and all('algorithm="MD5"' in a for a in answers)
+
+
+async def test_a_nonce_that_runs_out_is_renewed_before_an_upload_not_during_it(
+    tmp_path: Path,
+) -> None:
+    printer = OldBuddyDigest()
+    runner, config = await _serve(printer.handle)
+    source = tmp_path / "part.gcode"
+    source.write_bytes(b"G1 X1\n" * 50_000)
+    try:
+        backend = await open_backend(config)
+        try:
+            await backend.status()
+            printer.nonce = "00000002"  # the old one is no longer taken
+            backend._client.auth.challenged_at = 0.0  # type: ignore[attr-defined]
+            await backend.upload("part.gcode", source, source.stat().st_size, overwrite=False)
+            assert printer.stored["/api/v1/files/usb/part.gcode"] == source.read_bytes()
+            # An upload met by a new challenge is not sent again with an empty body.
+            printer.nonce = "00000003"
+            with pytest.raises(errors.ServerError, match="authentication renewed"):
+                await backend.upload("again.gcode", source, source.stat().st_size, overwrite=False)
+            assert "/api/v1/files/usb/again.gcode" not in printer.stored
+        finally:
+            await backend.aclose()
+    finally:
+        await runner.cleanup()

@@ -31,8 +31,7 @@ def modules_after(code: str) -> set[str]:
 
 
 def heavy_in(modules: set[str]) -> list[str]:
-    # httpx._main alone is link_sync.backends.lean_httpx's stand-in, not httpx.
-    return sorted(m for m in modules if m.split(".")[0] in HEAVY and m != "httpx._main")
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY)
 
 
 def test_importing_the_cli_loads_no_engine() -> None:
@@ -89,27 +88,17 @@ def test_a_command_still_imports_what_it_needs_when_it_runs() -> None:
     assert done.stderr.startswith("link-sync: ")
 
 
-def test_a_json_run_loads_no_terminal_ui() -> None:
-    # `sync --json` / `plan --json` / `status` without a terminal need neither rich
-    # nor httpx's own command-line client (rich + pygments).
+def test_a_json_run_loads_no_terminal_ui_and_no_second_http_client() -> None:
+    # `sync --json` / `plan --json` / `status` without a terminal need no rich, and the
+    # printers' client is aiohttp alone (httpx is only the tests' own client).
     modules = modules_after(
         "import link_sync._api, link_sync.report, link_sync.backends.buddy, "
         "link_sync.backends.prusalink_pi, link_sync.backends.octoprint, "
         "link_sync.backends.moonraker"
     )
-    assert "httpx" in modules
-    assert sorted(m for m in modules if m.split(".")[0] in ("rich", "pygments")) == []
-
-
-def test_httpx_own_command_line_still_works_after_link_sync_is_imported() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", "import link_sync.backends.http, httpx; httpx.main(['--help'])"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "--method" in done.stdout
+    assert "aiohttp" in modules
+    top = {m.split(".")[0] for m in modules}
+    assert top & {"rich", "pygments", "httpx", "httpcore", "anyio", "h11"} == set()
 
 
 GC_SPY = """

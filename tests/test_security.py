@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 import yaml
@@ -30,12 +31,7 @@ from aiohttp import web
 
 from link_sync import errors, redact
 from link_sync.backends import open_backend
-from link_sync.backends.tls import (
-    PinningBackend,
-    PrinterTransport,
-    normalize_fingerprint,
-    tls_settings,
-)
+from link_sync.backends.tls import connector_ssl, normalize_fingerprint, tls_settings
 from link_sync.config import PrinterConfig
 from link_sync.emulator import Farm, PrinterSpec
 from link_sync.emulator.testing import BackgroundFarm
@@ -339,15 +335,16 @@ async def test_the_pin_is_checked_on_every_new_connection(certs: Certs) -> None:
             await backend.aclose()
 
 
-def test_pinning_transport_is_in_place_only_for_pinned_https_printers() -> None:
-    # Guards the one place that reaches into httpx (PrinterTransport rebuilds `_pool`).
+def test_the_connections_check_what_each_printers_tls_settings_say() -> None:
     pinned = tls_settings(printer_config("https://127.0.0.1:1", fingerprint="ab" * 32))
-    transport = PrinterTransport(pinned, httpx.Limits(max_connections=2))
-    assert isinstance(transport._pool._network_backend, PinningBackend)
-    plain = tls_settings(printer_config("https://127.0.0.1:1"))
-    assert plain.fingerprint is None and plain.verify
-    off = tls_settings(printer_config("https://127.0.0.1:1", verify=False))
-    assert not off.verify
+    check = connector_ssl(pinned)
+    assert isinstance(check, aiohttp.Fingerprint)  # compared after every handshake
+    assert check.fingerprint == bytes.fromhex("ab" * 32)
+    verified = connector_ssl(tls_settings(printer_config("https://127.0.0.1:1")))
+    assert isinstance(verified, ssl.SSLContext)
+    assert verified.verify_mode == ssl.CERT_REQUIRED and verified.check_hostname
+    off = connector_ssl(tls_settings(printer_config("https://127.0.0.1:1", verify=False)))
+    assert isinstance(off, ssl.SSLContext) and off.verify_mode == ssl.CERT_NONE
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from link_sync.backends import lean_httpx
-
-lean_httpx.install()  # before any backend module imports httpx
-
-from link_sync.backends.registry import PRINTER_TYPES  # noqa: E402
+from link_sync.backends.registry import PRINTER_TYPES
 
 if TYPE_CHECKING:
     from link_sync.backends.base import Backend

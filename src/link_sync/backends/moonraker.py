@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import httpx
-
 from link_sync import errors
 from link_sync.backends.base import Capabilities, ProgressCallback
+from link_sync.backends.client import Response
 from link_sync.backends.http import HttpBackend, parse_json
 from link_sync.backends.names import NameRules
 from link_sync.backends.urls import quote_path
@@ -59,7 +58,7 @@ class MoonrakerBackend(HttpBackend):
     capabilities = CAPABILITIES
     name_rules = NAME_RULES
 
-    def classify(self, response: httpx.Response, what: str) -> errors.PrinterError | None:
+    def classify(self, response: Response, what: str) -> errors.PrinterError | None:
         # Moonraker's errors are terse: most are a 400 told apart by their message.
         status, text = response.status_code, response.text
         if status == 403 and ("in use" in text or "loaded" in text):
@@ -233,7 +232,7 @@ class MoonrakerBackend(HttpBackend):
         """Create `path` and any missing parents (Moonraker makes one level at a time)."""
         what = f"create folder {path}"
 
-        async def create(folder: str) -> httpx.Response:
+        async def create(folder: str) -> Response:
             return await self._directory_call("POST", folder, what)
 
         response = await self.make_folder_with_parents(
@@ -262,7 +261,7 @@ class MoonrakerBackend(HttpBackend):
 
     async def _directory_call(
         self, method: str, path: str, what: str, *, force: bool = False
-    ) -> httpx.Response:
+    ) -> Response:
         """POST or DELETE one folder; a 400 is returned for the caller to read."""
         params = {"path": f"{ROOT}/{path.strip('/')}"}
         if force:
@@ -290,7 +289,7 @@ def _entry(prefix: str, item: object, key: str, *, is_dir: bool) -> RemoteEntry 
     )
 
 
-def _result(response: httpx.Response, what: str) -> dict[str, Any]:
+def _result(response: Response, what: str) -> dict[str, Any]:
     """The `result` object Moonraker wraps its answers in."""
     body = parse_json(response, what)
     result = body.get("result") if isinstance(body, dict) else None

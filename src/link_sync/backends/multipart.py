@@ -1,4 +1,5 @@
-"""A multipart/form-data upload body streamed from disk (OctoPrint, Moonraker)."""
+"""multipart/form-data bodies: an upload streamed from disk (OctoPrint, Moonraker), and
+a form of text fields (OctoPrint's new folder)."""
 
 from __future__ import annotations
 
@@ -71,7 +72,23 @@ class MultipartFile:
         ).encode()
 
 
+def form_fields(fields: Mapping[str, str]) -> tuple[bytes, dict[str, str]]:
+    """A multipart/form-data body of text fields only, and its headers."""
+    boundary = secrets.token_hex(16)
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{_quote_param(name)}"\r\n\r\n'
+        f"{value}\r\n"
+        for name, value in fields.items()
+    ]
+    body = ("".join(parts) + f"--{boundary}--\r\n").encode()
+    headers = {
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(len(body)),
+    }
+    return body, headers
+
+
 def _quote_param(value: str) -> str:
-    # HTML5 form encoding, as browsers and httpx send names: UTF-8, with quote
+    # HTML5 form encoding, as browsers send names: UTF-8, with quote
     # and line breaks percent-encoded.
     return value.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")

@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import httpx
-
 from link_sync import errors
 from link_sync.backends.base import Capabilities, ProgressCallback
+from link_sync.backends.client import Response
 from link_sync.backends.http import HttpBackend, as_object, parse_json
 from link_sync.backends.names import CONTROL, NameRules
 from link_sync.backends.urls import quote_path
@@ -51,7 +50,7 @@ class OctoPrintBackend(HttpBackend):
     capabilities = CAPABILITIES
     name_rules = NAME_RULES
 
-    def classify(self, response: httpx.Response, what: str) -> errors.PrinterError | None:
+    def classify(self, response: Response, what: str) -> errors.PrinterError | None:
         if response.status_code == 400 and "csrf" in response.text.lower():
             # A POST or DELETE without a valid API key fails OctoPrint's CSRF check
             # (a request with no session must carry the key) before the key is judged.
@@ -188,10 +187,10 @@ class OctoPrintBackend(HttpBackend):
         """Create `path` and any missing parents (OctoPrint makes one level at a time)."""
         what = f"create folder {path}"
 
-        async def create(folder_path: str) -> httpx.Response:
+        async def create(folder_path: str) -> Response:
             parent, _, name = folder_path.strip("/").rpartition("/")
-            form = {"foldername": (None, name), "path": (None, parent)}
-            return await self.request("POST", "/api/files/local", what, files=form, accept=(500,))
+            form = {"foldername": name, "path": parent}
+            return await self.post_form("/api/files/local", form, what, accept=(500,))
 
         response = await self.make_folder_with_parents(
             path, create, lambda answer: answer.status_code == 500 and "No such file" in answer.text

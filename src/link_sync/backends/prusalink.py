@@ -9,12 +9,12 @@ two share lives here; what differs is data on the subclass, or a short override.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import urllib.parse
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
-
-import httpx
 
 from link_sync import errors
 from link_sync.backends.http import (
@@ -32,50 +32,76 @@ from link_sync.backends.urls import quote_path
 from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry
 
 if TYPE_CHECKING:
+    from aiohttp import ClientRequest, ClientResponse
+
     from link_sync.backends.base import ProgressCallback
+    from link_sync.backends.client import PrinterClient, Response
     from link_sync.config import PrinterConfig
+
+    Handler = Callable[[ClientRequest], Awaitable[ClientResponse]]
 
 #: storage id (its path: "usb", "local") -> the storage's entry in /api/v1/storage
 Storages = dict[str, dict[str, Any]]
 
 
-class QuotedDigestAuth(httpx.DigestAuth):
-    """httpx's digest auth, with every parameter but qop and nc quoted.
+class QuotedDigestAuth:
+    """Digest auth (aiohttp's middleware, preemptive) with `algorithm` quoted.
 
-    Buddy firmware before 6.0.0 rejected the unquoted `algorithm=MD5` that
-    httpx sends (Prusa-Firmware-Buddy commit 8bac9e14d; pyprusalink carries
-    the same workaround). `challenged_at` is when the printer last sent a nonce.
+    Buddy firmware before 6.0.0 rejected the unquoted `algorithm=MD5` that the
+    RFC allows (Prusa-Firmware-Buddy commit 8bac9e14d; pyprusalink carries the same
+    workaround). `challenged_at` is when the printer last sent a nonce.
     """
 
-    challenged_at = 0.0
-    #: the last answer was a 401 (a wrong or changed password): an upload must not be
-    #: the request that finds out, since its streamed body cannot be sent again
-    refused = False
+    def __init__(self, username: str, password: str) -> None:
+        import aiohttp
 
-    def _get_header_value(self, header_fields: dict[str, bytes]) -> str:
-        unquoted = ("qop", "nc")
-        return ", ".join(
-            f"{name}={value.decode()}" if name in unquoted else f'{name}="{value.decode()}"'
-            for name, value in header_fields.items()
-        )
+        self._digest = aiohttp.DigestAuthMiddleware(username, password)
+        self.challenged_at = 0.0
+        #: the last answer was a 401 (a wrong or changed password): an upload must not
+        #: be the request that finds out, since its streamed body cannot be sent again
+        self.refused = False
+
+    async def __call__(self, request: ClientRequest, handler: Handler) -> ClientResponse:
+        sent = False
+
+        async def send(request: ClientRequest) -> ClientResponse:
+            nonlocal sent
+            if sent and _streamed(request):
+                # The printer asked to authenticate again mid-upload (its nonce ran out);
+                # the body cannot be replayed. The retry renews it first.
+                raise errors.ServerError("authentication renewed during upload")
+            sent = True
+            header = request.headers.get("Authorization")
+            if header:
+                request.headers["Authorization"] = _ALGORITHM.sub(r'algorithm="\1"', header)
+            response = await handler(request)
+            self.refused = response.status == 401
+            if self.refused:  # every challenge carries a fresh nonce
+                self.challenged_at = time.monotonic()
+            return response
+
+        return await self._digest(request, send)
 
 
-def prusalink_client(printer: PrinterConfig) -> httpx.AsyncClient:
+_ALGORITHM = re.compile(r'algorithm=([^",\s]+)')
+
+
+def _streamed(request: ClientRequest) -> bool:
+    """The request's body streams from a file, so it can be sent only once."""
+    from aiohttp.payload import AsyncIterablePayload
+
+    return isinstance(request.body, AsyncIterablePayload)
+
+
+def prusalink_client(printer: PrinterConfig) -> PrinterClient:
     """A client with the printer's API key, else digest auth (user "maker" by default)."""
     if printer.api_key:
         return make_client(printer, headers=api_key_header(printer))
     if printer.password is None:
         return make_client(printer)
-    auth = QuotedDigestAuth(printer.username or "maker", printer.password)
-
-    async def note_challenge(response: httpx.Response) -> None:
-        auth.refused = response.status_code == 401
-        if response.status_code == 401:  # every challenge carries a fresh nonce
-            auth.challenged_at = time.monotonic()
-
-    client = make_client(printer, auth=auth)
-    client.event_hooks["response"].append(note_challenge)
-    return client
+    return make_client(
+        printer, auth=QuotedDigestAuth(printer.username or "maker", printer.password)
+    )
 
 
 class PrusaLinkBackend(HttpBackend):
@@ -100,7 +126,7 @@ class PrusaLinkBackend(HttpBackend):
         self,
         printer: PrinterConfig,
         *,
-        client: httpx.AsyncClient | None = None,
+        client: PrinterClient | None = None,
         storages: Storages | None = None,
     ) -> None:
         super().__init__(printer, client=client or prusalink_client(printer))
@@ -139,7 +165,7 @@ class PrusaLinkBackend(HttpBackend):
             raise
         return kind(printer, client=client, storages=storages)
 
-    def classify(self, response: httpx.Response, what: str) -> errors.PrinterError | None:
+    def classify(self, response: Response, what: str) -> errors.PrinterError | None:
         if response.status_code != 409:
             return None
         detail = error_message(response)
@@ -292,7 +318,7 @@ class PrusaLinkBackend(HttpBackend):
             raise errors.ProtocolError(f"{what}: no name in the answer")
         return entry
 
-    async def _until_listed(self, url: str, what: str) -> httpx.Response | None:
+    async def _until_listed(self, url: str, what: str) -> Response | None:
         """GET `url`, again while it is 404 (up to `appear_attempts`); None if it stays so."""
         for attempt in range(self.appear_attempts):
             response = await self.request("GET", url, what, accept=(404,))

@@ -1,0 +1,388 @@
+"""One printer's HTTP client: aiohttp with the printer's waits, TLS and auth, no proxy,
+and the ONE place where transport failures become `link_sync.errors` exceptions.
+
+Every request reads its whole answer into a `Response` before it returns (answers
+are small JSON documents); downloads stream into a file instead (`download_to`).
+Upload bodies stream from disk with a known length.
+
+Why aiohttp: per request it costs about a third of the CPU httpx did
+(`bench/request_bench.py`), which is what bounds a farm already in sync and
+`watch` polling hundreds of printers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import logging
+import math
+import ssl
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from link_sync import __version__, errors, redact
+from link_sync.backends import tls
+
+if TYPE_CHECKING:
+    from link_sync.backends.base import ProgressCallback
+    from link_sync.config import PrinterConfig
+
+log = logging.getLogger("link_sync.http")
+
+CHUNK_SIZE = 64 * 1024
+USER_AGENT = f"link-sync/{__version__}"
+#: How long an idle connection is kept for the next request. Longer than `watch`'s
+#: default poll interval (5 s), so a poll reuses its connection instead of opening
+#: a new one each time (2/3 of a poll's CPU).
+KEEPALIVE_SECONDS = 60.0
+#: The first-contact wait when a printer's config has no `connect_timeout`.
+DEFAULT_CONNECT_TIMEOUT = 10.0
+#: Buddy firmware serves at most 3 connections at once; two leave one for the
+#: printer's own web page or another tool.
+MAX_CONNECTIONS = 2
+
+#: aiohttp rounds waits of 5 s and more up to the next whole second; ours are exact.
+_NEVER_ROUND = 1e9
+
+Middleware = Callable[[aiohttp.ClientRequest, Any], Awaitable[aiohttp.ClientResponse]]
+
+
+class Waits:
+    """How long a printer may stay silent, from its config.
+
+    Until a printer has answered once, every wait (TCP connect, then the first
+    answer) is `first_contact`: `connect_timeout`, or `timeout` if that is shorter.
+    From its first answer on, a request fails when no byte has moved for
+    `inactivity` (`timeout`) while sending or receiving: a slow link keeps going, a
+    hung one does not.
+    """
+
+    def __init__(self, printer: PrinterConfig) -> None:
+        connect = getattr(printer, "connect_timeout", None) or DEFAULT_CONNECT_TIMEOUT
+        self.inactivity = float(printer.timeout)
+        self.first_contact = min(float(connect), self.inactivity)
+        self.before_first_answer = self._timeout(self.first_contact)
+        self.after_first_answer = self._timeout(self.inactivity)
+
+    def _timeout(self, read: float) -> aiohttp.ClientTimeout:
+        # No total: a 2 GB upload at 25 KB/s takes a day and is fine while bytes move.
+        # No pool wait either: a request waits its turn for one of the connections.
+        return aiohttp.ClientTimeout(
+            total=None,
+            connect=None,
+            sock_connect=self.first_contact,
+            sock_read=read,
+            ceil_threshold=_NEVER_ROUND,
+        )
+
+
+class Response:
+    """A printer's whole answer: status, headers and body."""
+
+    __slots__ = ("content", "headers", "method", "reason_phrase", "status_code", "url")
+
+    def __init__(
+        self,
+        status_code: int,
+        reason_phrase: str,
+        headers: CIMultiDictProxy[str],
+        content: bytes,
+        method: str = "GET",
+        url: str = "",
+    ) -> None:
+        self.status_code = status_code
+        self.reason_phrase = reason_phrase
+        self.headers = headers
+        self.content = content
+        self.method = method
+        self.url = url
+
+    def json(self) -> Any:
+        """The body as JSON; `ValueError` if it is not."""
+        return json.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+
+class PrinterClient:
+    """The HTTP client of one printer: at most `MAX_CONNECTIONS`, kept alive, the
+    printer's TLS settings, `auth` (a middleware) or an API key header, and the
+    waits of `Waits`; `-v` logs which wait it is in."""
+
+    def __init__(
+        self,
+        printer: PrinterConfig,
+        *,
+        auth: Middleware | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        redact.register(printer.password, printer.api_key)
+        self.printer_name = printer.name
+        self.waits = Waits(printer)
+        self.auth = auth
+        #: the printer has sent an answer (a status line) on this client
+        self.answered = False
+        self._base = printer.base_url.rstrip("/")
+        self._headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        self._tls = tls.tls_settings(printer)
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        """The session, made on first use: aiohttp wants a running event loop for it."""
+        if self._closed:
+            raise RuntimeError(f"{self.printer_name}: the printer's client is closed")
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=MAX_CONNECTIONS,
+                keepalive_timeout=KEEPALIVE_SECONDS,
+                # Raises tls.TlsSetupError for a `ca_file:` that cannot be loaded.
+                ssl=tls.connector_ssl(self._tls),
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers=self._headers,
+                middlewares=(self.auth,) if self.auth is not None else (),
+                cookie_jar=aiohttp.DummyCookieJar(),  # an API client, not a browser
+                trust_env=False,  # never send printer traffic through a proxy from the env
+            )
+        return self._session
+
+    def _timeout(self) -> aiohttp.ClientTimeout:
+        if self.answered:
+            return self.waits.after_first_answer
+        log.debug(
+            "%s: waiting at most %g s to connect and for a first answer (connect_timeout)",
+            self.printer_name,
+            self.waits.first_contact,
+        )
+        return self.waits.before_first_answer
+
+    def _url(self, path: str, params: Mapping[str, str] | None) -> URL:
+        # Paths arrive percent-encoded (`urls.quote_path`); sent exactly as they are.
+        url = URL(self._base + path, encoded=True)
+        return url.extend_query(params) if params else url
+
+    def _note_answer(self, method: str, url: URL, status: int) -> None:
+        if not self.answered:
+            self.answered = True
+            log.debug(
+                "%s: answered; from now on a request fails after %g s without a byte "
+                "moving (timeout)",
+                self.printer_name,
+                self.waits.inactivity,
+            )
+        # Method, URL and status only: headers carry credentials and are never logged.
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %d", method, url, status)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        content: bytes | AsyncIterable[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Send one request and read its whole answer. `what` names the action in
+        messages ("read status"); a transport failure raises the `PrinterError` it means."""
+        url = self._url(path, params)
+        timeout = self._timeout()
+        body: _WatchedBody | None = None
+        data: bytes | AsyncIterable[bytes] | None = content
+        with _translate_errors(what, self, timeout) as deadline:
+            session = self._open_session()
+            if content is not None and not isinstance(content, bytes):
+                body = _WatchedBody(content, deadline, self.waits.inactivity)
+                data = body.chunks()
+            try:
+                wait = deadline.scope() if body is not None else contextlib.nullcontext()
+                async with (
+                    wait,
+                    session.request(
+                        method, url, data=data, headers=headers, timeout=timeout
+                    ) as answer,
+                ):
+                    self._note_answer(method, url, answer.status)
+                    payload = await answer.read()
+            except BaseException:
+                if body is not None and body.local_error is not None:
+                    # The master file, not the printer: the caller reports it as such.
+                    raise body.local_error from None
+                raise
+        return Response(answer.status, answer.reason or "", answer.headers, payload, method, path)
+
+    async def download_to(
+        self,
+        path: str,
+        what: str,
+        target: BinaryIO,
+        progress: ProgressCallback | None = None,
+    ) -> tuple[Response, int]:
+        """GET `path` into `target` chunk by chunk: (the answer, bytes written). A failed
+        answer's body is read into the `Response` and nothing is written."""
+        url = self._url(path, None)
+        timeout = self._timeout()
+        written = 0
+        with _translate_errors(what, self, timeout):
+            session = self._open_session()
+            async with session.get(url, timeout=timeout) as answer:
+                self._note_answer("GET", url, answer.status)
+                if answer.status >= 400:
+                    payload = await answer.read()
+                else:
+                    payload = b""
+                    async for chunk in answer.content.iter_chunked(CHUNK_SIZE):
+                        target.write(chunk)
+                        written += len(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
+        response = Response(
+            answer.status, answer.reason or "", answer.headers, payload, "GET", path
+        )
+        return response, written
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class _Deadline:
+    """The wait for a streamed upload body: it ends when no chunk has gone out for
+    `inactivity` seconds (aiohttp's own waits cover connecting and reading only)."""
+
+    def __init__(self) -> None:
+        self._scope: asyncio.Timeout | None = None
+        self.expired = False
+
+    def scope(self) -> asyncio.Timeout:
+        self._scope = asyncio.timeout(None)
+        return self._scope
+
+    def extend(self, seconds: float | None) -> None:
+        if self._scope is not None:
+            when = None if seconds is None else asyncio.get_running_loop().time() + seconds
+            self._scope.reschedule(when)
+
+    def fired(self) -> bool:
+        return self._scope is not None and self._scope.expired()
+
+
+class _WatchedBody:
+    """An upload body that pushes the deadline forward with every chunk, and keeps an
+    error reading the local file apart from the printer's failures."""
+
+    def __init__(self, source: AsyncIterable[bytes], deadline: _Deadline, wait: float) -> None:
+        self._source = source
+        self._deadline = deadline
+        self._wait = wait
+        self.local_error: OSError | None = None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        iterator = aiter(self._source)
+        while True:
+            self._deadline.extend(self._wait)
+            try:
+                chunk = await anext(iterator)
+            except StopAsyncIteration:
+                break
+            except OSError as exc:
+                self.local_error = exc
+                raise
+            yield chunk
+        # All sent: from here aiohttp's read wait covers the printer's answer.
+        self._deadline.extend(None)
+
+
+class _translate_errors:
+    """Map aiohttp's failures to the error tree, once.
+
+    A wait that ends without a byte (`NoAnswer`) is a hung or absent printer and is
+    not retried; a connection that breaks (`Unreachable`) is, as is a refused one:
+    a printer rebooting or at its connection limit refuses for a moment.
+    """
+
+    def __init__(self, what: str, client: PrinterClient, timeout: aiohttp.ClientTimeout) -> None:
+        self.what = what
+        self.client = client
+        self.timeout = timeout
+        self.deadline = _Deadline()
+
+    def __enter__(self) -> _Deadline:
+        return self.deadline
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        if exc is None or not isinstance(exc, Exception) or isinstance(exc, errors.PrinterError):
+            return
+        if isinstance(exc, OSError) and not isinstance(exc, aiohttp.ClientError):
+            return  # a local file error (see _WatchedBody), passed on as it is
+        error = _error_for(exc, self.what, self.client, self.timeout, self.deadline)
+        if error is not None:
+            raise error from exc
+
+
+def _error_for(
+    exc: Exception,
+    what: str,
+    client: PrinterClient,
+    timeout: aiohttp.ClientTimeout,
+    deadline: _Deadline,
+) -> errors.PrinterError | None:
+    """The error `exc` means, or None for one that is not the printer's (a bug)."""
+    if isinstance(exc, tls.TlsSetupError):
+        return errors.AuthFailed(f"{what}: {exc}")
+    if isinstance(exc, aiohttp.ServerFingerprintMismatch):
+        # Not retryable and not "unreachable": the printer answered, but is not the
+        # one we trust, so no credentials were (or will be) sent to it.
+        return errors.AuthFailed(
+            f"{what}: TLS certificate does not match the configured fingerprint "
+            f"(the printer presented sha256 {exc.got.hex() or 'nothing'}); "
+            "nothing was sent to it"
+        )
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cause = exc.certificate_error
+        detail = getattr(cause, "verify_message", None) or "verification failed"
+        return errors.AuthFailed(
+            f"{what}: TLS certificate not trusted: {detail} ({tls.NOT_TRUSTED_HINT})"
+        )
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return errors.NoAnswer(f"{what}: no answer in {_seconds(timeout.sock_connect)}")
+    if isinstance(exc, aiohttp.SocketTimeoutError):
+        return errors.NoAnswer(f"{what}: no answer in {_seconds(timeout.sock_read)}")
+    if isinstance(exc, TimeoutError):
+        wait = client.waits.inactivity if deadline.fired() else timeout.sock_read
+        return errors.NoAnswer(f"{what}: no answer in {_seconds(wait)}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        code = exc.os_error.errno if exc.os_error is not None else None
+        if code == errno.ECONNREFUSED:
+            return errors.Unreachable(f"{what}: connection refused")
+        if code in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return errors.NoAnswer(f"{what}: no route to host")
+        return errors.Unreachable(f"{what}: connection failed ({_reason(exc.os_error or exc)})")
+    if isinstance(exc, aiohttp.ClientError | ssl.SSLError | ConnectionError):
+        return errors.Unreachable(f"{what}: connection failed ({_reason(exc)})")
+    if isinstance(exc, ValueError):  # a URL aiohttp cannot send
+        return errors.ProtocolError(f"{what}: {_reason(exc)}")
+    return None
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:g} s" if value is not None and math.isfinite(value) else "time"
+
+
+def _reason(exc: BaseException) -> str:
+    return redact.redact(str(exc)) or type(exc).__name__
