@@ -24,7 +24,7 @@ import click
 
 # Only what parsing the command line needs is imported here: `--version`, `--help`
 # and a mistyped option answer at Python's own start-up speed. Each command imports
-# the engine (asyncio, pydantic, httpx, rich) when it runs;
+# the engine (asyncio, pydantic, aiohttp, rich) when it runs;
 # tests/test_cli_startup.py guards that.
 from link_sync import __version__, legacy_cli
 from link_sync.commands.init import printer_type_lines
@@ -264,9 +264,6 @@ def _setup_logging(verbose: bool) -> None:
         # Every secret a backend learns is masked in every log line from the first one
         # on, also in other libraries' records (link-sync's own loggers mask by themselves).
         redact.install(logging.getLogger().handlers)
-        # httpx logs request lines itself at INFO; ours (link_sync.http) are enough.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-        logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
 def use_terminal_ui(as_json: bool, quiet: bool) -> bool:

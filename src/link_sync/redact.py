@@ -8,7 +8,7 @@ secrets in the first place.
 The filter sits on link-sync's own loggers (`logger(name)`), never on the root
 logger or the caller's handlers: a program that imports link-sync keeps its
 logging as it was. The CLI, which owns the process, also puts it on the handlers
-it creates (`install`), so that other libraries' records (httpx) are masked too.
+it creates (`install`), so that other libraries' records (aiohttp, asyncio) are masked too.
 """
 
 from __future__ import annotations
