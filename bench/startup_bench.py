@@ -81,8 +81,10 @@ def first_request(workdir: Path) -> tuple[float, float]:
         f"source: {master}\nprinters:\n  p1:\n    host: 127.0.0.1:{port}\n"
         "    password: maker-pass\n"
     )
-    state = tempfile.mkdtemp(dir=workdir)
-    env = {**os.environ, "LINK_SYNC_STATE_DIR": state}
+    # The default state folder, as most users have it (platformdirs finds it), but
+    # under a fresh XDG_STATE_HOME: a new journal each run, nothing written to ~.
+    env = {k: v for k, v in os.environ.items() if k != "LINK_SYNC_STATE_DIR"}
+    env["XDG_STATE_HOME"] = tempfile.mkdtemp(dir=workdir)
     arrived: list[float] = []
 
     def accept() -> None:

@@ -194,6 +194,7 @@ NOT_ON_THE_PLAN_PATH = (
     "rich",
     "pygments",
     "tomllib",  # a YAML config needs no TOML parser
+    "platformdirs",  # $LINK_SYNC_STATE_DIR names the state folder
     "aiohttp.web",
     "watchfiles",
     "watchdog",

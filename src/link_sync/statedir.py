@@ -6,8 +6,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import platformdirs
-
 from link_sync.errors import UsageError
 
 STATE_DIR_ENV = "LINK_SYNC_STATE_DIR"
@@ -36,4 +34,6 @@ def state_dir(environ: Mapping[str, str]) -> Path:
 
 
 def _default() -> Path:
+    import platformdirs  # only when $LINK_SYNC_STATE_DIR does not say (~1.5 ms to import)
+
     return Path(platformdirs.user_state_dir("link-sync", appauthor=False))
