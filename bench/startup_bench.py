@@ -15,12 +15,18 @@ wall figures.
 
     python bench/startup_bench.py            # 15 runs of each, medians
     python bench/startup_bench.py --runs 30
+    python bench/startup_bench.py --instructions   # one run of each under valgrind
+
+`--instructions` counts the instructions each case executes (valgrind's callgrind;
+`plan` stops at its first connect()): slow, but the same count however busy the
+machine is, so a change of a few milliseconds shows where medians of CPU time cannot.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -69,10 +75,9 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def first_request(workdir: Path) -> tuple[float, float]:
-    """(wall, cpu) from starting `link-sync plan` to the first request bytes arriving."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
+def one_printer_farm(workdir: Path, port: int) -> tuple[Path, dict[str, str]]:
+    """A master folder with one file, a config for one printer on `port`, and the
+    environment to run `link-sync plan` on it."""
     master = workdir / "master"
     master.mkdir(exist_ok=True)
     (master / "a.gcode").write_text("G28\n")
@@ -85,6 +90,13 @@ def first_request(workdir: Path) -> tuple[float, float]:
     # under a fresh XDG_STATE_HOME: a new journal each run, nothing written to ~.
     env = {k: v for k, v in os.environ.items() if k != "LINK_SYNC_STATE_DIR"}
     env["XDG_STATE_HOME"] = tempfile.mkdtemp(dir=workdir)
+    return config, env
+
+
+def first_request(workdir: Path) -> tuple[float, float]:
+    """(wall, cpu) from starting `link-sync plan` to the first request bytes arriving."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    config, env = one_printer_farm(workdir, listener.getsockname()[1])
     arrived: list[float] = []
 
     def accept() -> None:
@@ -112,11 +124,60 @@ def first_request(workdir: Path) -> tuple[float, float]:
     return arrived[0] - start, cpu
 
 
+#: `link-sync` (the console script's `run`) that ends the process at its first connect().
+STOP_AT_FIRST_CONNECT = (
+    "import os, socket, sys\n"
+    "socket.socket.connect = lambda sock, address: os._exit(0)\n"
+    "sys.argv = ['link-sync', *sys.argv[1:]]\n"
+    "from link_sync.cli import run\n"
+    "run()\n"
+)
+
+
+def instructions(argv: list[str], env: dict[str, str] | None = None) -> int:
+    """Instructions `argv` executes, counted by valgrind's callgrind."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count from valgrind:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def count_instructions() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        config, env = one_printer_farm(Path(tmp), 9)  # connect() never happens
+        counts = {
+            "python -c pass": instructions([sys.executable, "-c", "pass"]),
+            "link-sync --version": instructions([*link_sync(), "--version"]),
+            "link-sync --help": instructions([*link_sync(), "--help"]),
+            "plan: first request": instructions(
+                [sys.executable, "-c", STOP_AT_FIRST_CONNECT, "plan", "-c", str(config), "--json"],
+                env,
+            ),
+        }
+    bare = counts["python -c pass"]
+    print(f"{'':24} {'instructions':>14} {'- bare':>14}")
+    for name, count in counts.items():
+        print(f"{name:24} {count:14,} {count - bare:+14,}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions (valgrind) instead"
+    )
     args = parser.parse_args()
     compile_package()
+    if args.instructions:
+        count_instructions()
+        return
     results: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.runs):  # interleaved, so load changes hit every case alike
