@@ -536,10 +536,14 @@ def cmd_transfer(args: argparse.Namespace) -> None:
             theirs.append(
                 measure_transfer(tool="original-0.2.5", printers=n, timeout=3600, **common)
             )
-    model = fit_original(theirs, os.cpu_count() or 1)
-    predicted = model["a"] + model["b"] * -(-args.printers // model["workers"])
+    # `--original-printers ""` measures link-sync alone (no comparison).
+    model = fit_original(theirs, os.cpu_count() or 1) if theirs else None
     measured_full = [r for r in theirs if r.printers == args.printers]
-    original_wall = median_of(measured_full, "wall") if measured_full else predicted
+    original_wall: float | None = None
+    if measured_full:
+        original_wall = median_of(measured_full, "wall")
+    elif model is not None:
+        original_wall = model["a"] + model["b"] * -(-args.printers // model["workers"])
     ours = summary(mine)
     save(
         "transfer",
@@ -559,7 +563,7 @@ def cmd_transfer(args: argparse.Namespace) -> None:
                 "wall_at_n": original_wall,
                 "measured_at_n": bool(measured_full),
             },
-            "speedup": original_wall / ours["wall"],
+            "speedup": original_wall / ours["wall"] if original_wall else None,
             "runs": mine,
         },
     )
@@ -798,7 +802,7 @@ def main() -> None:
     p.add_argument("--latency", type=float, default=20.0)
     p.add_argument("--shards", type=int, default=1, help="emulator processes")
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--original-printers", type=lambda s: [int(x) for x in s.split(",")],
+    p.add_argument("--original-printers", type=lambda s: [int(x) for x in s.split(",") if x],
                    default=[2, 4], help="farm sizes the original runs on (comma list)")  # fmt: skip
     p.add_argument("--original-repeat", type=int, default=1)
     p.set_defaults(func=cmd_transfer)
