@@ -31,6 +31,7 @@ from link_sync.journal import Journal, JournalEntry
 from link_sync.model import (
     LocalFile,
     Op,
+    PrinterInfo,
     PrinterState,
     PrinterStatus,
     RemoteEntry,
@@ -351,14 +352,13 @@ class PrinterRun:
         name = self.printer.name
         self.observer.printer_state(name, "connecting")
         self._backend = await self._retrying("connect", self._open)
-        info = await self._retrying("connect", self.backend.probe)
+        info, status = await self._probe_and_status()
         self.result.kind = info.kind
         self.result.model = info.model
         self.result.firmware = info.firmware
         self.result.free_space = info.free_space
         if self.targets is not None:
             self._route(info.kind, info.model, info.nozzle_diameter)
-        status = await self._retrying("read status", self.backend.status)
         state = self.result.state = PrinterState(status.state)
         self.result.job = status.job_path
         self.result.job_progress = status.job_progress
@@ -420,6 +420,19 @@ class PrinterRun:
             self.result.status = SyncStatus.BUSY
         else:
             self.result.status = SyncStatus.SYNCED
+
+    async def _probe_and_status(self) -> tuple[PrinterInfo, PrinterStatus]:
+        """What the printer is and what it is doing, asked at once: two requests on its
+        two connections cost one round trip. The probe's failure is the one reported."""
+        status = asyncio.ensure_future(self._retrying("read status", self.backend.status))
+        try:
+            info = await self._retrying("connect", self.backend.probe)
+        except BaseException:
+            status.cancel()
+            with contextlib.suppress(BaseException):
+                await status
+            raise
+        return info, await status
 
     @property
     def _opens_preview(self) -> bool:
@@ -558,19 +571,41 @@ class PrinterRun:
             room_made = await self._make_room(plan)
             pending = self._fitting_order(pending)
         uploaded: list[str] = []
-        while pending:
-            action = pending.pop(0)
-            self.observer.printer_state(name, "uploading")
-            try:
-                if await self._transfer(action):
+        # The check of the file just sent runs while the next one is sent: one round
+        # trip less per file (the printer takes one upload at a time, but answers a
+        # read on its second connection meanwhile).
+        checking: tuple[Action, asyncio.Future[bool]] | None = None
+
+        async def checked() -> None:
+            nonlocal checking
+            if checking is not None:
+                (action, check), checking = checking, None
+                if await check:
                     uploaded.append(action.path)
-            except errors.StorageFull as exc:
-                if not room_made and plan.deletes:
-                    room_made = await self._make_room(plan)
-                    pending = self._fitting_order([action, *pending])
-                    continue
-                await self._not_sent([action, *pending], exc)
-                break
+
+        try:
+            while pending:
+                action = pending.pop(0)
+                self.observer.printer_state(name, "uploading")
+                try:
+                    sent = await self._upload(action)
+                except errors.StorageFull as exc:
+                    await checked()
+                    if not room_made and plan.deletes:
+                        room_made = await self._make_room(plan)
+                        pending = self._fitting_order([action, *pending])
+                        continue
+                    await self._not_sent([action, *pending], exc)
+                    break
+                await checked()
+                if sent:
+                    checking = (action, asyncio.ensure_future(self._check(action)))
+            await checked()
+        finally:
+            if checking is not None:  # the printer failed us meanwhile; its error counts
+                checking[1].cancel()
+                with contextlib.suppress(BaseException):
+                    await checking[1]
         return uploaded, room_made
 
     def _fitting_order(self, actions: Sequence[Action]) -> list[Action]:
@@ -680,8 +715,9 @@ class PrinterRun:
             return
         self._succeeded(action)
 
-    async def _transfer(self, action: Action) -> bool:
-        """Send one file and check it arrived; False when that failed (and is reported)."""
+    async def _upload(self, action: Action) -> bool:
+        """Send one file; False when that failed (and is reported). `_check` then
+        decides whether it arrived."""
         assert action.local is not None
         local = action.local
         remote_path = self._remote_path(action.path)
@@ -700,7 +736,6 @@ class PrinterRun:
 
         try:
             await self._retrying(f"upload {action.path}", attempt, restart=action)
-            entry = await self._verify(action, remote_path)
         except errors.StorageFull:
             raise  # the caller makes room or stops sending (`_send`)
         except errors.PrinterError as exc:
@@ -709,7 +744,18 @@ class PrinterRun:
         except OSError as exc:
             self._failed(action, errors.Refused(f"cannot read the master file: {exc}"))
             return False
-        await self._record(local, entry)
+        return True
+
+    async def _check(self, action: Action) -> bool:
+        """An upload counts once the printer shows the file at its size; then it is
+        recorded and reported. False when it does not (reported as failed)."""
+        assert action.local is not None
+        try:
+            entry = await self._verify(action, self._remote_path(action.path))
+        except errors.PrinterError as exc:
+            self._failed(action, await self._explain_busy(action, exc))
+            return False
+        await self._record(action.local, entry)
         self._succeeded(action)
         return True
 

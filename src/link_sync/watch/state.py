@@ -474,7 +474,8 @@ class FarmObserver(Observer):
 
     def __init__(self, farm: FarmState) -> None:
         self.farm = farm
-        self._started: dict[str, float] = {}  # transfer start, monotonic
+        #: (printer, path) -> when its transfer began, monotonic
+        self._started: dict[tuple[str, str], float] = {}
 
     def printer_started(self, name: str) -> None:
         self.farm.update_printer(name, activity="connecting", error=None)
@@ -499,7 +500,7 @@ class FarmObserver(Observer):
             self.farm.event(name, "failed", path=problem.path, error=problem.reason)
 
     def transfer_started(self, name: str, action: Action) -> None:
-        self._started[name] = time.monotonic()
+        self._started[(name, action.path)] = time.monotonic()
         self.farm.update_printer(name, transfer=Transfer(action.path, action.bytes))
         self.farm.event(name, "upload_started", path=action.path, bytes=action.bytes)
 
@@ -511,17 +512,23 @@ class FarmObserver(Observer):
 
     def action_done(self, name: str, result: ActionResult) -> None:
         view = self.farm.printers[name]
+        started = self._started.pop((name, result.path), None)
+        # An upload is checked while the next file is already being sent: only the
+        # transfer of this file ends here.
+        ended: dict[str, Any] = {}
+        if view.transfer is not None and view.transfer.path == result.path:
+            ended["transfer"] = None
         if not result.ok:
-            self.farm.update_printer(name, transfer=None)
+            if ended:
+                self.farm.update_printer(name, **ended)
             self.farm.event(name, "failed", path=result.path, error=result.error)
             return
         if result.op not in ("upload", "replace", "delete"):
             return
-        started = self._started.pop(name, None)
         seconds = None if started is None else time.monotonic() - started
         self.farm.update_printer(
             name,
-            transfer=None,
+            **ended,
             pending_files=max(view.pending_files - 1, 0),
             pending_bytes=max(view.pending_bytes - result.bytes, 0),
         )
