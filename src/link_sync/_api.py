@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import gc
 import os
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -178,28 +179,31 @@ class _SpacedGcPasses:
     A run over 50 printers x 1,000 files holds ~100,000 listing objects, and Python's
     default young-generation threshold (700) has the collector walk them ~370 times:
     0.18 s of a 2 s run. A run leaves little cyclic garbage (an upload's chunks are freed
-    by reference counting: 300 MB sent with the collector off left RSS unchanged), so
-    a 50,000-object young generation costs memory only in passing. Runs in one process
-    may overlap (`sync_async` in tasks): the first sets it, the last one out puts back
-    what was there before.
+    by reference counting: 300 MB sent through httpx with the collector off left RSS
+    unchanged), so a 50,000-object young generation costs memory only in passing. Runs
+    in one process may overlap (`sync_async` in tasks, `sync` in threads): the first sets it, the last
+    one out puts back what was there before.
     """
 
     def __init__(self) -> None:
         self._runs = 0
         self._saved = gc.get_threshold()
+        self._lock = threading.Lock()
 
     @contextlib.contextmanager
     def __call__(self) -> Iterator[None]:
-        if self._runs == 0:
-            self._saved = gc.get_threshold()
-            gc.set_threshold(*RUN_GC_THRESHOLDS)
-        self._runs += 1
+        with self._lock:
+            if self._runs == 0:
+                self._saved = gc.get_threshold()
+                gc.set_threshold(*RUN_GC_THRESHOLDS)
+            self._runs += 1
         try:
             yield
         finally:
-            self._runs -= 1
-            if self._runs == 0:
-                gc.set_threshold(*self._saved)
+            with self._lock:
+                self._runs -= 1
+                if self._runs == 0:
+                    gc.set_threshold(*self._saved)
 
 
 spaced_gc_passes = _SpacedGcPasses()
