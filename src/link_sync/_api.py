@@ -177,12 +177,12 @@ class _SpacedGcPasses:
     """Collect cyclic garbage less often while a run goes on; restored after the last.
 
     A run over 50 printers x 1,000 files holds ~100,000 listing objects, and Python's
-    default young-generation threshold (700) has the collector walk them ~370 times:
-    0.18 s of a 2 s run. A run leaves little cyclic garbage (an upload's chunks are freed
-    by reference counting: 300 MB sent through httpx with the collector off left RSS
-    unchanged), so a 50,000-object young generation costs memory only in passing. Runs
-    in one process may overlap (`sync_async` in tasks, `sync` in threads): the first sets it, the last
-    one out puts back what was there before.
+    default young-generation threshold (700) has the collector walk them ~160 times:
+    0.1 s of a 1 s run. A run leaves little cyclic garbage (an upload's chunks are freed
+    by reference counting: 2 x 300 MB sent with the collector off left RSS unchanged),
+    so a 50,000-object young generation costs memory only in passing. Runs in one
+    process may overlap (`sync_async` in tasks, `sync` in threads): the first sets it,
+    the last one out puts back what was there before.
     """
 
     def __init__(self) -> None:
