@@ -129,3 +129,27 @@ async def test_a_run_that_finds_the_farm_in_sync_reads_the_journal_once_per_prin
     # one read of each printer's records; nothing written, no statement per file
     assert len(statements) == 3, statements
     assert all(s.lstrip().upper().startswith("SELECT") for s in statements), statements
+
+
+async def test_names_are_checked_as_the_printer_would_store_them_below_the_destination(
+    farm_factory: Any, master: Master, tmp_path: Path
+) -> None:
+    # 146 bytes: fits Buddy's 168-byte URL at the storage root, not 21 bytes further down
+    name = "x" * 140 + ".gcode"
+    master.write(name, b"G1\n")
+    master.write("ok.gcode", b"G1\n")
+    farm = await farm_factory(
+        [PrinterSpec("root", profile="mk4"), PrinterSpec("deep", profile="mk4")]
+    )
+    config = farm.config(source=master.root)
+    config["printers"]["deep"]["destination"] = "/prints/deeper/folder"
+    result = await link_sync.sync_async(
+        link_sync.Config(**config), state_dir=tmp_path / "state", retry=FAST_RETRY
+    )
+    by_name = {p.name: p for p in result.printers}
+    assert by_name["root"].status == "synced", by_name["root"].to_json()
+    assert sorted(farm["root"].files()) == sorted([name, "ok.gcode"])
+    refused = [a for a in by_name["deep"].actions if not a.ok]
+    assert [a.path for a in refused] == [name]
+    assert refused[0].error is not None and "too long" in refused[0].error
+    assert sorted(farm["deep"].files()) == ["prints/deeper/folder/ok.gcode"]

@@ -476,10 +476,13 @@ class PrinterRun:
             unreadable=self.unreadable,
         )
         journal = self.journal.entries(self.journal_key) if self.journal is not None else {}
+        # Every master file on every printer: the lookups are taken out of the loop.
+        check_name = self.backend.check_name
+        prefix = f"{self.destination}/" if self.destination else ""
         problems = {
             f.path: reason
             for f in self.files
-            if (reason := self.backend.check_name(self._remote_path(f.path))) is not None
+            if (reason := check_name(prefix + f.path)) is not None
         }
         local_hashes: dict[tuple[str, str], str] = {}
         stats: dict[str, RemoteEntry | None] = {}
