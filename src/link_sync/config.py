@@ -19,6 +19,7 @@ Secret values (passwords, API keys, the HTTP token) never appear in a message or
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -633,6 +634,7 @@ def select_printers(
     return [printer for name, printer in config.printers.items() if name in wanted]
 
 
+@functools.lru_cache(maxsize=4096)  # `base_url` asks for it often: at load, per request path
 def normalize_host(host: str) -> str:
     """`host`, `host:port` or `http(s)://host[:port]` → a base URL; ValueError says why not."""
     text = host.strip()
