@@ -7,6 +7,8 @@ transfer in progress"); digest auth in RFC 2069 form, nonces valid for 300 s.
 
 from __future__ import annotations
 
+import functools
+
 from link_sync.backends.base import Capabilities
 from link_sync.backends.names import CONTROL, NameRules
 from link_sync.backends.prusalink import PrusaLinkBackend
@@ -19,6 +21,7 @@ CAPABILITIES = Capabilities(case_insensitive=True, extensions=PRINT_EXTENSIONS)
 MAX_URL_BYTES = 168
 
 
+@functools.cache  # one object per storage: `names.check` caches by identity
 def name_rules(storage: str) -> NameRules:
     """FAT's rules, and the firmware's URL limit for files on `storage`."""
     return NameRules(

@@ -16,7 +16,9 @@ from link_sync.backends.urls import quote_path
 CONTROL = frozenset(chr(c) for c in range(32))
 
 
-@dataclass(frozen=True, slots=True)
+# eq=False: rules are compared (and hashed, as `check`'s cache key) by identity; each
+# backend holds one object per storage, so the cache finds it without comparing fields.
+@dataclass(frozen=True, slots=True, eq=False)
 class NameRules:
     """A printer's limits on the names in a path; each message says why, to the user.
 

@@ -140,7 +140,7 @@ class PrusaLinkBackend(HttpBackend):
     @staticmethod
     def rules_for(storage: str) -> NameRules:
         """The names the printer takes on `storage` (Buddy's depend on its URL length)."""
-        return NameRules()
+        return _ANY_NAME
 
     @classmethod
     async def open(cls, printer: PrinterConfig) -> PrusaLinkBackend:
@@ -402,6 +402,9 @@ class PrusaLinkBackend(HttpBackend):
         if auth.refused or time.monotonic() - auth.challenged_at > self.nonce_lifetime:
             await self.request("GET", "/api/v1/status", "read status")
             auth.challenged_at = time.monotonic()
+
+
+_ANY_NAME = NameRules()
 
 
 class _StorageReader(PrusaLinkBackend):
