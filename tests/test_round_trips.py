@@ -126,3 +126,17 @@ async def test_a_file_that_does_not_arrive_whole_fails_alone(
 
 def _fields(entry: Any) -> dict[str, Any]:
     return {name: getattr(entry, name) for name in entry.__dataclass_fields__}
+
+
+async def test_the_state_the_uploads_left_is_read_while_the_last_is_checked(
+    farm_factory: Any, master: Master
+) -> None:
+    master.write("a.gcode", b"G1 X1\n" * 20_000)
+    farm = await farm_factory([PrinterSpec("mk4")])
+    watched, result = await _sync(farm, master)
+    assert result.exit_code == 0, result.to_json()
+    statuses = [running for label, running in watched.starts if label == "status"]
+    assert len(statuses) == 2  # before the plan, and after the upload (the preview)
+    assert "stat a.gcode" in statuses[1] or any(
+        label == "stat a.gcode" and "status" in running for label, running in watched.starts
+    )

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from link_sync import errors, redact
 from link_sync.backends import open_backend
@@ -327,6 +327,8 @@ class PrinterRun:
         self.journal_key = ""
         #: the destination folder showed entries, so it exists
         self.destination_listed = False
+        #: the state read after the last upload, while that upload is checked
+        self._state_after_uploads: asyncio.Future[PrinterStatus] | None = None
 
     async def run(self) -> PrinterResult:
         try:
@@ -537,17 +539,23 @@ class PrinterRun:
             # printer without the file, so it is never done.
             transfers = sorted(transfers, key=lambda a: a.op == Op.REPLACE)
         uploaded, room_made = await self._send(plan, transfers)
+        after_uploads, self._state_after_uploads = self._state_after_uploads, None
         status: PrinterStatus | None = None
         if uploaded and self._opens_preview:
             # A Buddy printer opens the preview of the first file uploaded to it; if that
             # screen asks a question, the printer is ATTENTION until someone answers.
-            status = await self._retrying("read status", self.backend.status)
+            if after_uploads is not None:
+                status = await after_uploads
+            else:
+                status = await self._retrying("read status", self.backend.status)
             self.result.state = PrinterState(status.state)
             if self.result.state == PrinterState.ATTENTION:
                 self._screen_asks(status, uploaded)
                 if plan.deletes:
                     self.result.notes.append("deletes postponed: the printer is ATTENTION")
                 return
+        else:
+            await _cancelled(after_uploads)  # nothing arrived: the state is as it was
         if self.result.failed:
             if plan.deletes and not room_made:
                 self.result.notes.append("deletes postponed: not every upload succeeded")
@@ -603,12 +611,20 @@ class PrinterRun:
                 await checked()
                 if sent:
                     checking = (action, asyncio.ensure_future(self._check(action)))
+            if checking is not None and self._opens_preview:
+                # What the uploads left on a Buddy printer's screen is read while the
+                # last one is checked (`_execute` looks at it).
+                self._state_after_uploads = asyncio.ensure_future(
+                    self._retrying("read status", self.backend.status)
+                )
             await checked()
+        except BaseException:
+            await _cancelled(self._state_after_uploads)
+            self._state_after_uploads = None
+            raise
         finally:
             if checking is not None:  # the printer failed us meanwhile; its error counts
-                checking[1].cancel()
-                with contextlib.suppress(BaseException):
-                    await checking[1]
+                await _cancelled(checking[1])
         return uploaded, room_made
 
     def _fitting_order(self, actions: Sequence[Action]) -> list[Action]:
@@ -869,6 +885,14 @@ class PrinterRun:
 
     def _remote_path(self, relative: str) -> str:
         return f"{self.destination}/{relative}" if self.destination else relative
+
+
+async def _cancelled(task: asyncio.Future[Any] | None) -> None:
+    """Cancel a side request that is no longer wanted, and let it finish."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
 
 
 def _check_unchanged(local: LocalFile) -> None:
