@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import NamedTuple
 
 from link_sync.errors import JournalError
+from link_sync.model import slot_setters
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
@@ -71,6 +72,39 @@ class JournalEntry:
     remote_mtime: float | None = None  # the printer's m_timestamp seen after the upload
     remote_size: int | None = None
     uploaded_at: float = field(default_factory=time.time)
+
+
+_J_PATH, _J_SIZE, _J_MTIME, _J_HASH, _J_REMOTE_MTIME, _J_REMOTE_SIZE, _J_AT = slot_setters(
+    JournalEntry,
+    "path",
+    "local_size",
+    "local_mtime_ns",
+    "content_hash",
+    "remote_mtime",
+    "remote_size",
+    "uploaded_at",
+)
+
+
+def journal_entry(
+    path: str,
+    local_size: int,
+    local_mtime_ns: int,
+    content_hash: str | None,
+    remote_mtime: float | None,
+    remote_size: int | None,
+    uploaded_at: float,
+) -> JournalEntry:
+    """`JournalEntry(...)` from one row (`_COLUMNS`), for reading a printer's records."""
+    entry: JournalEntry = object.__new__(JournalEntry)
+    _J_PATH(entry, path)
+    _J_SIZE(entry, local_size)
+    _J_MTIME(entry, local_mtime_ns)
+    _J_HASH(entry, content_hash)
+    _J_REMOTE_MTIME(entry, remote_mtime)
+    _J_REMOTE_SIZE(entry, remote_size)
+    _J_AT(entry, uploaded_at)
+    return entry
 
 
 class CachedTarget(NamedTuple):
@@ -142,7 +176,7 @@ class Journal:
             rows = db.execute(
                 f"SELECT {_COLUMNS} FROM uploads WHERE printer_key = ?", (printer_key,)
             ).fetchall()
-        return {row[0]: JournalEntry(*row) for row in rows}
+        return {row[0]: journal_entry(*row) for row in rows}
 
     def record(self, printer_key: str, entry: JournalEntry) -> None:
         """Remember one file; durable when this returns."""

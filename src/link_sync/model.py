@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 #: Extensions of files a printer can print, lower case, with the dot.
 PRINT_EXTENSIONS: frozenset[str] = frozenset({".gcode", ".bgcode", ".g", ".gc", ".gco", ".bgc"})
@@ -58,9 +60,9 @@ class RemoteEntry:
         return self.path.rsplit("/", 1)[-1]
 
     def with_path(self, path: str) -> RemoteEntry:
-        """This entry under another path: `dataclasses.replace` at half its cost
-        (a listing of 50,000 entries is made relative to the managed folder)."""
-        return RemoteEntry(
+        """This entry under another path: `dataclasses.replace` at a fraction of its
+        cost (a listing of 50,000 entries is made relative to the managed folder)."""
+        return remote_entry(
             path,
             self.is_dir,
             self.size,
@@ -71,6 +73,55 @@ class RemoteEntry:
             self.print_file,
             self.download_ref,
         )
+
+
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
+    """The slot descriptors' setters of a frozen slots dataclass, for a hand-written
+    constructor: they skip the generated `__init__`'s `object.__setattr__` per field,
+    half the cost of building an object (a run builds one per listed file and journal
+    row: 100,000 on 50 printers of 1,000 files). `tests/test_model.py` checks that such
+    a constructor sets every field, so a field added later cannot be forgotten."""
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
+_new = object.__new__
+_PATH, _IS_DIR, _SIZE, _MTIME, _HASH, _SHORT, _RO, _PRINT, _DOWNLOAD = slot_setters(
+    RemoteEntry,
+    "path",
+    "is_dir",
+    "size",
+    "mtime",
+    "content_hash",
+    "short_path",
+    "read_only",
+    "print_file",
+    "download_ref",
+)
+
+
+def remote_entry(
+    path: str,
+    is_dir: bool,
+    size: int | None,
+    mtime: float | None,
+    content_hash: str | None,
+    short_path: str | None,
+    read_only: bool,
+    print_file: bool,
+    download_ref: str | None,
+) -> RemoteEntry:
+    """`RemoteEntry(...)` with every field given, in order, for the listings' hot path."""
+    entry: RemoteEntry = _new(RemoteEntry)
+    _PATH(entry, path)
+    _IS_DIR(entry, is_dir)
+    _SIZE(entry, size)
+    _MTIME(entry, mtime)
+    _HASH(entry, content_hash)
+    _SHORT(entry, short_path)
+    _RO(entry, read_only)
+    _PRINT(entry, print_file)
+    _DOWNLOAD(entry, download_ref)
+    return entry
 
 
 @dataclass(frozen=True, slots=True)

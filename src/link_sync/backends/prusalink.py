@@ -29,7 +29,7 @@ from link_sync.backends.http import (
 )
 from link_sync.backends.names import NameRules
 from link_sync.backends.urls import quote_path
-from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry
+from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry, remote_entry
 
 if TYPE_CHECKING:
     from aiohttp import ClientRequest, ClientResponse
@@ -433,27 +433,39 @@ def _storage_id(storage: dict[str, Any]) -> str:
 
 
 def _entry(parent: str, parent_request: str, child: dict[str, Any]) -> RemoteEntry | None:
-    """A listing's (or a file info's) entry; None if it has no usable name."""
-    display = child.get("display_name") or child.get("name")
-    short = child.get("name") or display
-    if not isinstance(display, str) or not display or not isinstance(short, str):
+    """A listing's (or a file info's) entry; None if it has no usable name.
+
+    Runs once per file and printer (50,000 times on 50 printers of 1,000 files):
+    each field is looked up once, and the entry is built by `remote_entry`.
+    """
+    get = child.get
+    short = get("name")
+    display = get("display_name") or short
+    if not short:
+        short = display
+    if not display or type(display) is not str or type(short) is not str:
         return None
-    kind = child.get("type")
+    kind = get("type")
     is_dir = kind == "FOLDER"
-    size = child.get("size")
-    mtime = child.get("m_timestamp")
-    refs = child.get("refs")
-    download = refs.get("download") if isinstance(refs, dict) else None
-    return RemoteEntry(
-        path=f"{parent}/{display}" if parent else display,
-        is_dir=is_dir,
-        size=size if isinstance(size, int) and not is_dir else None,
-        mtime=float(mtime) if isinstance(mtime, int | float) else None,
-        short_path=f"{parent_request}/{short}" if parent_request else short,
-        read_only=bool(child.get("ro") or child.get("read_only")),
-        print_file=is_dir or kind == "PRINT_FILE",
-        download_ref=download if isinstance(download, str) and download else None,
+    size = get("size")
+    mtime: Any = get("m_timestamp")
+    refs = get("refs")
+    download = refs.get("download") if type(refs) is dict else None
+    return remote_entry(
+        f"{parent}/{display}" if parent else display,
+        is_dir,
+        size if type(size) is int and not is_dir else None,
+        float(mtime) if type(mtime) in _NUMBER else None,
+        None,
+        f"{parent_request}/{short}" if parent_request else short,
+        bool(get("ro") or get("read_only")),
+        is_dir or kind == "PRINT_FILE",
+        download if type(download) is str and download else None,
     )
+
+
+#: JSON numbers as `json` decodes them (bool, a subclass of int, is not one)
+_NUMBER = (int, float)
 
 
 def _nozzle(value: object) -> float | None:
