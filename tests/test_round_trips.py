@@ -140,3 +140,18 @@ async def test_the_state_the_uploads_left_is_read_while_the_last_is_checked(
     assert "stat a.gcode" in statuses[1] or any(
         label == "stat a.gcode" and "status" in running for label, running in watched.starts
     )
+
+
+async def test_without_a_journal_the_printers_files_are_asked_about_two_at_a_time(
+    farm_factory: Any, master: Master
+) -> None:
+    for index in range(6):
+        master.write(f"part-{index}.gcode", f"G1 ; {index}\n".encode() * 1_000)
+    farm = await farm_factory([PrinterSpec("mk4")])
+    await _sync(farm, master)  # the files go on; no journal keeps them
+    watched, result = await _sync(farm, master)
+    assert result.exit_code == 0, result.to_json()
+    assert result.printers[0].unchanged == 6  # recognised, not sent again
+    stats = [(label, running) for label, running in watched.starts if label.startswith("stat ")]
+    assert len(stats) == 6  # Buddy lists no sizes: each file is asked about once
+    assert any(any(r.startswith("stat ") for r in running) for _, running in stats)

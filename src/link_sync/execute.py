@@ -503,13 +503,30 @@ class PrinterRun:
                 break
             for file, algorithm in plan.needs_hash:
                 local_hashes[(file.path, algorithm)] = await self.hashes.get(file, algorithm)
-            for path in plan.needs_stat:
-                # None: gone since the listing, so the plan treats it as missing.
+            await self._stat_all(plan.needs_stat, stats)
+        await self._remember_confirmed(plan)
+        return plan
+
+    async def _stat_all(self, paths: Sequence[str], stats: dict[str, RemoteEntry | None]) -> None:
+        """Ask the printer about each of `paths`, two at a time: a printer has two
+        connections, and a farm whose journal is gone asks about every file it holds.
+        None: gone since the listing, so the plan treats it as missing."""
+        pending = iter(paths)
+
+        async def ask() -> None:
+            for path in pending:
                 stats[path] = await self._retrying(
                     f"read {path}", functools.partial(self.backend.stat, self._remote_path(path))
                 )
-        await self._remember_confirmed(plan)
-        return plan
+
+        askers = [asyncio.ensure_future(ask()), asyncio.ensure_future(ask())]
+        try:
+            await asyncio.gather(*askers)
+        except BaseException:  # the first failure is the printer's; the other one stops
+            for asker in askers:
+                asker.cancel()
+            await asyncio.gather(*askers, return_exceptions=True)
+            raise
 
     async def _remember_confirmed(self, plan: Plan) -> None:
         """Files found identical go into the journal, so the next run need not ask."""
