@@ -430,9 +430,7 @@ class PrinterRun:
         try:
             info = await self._retrying("connect", self.backend.probe)
         except BaseException:
-            status.cancel()
-            with contextlib.suppress(BaseException):
-                await status
+            await _cancelled(status)
             raise
         return info, await status
 
@@ -524,8 +522,7 @@ class PrinterRun:
             await asyncio.gather(*askers)
         except BaseException:  # the first failure is the printer's; the other one stops
             for asker in askers:
-                asker.cancel()
-            await asyncio.gather(*askers, return_exceptions=True)
+                await _cancelled(asker)
             raise
 
     async def _remember_confirmed(self, plan: Plan) -> None:

@@ -265,7 +265,6 @@ class _Deadline:
 
     def __init__(self) -> None:
         self._scope: asyncio.Timeout | None = None
-        self.expired = False
 
     def scope(self) -> asyncio.Timeout:
         self._scope = asyncio.timeout(None)

@@ -21,16 +21,6 @@ if TYPE_CHECKING:
     from link_sync.config import PrinterConfig
 
 
-def make_client(
-    printer: PrinterConfig,
-    *,
-    auth: Middleware | None = None,
-    headers: dict[str, str] | None = None,
-) -> PrinterClient:
-    """A client for one printer (see `client.PrinterClient`)."""
-    return PrinterClient(printer, auth=auth, headers=headers)
-
-
 def api_key_header(printer: PrinterConfig) -> dict[str, str]:
     """The X-Api-Key header OctoPrint, Moonraker and PrusaLink take, if a key is set."""
     return {"X-Api-Key": printer.api_key} if printer.api_key else {}
@@ -55,7 +45,7 @@ class HttpBackend:
     ) -> None:
         self.name = printer.name
         self.printer = printer
-        self._client = client or make_client(printer, auth=auth, headers=api_key_header(printer))
+        self._client = client or PrinterClient(printer, auth=auth, headers=api_key_header(printer))
 
     @classmethod
     async def open(cls, printer: PrinterConfig) -> HttpBackend:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from link_sync import errors
+from link_sync.backends.client import PrinterClient
 from link_sync.backends.http import (
     HttpBackend,
     api_key_header,
@@ -24,7 +25,6 @@ from link_sync.backends.http import (
     error_message,
     file_body,
     first_str,
-    make_client,
     parse_json,
 )
 from link_sync.backends.names import NameRules
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from aiohttp import ClientRequest, ClientResponse
 
     from link_sync.backends.base import ProgressCallback
-    from link_sync.backends.client import PrinterClient, Response
+    from link_sync.backends.client import Response
     from link_sync.config import PrinterConfig
 
     Handler = Callable[[ClientRequest], Awaitable[ClientResponse]]
@@ -96,10 +96,10 @@ def _streamed(request: ClientRequest) -> bool:
 def prusalink_client(printer: PrinterConfig) -> PrinterClient:
     """A client with the printer's API key, else digest auth (user "maker" by default)."""
     if printer.api_key:
-        return make_client(printer, headers=api_key_header(printer))
+        return PrinterClient(printer, headers=api_key_header(printer))
     if printer.password is None:
-        return make_client(printer)
-    return make_client(
+        return PrinterClient(printer)
+    return PrinterClient(
         printer, auth=QuotedDigestAuth(printer.username or "maker", printer.password)
     )
 

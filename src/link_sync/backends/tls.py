@@ -11,7 +11,6 @@ answer) are therefore never sent to a server that presents another certificate.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 import ssl
 from dataclasses import dataclass
@@ -46,11 +45,6 @@ def normalize_fingerprint(value: str) -> str:
     if not _HEX.match(digest):
         raise ValueError("a fingerprint is the SHA-256 of the certificate (64 hex digits)")
     return digest
-
-
-def certificate_fingerprint(der: bytes) -> str:
-    """The fingerprint `fingerprint:` expects for a DER certificate."""
-    return hashlib.sha256(der).hexdigest()
 
 
 @functools.lru_cache(maxsize=32)
