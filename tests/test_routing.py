@@ -36,16 +36,16 @@ from sync_helpers import Master, SyncRunner
 @pytest.mark.parametrize(
     ("kwargs", "model", "nozzle", "note"),
     [
-        (dict(kind="buddy", reported_model="MK4S", reported_nozzle=0.4), "MK4S", 0.4, None),
+        (dict(names_model=True, reported_model="MK4S", reported_nozzle=0.4), "MK4S", 0.4, None),
         (
-            dict(kind="prusalink-pi", reported_model="PrusaLink I3MK3S", reported_nozzle=None),
+            dict(names_model=True, reported_model="PrusaLink I3MK3S", reported_nozzle=None),
             "MK3S",
             None,
             None,
         ),
         # OctoPrint / Moonraker do not know the Prusa model: a profile name does not route
         (
-            dict(kind="octoprint", reported_model="Original Prusa MK3S", reported_nozzle=None),
+            dict(names_model=False, reported_model="Original Prusa MK3S", reported_nozzle=None),
             None,
             None,
             "model unknown: routing is off for this printer, it gets every file "
@@ -53,7 +53,7 @@ from sync_helpers import Master, SyncRunner
         ),
         (
             dict(
-                kind="moonraker",
+                names_model=False,
                 reported_model="Klipper",
                 reported_nozzle=None,
                 configured_model="MK3S",
@@ -63,7 +63,7 @@ from sync_helpers import Master, SyncRunner
             None,
         ),
         (
-            dict(kind="buddy", reported_model=None, reported_nozzle=0.4),
+            dict(names_model=True, reported_model=None, reported_nozzle=0.4),
             None,
             0.4,
             "model unknown: routing is off for this printer, it gets every file (the printer "
@@ -71,14 +71,18 @@ from sync_helpers import Master, SyncRunner
         ),
         # the config overrides what the printer says, with a note
         (
-            dict(kind="buddy", reported_model="MK4S", reported_nozzle=0.4, configured_model="MK4"),
+            dict(
+                names_model=True, reported_model="MK4S", reported_nozzle=0.4, configured_model="MK4"
+            ),
             "MK4",
             0.4,
             "model: MK4 in the config, but the printer says it is MK4S; routing by "
             "the config (the printer still checks each file)",
         ),
         (
-            dict(kind="buddy", reported_model="MK4", reported_nozzle=0.4, configured_nozzle=0.6),
+            dict(
+                names_model=True, reported_model="MK4", reported_nozzle=0.4, configured_nozzle=0.6
+            ),
             "MK4",
             0.6,
             "nozzle: 0.6 in the config, but the printer says 0.4 mm; routing by the "
@@ -86,7 +90,7 @@ from sync_helpers import Master, SyncRunner
         ),
         (
             dict(
-                kind="buddy",
+                names_model=True,
                 reported_model="MK4",
                 reported_nozzle=0.4,
                 configured_model="MK4IS",
@@ -139,7 +143,7 @@ def test_not_wanted(
 ) -> None:
     files = [_local(p) for p in FARM_TARGETS]
     identity = identify_printer(
-        kind="buddy", reported_model=model, reported_nozzle=nozzle, accept=accept
+        names_model=True, reported_model=model, reported_nozzle=nozzle, accept=accept
     )
     result = not_wanted(files, _targets(FARM_TARGETS), identity)
     assert set(result) == away
@@ -149,8 +153,8 @@ def test_not_wanted(
 def test_unplaced_files_are_warned_about() -> None:
     files = [_local(p) for p in FARM_TARGETS]
     targets = _targets(FARM_TARGETS)
-    mk4s = identify_printer(kind="buddy", reported_model="MK4S", reported_nozzle=0.4)
-    mini = identify_printer(kind="buddy", reported_model="MINI", reported_nozzle=0.4)
+    mk4s = identify_printer(names_model=True, reported_model="MK4S", reported_nozzle=0.4)
+    mini = identify_printer(names_model=True, reported_model="MINI", reported_nozzle=0.4)
     warnings = unplaced(
         {"mk4s": files, "mini": files},
         {"mk4s": not_wanted(files, targets, mk4s), "mini": not_wanted(files, targets, mini)},

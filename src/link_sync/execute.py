@@ -61,8 +61,6 @@ from link_sync.space import fit_note, fitting_order, not_sent_message, space_nee
 log = redact.logger("link_sync")
 T = TypeVar("T")
 
-#: A print is over, but its screen may still hold its file (Buddy firmware).
-PRINT_OVER_STATES = frozenset({PrinterState.FINISHED, PrinterState.STOPPED})
 #: Opens the backend for a printer that was not given one (`backends.open_backend`:
 #: for `type: prusalink` it asks the printer which firmware it runs). May raise PrinterError.
 BackendFactory = Callable[[PrinterConfig], Awaitable[Backend]]
@@ -360,7 +358,7 @@ class PrinterRun:
         self.result.firmware = info.firmware
         self.result.free_space = info.free_space
         if self.targets is not None:
-            self._route(info.kind, info.model, info.nozzle_diameter)
+            self._route(info.model, info.nozzle_diameter)
         state = self.result.state = PrinterState(status.state)
         self.result.job = status.job_path
         self.result.job_progress = status.job_progress
@@ -436,17 +434,22 @@ class PrinterRun:
 
     @property
     def _opens_preview(self) -> bool:
-        """Buddy firmware shows the print preview of an uploaded file on its screen."""
-        return self.result.kind == "buddy"
+        """The printer shows the print preview of an uploaded file on its screen."""
+        return self.backend.capabilities.opens_preview
+
+    @property
+    def _screen_holds_print(self) -> bool:
+        """The screen of the print that ended still holds its file."""
+        return self.result.state is not None and self.result.state.print_over
 
     # -- routing ---------------------------------------------------------
 
-    def _route(self, kind: str, model: str | None, nozzle: float | None) -> None:
+    def _route(self, model: str | None, nozzle: float | None) -> None:
         """Decide which master files this printer is meant to hold."""
         assert self.targets is not None
         accept = getattr(self.printer, "accept", None) or ()
         self.identity = identify_printer(
-            kind=kind,
+            names_model=self.backend.capabilities.names_model,
             reported_model=model,
             reported_nozzle=nozzle,
             configured_model=getattr(self.printer, "model", None),
@@ -544,7 +547,7 @@ class PrinterRun:
                 action, functools.partial(self.backend.mkdir, self._remote_path(action.path))
             )
         transfers = plan.transfers
-        if self.result.state in PRINT_OVER_STATES:
+        if self._screen_holds_print:
             # The screen of a finished or stopped Buddy print still holds its file and
             # the firmware refuses to overwrite it (409 "File is busy" after the whole
             # body: gcode_upload.cpp try_rename; Prusa-Firmware-Buddy #3235). A new
@@ -643,7 +646,7 @@ class PrinterRun:
 
     def _fitting_order(self, actions: Sequence[Action]) -> list[Action]:
         ordered = fitting_order(actions)
-        if self.result.state in PRINT_OVER_STATES:
+        if self._screen_holds_print:
             # A finished print's screen may still hold a file to replace: new files first.
             ordered.sort(key=lambda a: a.op == Op.REPLACE)
         return ordered
@@ -837,7 +840,7 @@ class PrinterRun:
         done = "deleted" if action.op == Op.DELETE else "replaced"
         where = "open on the printer's screen"
         state = PrinterState(status.state)
-        if state in PRINT_OVER_STATES:
+        if state.print_over:
             where = f"still {where} after the {state.value.lower()} print"
         why = f"{where} — it will be {done} once the screen is closed"
         self._keep(action.path, why)

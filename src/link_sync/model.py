@@ -174,6 +174,11 @@ class PrinterState(StrEnum):
         return member
 
     @property
+    def print_over(self) -> bool:
+        """A print ended (done or stopped); a Buddy's screen may still hold its file."""
+        return self in (PrinterState.FINISHED, PrinterState.STOPPED)
+
+    @property
     def idle(self) -> bool:
         """Synced without --include-busy: nothing is printing or about to."""
         return self in IDLE_STATES

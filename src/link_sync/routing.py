@@ -5,8 +5,9 @@ Three steps, each its own function:
   cached in the journal under the file's path, size and mtime, so an unchanged master
   is not read again;
 - `identify_printer`: what a printer is, from the config (`model:`, `nozzle:`, `accept:`)
-  and from what the printer says of itself (Buddy and the Pi PrusaLink name their model;
-  OctoPrint and Moonraker do not know it, so only the config counts for them);
+  and from what the printer says of itself (a backend whose capabilities say
+  `names_model`: Buddy and the Pi PrusaLink; OctoPrint and Moonraker do not know it, so
+  only the config counts for them);
 - `not_wanted`: the rule (`printer_models.fits`) applied to a printer's master files,
   giving the files it does not get and why.
 
@@ -23,9 +24,6 @@ from link_sync.journal import CachedTarget, Journal
 from link_sync.model import LocalFile
 from link_sync.printer_models import fits, lookup_model, same_nozzle
 from link_sync.targets import NO_TARGET, Target, read_target
-
-#: Printer kinds whose own model name routes them; the others need `model:` in the config.
-SELF_NAMING_KINDS = frozenset({"buddy", "prusalink-pi", "prusalink"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +95,20 @@ class PrinterIdentity:
 
 def identify_printer(
     *,
-    kind: str | None,
+    names_model: bool,
     reported_model: str | None,
     reported_nozzle: float | None,
     configured_model: str | None = None,
     configured_nozzle: float | None = None,
     accept: Sequence[str] = (),
 ) -> PrinterIdentity:
-    """The printer's model and nozzle: the config's when set, else what the printer says."""
+    """The printer's model and nozzle: the config's when set, else what the printer says.
+
+    `names_model`: the printer names its own model (the backend's capabilities); the
+    model others report (an OctoPrint profile's name) does not route them.
+    """
     notes: list[str] = []
-    said = lookup_model(reported_model) if kind in SELF_NAMING_KINDS else None
+    said = lookup_model(reported_model) if names_model else None
     model = said.name if said else None
     if configured_model is not None:
         configured = lookup_model(configured_model)
@@ -129,7 +131,7 @@ def identify_printer(
     if model is None:
         hint = (
             "set model: in the config"
-            if kind not in SELF_NAMING_KINDS
+            if not names_model
             else "the printer does not say it; set model: in the config"
         )
         notes.append(f"model unknown: routing is off for this printer, it gets every file ({hint})")

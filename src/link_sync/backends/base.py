@@ -32,6 +32,14 @@ class Capabilities:
     content_hash: str | None = None
     #: Folders must be created before uploading into them, one level at a time.
     mkdir_before_upload: bool = False
+    #: The printer's screen holds a file (Buddy firmware): an upload opens its print
+    #: preview, and a finished or stopped print's screen keeps that print's file. A
+    #: question on the screen turns the printer ATTENTION, and the file shown answers
+    #: 409 "File is busy" until someone closes the screen (Prusa-Firmware-Buddy #3235).
+    opens_preview: bool = False
+    #: The printer names its own model (PrusaLink), so routing by model needs no
+    #: `model:` in the config; OctoPrint and Moonraker do not know it.
+    names_model: bool = False
 
 
 class Backend(Protocol):

@@ -15,7 +15,12 @@ from link_sync.backends.prusalink import PrusaLinkBackend
 from link_sync.backends.urls import quote_path
 from link_sync.model import PRINT_EXTENSIONS, RemoteEntry
 
-CAPABILITIES = Capabilities(case_insensitive=True, extensions=PRINT_EXTENSIONS)
+CAPABILITIES = Capabilities(
+    case_insensitive=True,
+    extensions=PRINT_EXTENSIONS,
+    opens_preview=True,
+    names_model=True,
+)
 
 #: Buddy refuses a request line whose URL is longer than this (414).
 MAX_URL_BYTES = 168

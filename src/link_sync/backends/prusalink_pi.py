@@ -23,6 +23,7 @@ CAPABILITIES = Capabilities(
     # The Pi lists .gcode .gc .g .gco as print files and knows no binary G-code.
     extensions=frozenset({".gcode", ".gc", ".g", ".gco"}),
     mkdir_before_upload=True,
+    names_model=True,
 )
 
 NAME_RULES = NameRules(
