@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from link_sync import config as config_module
 from link_sync.commands.init import render_config
+from link_sync.config import files as config_module
 from link_sync.config import load_config
 from link_sync.errors import ConfigError
 

@@ -41,8 +41,6 @@ USER_AGENT = f"link-sync/{__version__}"
 #: default poll interval (5 s), so a poll reuses its connection instead of opening
 #: a new one each time (2/3 of a poll's CPU).
 KEEPALIVE_SECONDS = 60.0
-#: The first-contact wait when a printer's config has no `connect_timeout`.
-DEFAULT_CONNECT_TIMEOUT = 10.0
 #: Buddy firmware serves at most 3 connections at once; two leave one for the
 #: printer's own web page or another tool.
 MAX_CONNECTIONS = 2
@@ -64,9 +62,8 @@ class Waits:
     """
 
     def __init__(self, printer: PrinterConfig) -> None:
-        connect = getattr(printer, "connect_timeout", None) or DEFAULT_CONNECT_TIMEOUT
         self.inactivity = float(printer.timeout)
-        self.first_contact = min(float(connect), self.inactivity)
+        self.first_contact = min(float(printer.connect_timeout), self.inactivity)
         self.before_first_answer = self._timeout(self.first_contact)
         self.after_first_answer = self._timeout(self.inactivity)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from link_sync.web.app import make_app
-from link_sync.web.listen import DEFAULT_LISTEN
 from link_sync.web.server import bound_port, start_web
 
-__all__ = ["DEFAULT_LISTEN", "bound_port", "make_app", "start_web"]
+__all__ = ["bound_port", "make_app", "start_web"]

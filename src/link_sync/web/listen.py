@@ -9,8 +9,6 @@ import ipaddress
 
 from link_sync.errors import UsageError
 
-DEFAULT_LISTEN = "127.0.0.1:8470"
-
 
 def parse_listen(listen: str) -> tuple[str, int]:
     """`ADDR:PORT`, `[v6]:PORT` or `PORT` (loopback) -> (host, port); UsageError if malformed."""

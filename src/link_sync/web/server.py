@@ -9,7 +9,7 @@ from aiohttp import web
 from link_sync.errors import UsageError
 from link_sync.watch.state import Control, FarmState
 from link_sync.web.app import make_app
-from link_sync.web.listen import DEFAULT_LISTEN, check_exposure, is_loopback, parse_listen
+from link_sync.web.listen import check_exposure, is_loopback, parse_listen
 
 log = logging.getLogger("link_sync.web")
 
@@ -17,7 +17,7 @@ log = logging.getLogger("link_sync.web")
 async def start_web(
     farm: FarmState,
     control: Control,
-    listen: str = DEFAULT_LISTEN,
+    listen: str,
     token: str | None = None,
     read_only: bool = False,
 ) -> web.AppRunner:
