@@ -1,4 +1,4 @@
-"""bench/results/*.json -> bench/results/RESULTS.md (the tables README's Performance shows)."""
+"""bench/results/*.json -> bench/results/RESULTS.md (the tables docs/performance.md shows)."""
 
 from __future__ import annotations
 

@@ -415,7 +415,7 @@ def upload_run(clients: int, printers: int, files: int, size: int, rate: int) ->
                 path.rename(master / path.name)
             # Done when the watch's own API shows every printer in sync with all the files
             # (the `uploaded` events are not enough: a file can arrive by a pass the
-            # next master change replaced, see the README).
+            # next master change replaced, see docs/watch.md).
             deadline = time.monotonic() + 600
             with httpx.Client(base_url=url, timeout=10) as api:
                 while time.monotonic() < deadline:

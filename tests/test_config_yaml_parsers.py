@@ -18,6 +18,7 @@ from link_sync.config import load_config
 from link_sync.errors import ConfigError
 
 README = Path(__file__).parents[1] / "README.md"
+DOCS = sorted((Path(__file__).parents[1] / "docs").glob("*.md"))
 
 FARM = """\
 source: ~/farm/gcodes
@@ -54,8 +55,8 @@ http:
 
 def yaml_documents() -> list[str]:
     """Every kind of config the project writes or shows: a hand-written farm, `init`'s
-    template (commented, and with printers), the README's YAML examples (which must be
-    valid YAML), a big farm."""
+    template (commented, and with printers), the YAML examples of the README and docs/
+    (which must be valid YAML), a big farm."""
     documents = [
         FARM,
         render_config("~/farm/gcodes"),
@@ -63,7 +64,8 @@ def yaml_documents() -> list[str]:
     ]
     documents += [
         block
-        for block in re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.DOTALL)
+        for page in (README, *DOCS)
+        for block in re.findall(r"```yaml\n(.*?)```", page.read_text(), flags=re.DOTALL)
         if "printers:" in block
     ]
     documents.append(

@@ -12,7 +12,7 @@ from link_sync.errors import UsageError
 TEMPLATE = """\
 # link-sync configuration: one master folder, every printer in line with it.
 # Check it with `link-sync plan` (changes nothing), then run `link-sync sync`.
-# Reference: README.md, section "Configuration".
+# Reference: docs/configuration.md.
 
 # The master folder: every print file below it (.gcode .bgcode .g .gc .gco .bgc,
 # any case, in any sub-folder) belongs on every printer. Dot files are ignored.
