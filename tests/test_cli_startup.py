@@ -104,6 +104,7 @@ def test_a_json_run_loads_no_terminal_ui_and_no_second_http_client() -> None:
 GC_SPY = """
 import gc, sys
 import link_sync._api, link_sync.commands.init
+from link_sync._process import RUN_GC_THRESHOLDS
 from link_sync import cli
 from link_sync.errors import LinkSyncError
 
@@ -137,7 +138,8 @@ try:
         cli.run()
 except SystemExit:
     pass
-print(seen, gc.isenabled(), gc.get_freeze_count() > 0, file=sys.__stderr__)
+spaced = gc.get_threshold() == RUN_GC_THRESHOLDS
+print(seen, gc.isenabled(), gc.get_freeze_count() > 0, spaced, file=sys.__stderr__)
 """
 
 
@@ -160,12 +162,15 @@ def test_the_console_script_holds_off_the_garbage_collector_only_while_starting(
     config = tmp_path / "link-sync.yml"
     config.write_text(f"source: {tmp_path}\nprinters:\n  p1:\n    host: 127.0.0.1:9\n")
     # The printers' backend (with the HTTP client library) is imported before too.
-    expected = "[('load_config', False), ('import backend', False), ('sync_async', True)] True True"
+    # The run itself collects its young generation less often (the process is ours).
+    expected = (
+        "[('load_config', False), ('import backend', False), ('sync_async', True)] True True True"
+    )
     assert gc_seen(tmp_path, "plan", "-c", str(config)) == expected
     assert gc_seen(tmp_path, "-m", "plan", "-c", str(config)) == expected
     # Any other command collects from its start.
     seen = gc_seen(tmp_path, "init", str(tmp_path / "new.yml"))
-    assert seen == "[('write_config', True)] True True"
+    assert seen == "[('write_config', True)] True True False"
 
 
 def test_main_called_in_process_leaves_the_garbage_collector_alone(tmp_path: Path) -> None:
@@ -175,11 +180,20 @@ def test_main_called_in_process_leaves_the_garbage_collector_alone(tmp_path: Pat
 
     from link_sync.cli import main
 
-    frozen = gc.get_freeze_count()
+    frozen, thresholds = gc.get_freeze_count(), gc.get_threshold()
     result = CliRunner().invoke(main, ["init", str(tmp_path / "new.yml")])
     assert result.exit_code == 0, result.output
+    # A plan (the console script would space the collector's passes for it); the
+    # printer's port is closed, so it ends at once, unreachable.
+    config = tmp_path / "link-sync.yml"
+    config.write_text(f"source: {tmp_path}\nprinters:\n  p1:\n    host: 127.0.0.1:9\n")
+    (tmp_path / "a.gcode").write_text("G1\n")
+    env = {"LINK_SYNC_STATE_DIR": str(tmp_path / "state")}
+    result = CliRunner().invoke(main, ["plan", "-c", str(config), "-q"], env=env)
+    assert result.exit_code == 1, result.output
     assert gc.isenabled()
     assert gc.get_freeze_count() == frozen
+    assert gc.get_threshold() == thresholds
 
 
 def test_the_console_script_is_run() -> None:

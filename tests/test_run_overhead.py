@@ -3,8 +3,10 @@ implementation could break without any other test noticing."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gc
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import pytest
 import link_sync
 from link_sync import _api
 from link_sync.emulator import PrinterSpec
-from link_sync.execute import Observer, Session, SyncOptions, relative_to_folder
+from link_sync.execute import Session, SyncOptions, relative_to_folder
 from link_sync.journal import Journal
 from link_sync.model import RemoteEntry
 
@@ -57,48 +59,32 @@ def test_relative_to_folder() -> None:
     ]
 
 
-def test_spaced_gc_passes_last_overlapping_run_restores_the_thresholds() -> None:
-    before = gc.get_threshold()
-    first = _api.spaced_gc_passes()
-    second = _api.spaced_gc_passes()
-    first.__enter__()
-    assert gc.get_threshold() == _api.RUN_GC_THRESHOLDS
-    second.__enter__()
-    first.__exit__(None, None, None)  # the first run ends while the other goes on
-    assert gc.get_threshold() == _api.RUN_GC_THRESHOLDS
-    second.__exit__(None, None, None)
-    assert gc.get_threshold() == before
-
-
-class _Thresholds(Observer):
-    def __init__(self) -> None:
-        self.seen: list[tuple[int, ...]] = []
-
-    def printer_started(self, name: str) -> None:
-        self.seen.append(gc.get_threshold())
-
-
-async def test_a_run_spaces_gc_passes_and_restores_them_after(
+async def test_a_library_run_in_a_thread_leaves_the_callers_garbage_collector_alone(
     farm_factory: Any, master: Master, tmp_path: Path
 ) -> None:
-    master.write("a.gcode", b"G1\n" * 10)
+    # Issue 24, item 6: `link_sync.sync()` changes nothing process-wide; only the
+    # console script tunes its own process (tests/test_cli_startup.py).
+    for index in range(200):
+        master.write(f"part{index}.gcode", b"G1\n" * 10)
     farm = await farm_factory([PrinterSpec("p", profile="mk4")])
     config = link_sync.Config(**farm.config(source=master.root))
-    before = gc.get_threshold()
-    observer = _Thresholds()
-    result = await link_sync.sync_async(
-        config, observer=observer, state_dir=tmp_path / "state", retry=FAST_RETRY
-    )
-    assert result.exit_code == 0, result.to_json()
-    assert observer.seen == [_api.RUN_GC_THRESHOLDS]
-    assert gc.get_threshold() == before
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(link_sync.SafetyRefusal):  # also when a run ends in an error
-        await link_sync.sync_async(
-            link_sync.Config(**farm.config(source=empty)), state_dir=tmp_path / "state"
+    before = (gc.get_threshold(), gc.isenabled())
+    results: list[link_sync.RunResult] = []
+    run = threading.Thread(
+        target=lambda: results.append(
+            link_sync.sync(config, state_dir=tmp_path / "state", retry=FAST_RETRY)
         )
-    assert gc.get_threshold() == before
+    )
+    seen = set()
+    run.start()
+    while run.is_alive():
+        seen.add((gc.get_threshold(), gc.isenabled()))
+        await asyncio.sleep(0)  # the farm (on this loop) answers the run meanwhile
+    run.join()
+    seen.add((gc.get_threshold(), gc.isenabled()))
+    assert results and results[0].exit_code == 0, results and results[0].to_json()
+    assert results[0].to_json()["totals"]["uploaded"] == 200
+    assert seen == {before}
 
 
 @pytest.mark.parametrize("profile", ["mk4", "mk3"])

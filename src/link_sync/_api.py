@@ -17,10 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import os
-import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 from link_sync import config as _config
@@ -109,38 +107,6 @@ async def sync_async(
     retry: RetryPolicy | None = None,
 ) -> RunResult:
     """`sync` for callers that already run an event loop."""
-    with spaced_gc_passes():
-        return await _sync_async(
-            config,
-            printers=printers,
-            exclude=exclude,
-            dry_run=dry_run,
-            include_busy=include_busy,
-            delete=delete,
-            max_delete=max_delete,
-            allow_empty=allow_empty,
-            parallel=parallel,
-            observer=observer,
-            state_dir=state_dir,
-            retry=retry,
-        )
-
-
-async def _sync_async(
-    config: Config,
-    *,
-    printers: Sequence[str],
-    exclude: Sequence[str],
-    dry_run: bool,
-    include_busy: bool,
-    delete: bool,
-    max_delete: int | None,
-    allow_empty: bool,
-    parallel: int | None,
-    observer: Observer | None,
-    state_dir: StrPath | None,
-    retry: RetryPolicy | None,
-) -> RunResult:
     selected = select_printers(config, printers, exclude)
     works, warnings = scan_masters(selected, allow_empty)
     options = SyncOptions(
@@ -167,46 +133,6 @@ async def _sync_async(
         result.printers = _in_order(works, result.printers, skipped)
     result.warnings = [*config.warnings, *journal_warnings, *warnings, *result.warnings]
     return result
-
-
-#: gc.set_threshold while a run goes on (Python's default: 700, 10, 10).
-RUN_GC_THRESHOLDS = (50_000, 20, 10)
-
-
-class _SpacedGcPasses:
-    """Collect cyclic garbage less often while a run goes on; restored after the last.
-
-    A run over 50 printers x 1,000 files holds ~100,000 listing objects, and Python's
-    default young-generation threshold (700) has the collector walk them ~160 times:
-    0.1 s of a 1 s run. A run leaves little cyclic garbage (an upload's chunks are freed
-    by reference counting: 2 x 300 MB sent with the collector off left RSS unchanged),
-    so a 50,000-object young generation costs memory only in passing. Runs in one
-    process may overlap (`sync_async` in tasks, `sync` in threads): the first sets it,
-    the last one out puts back what was there before.
-    """
-
-    def __init__(self) -> None:
-        self._runs = 0
-        self._saved = gc.get_threshold()
-        self._lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._lock:
-            if self._runs == 0:
-                self._saved = gc.get_threshold()
-                gc.set_threshold(*RUN_GC_THRESHOLDS)
-            self._runs += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._runs -= 1
-                if self._runs == 0:
-                    gc.set_threshold(*self._saved)
-
-
-spaced_gc_passes = _SpacedGcPasses()
 
 
 def _locked(

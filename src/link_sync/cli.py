@@ -10,7 +10,6 @@ here and nowhere else.
 from __future__ import annotations
 
 import functools
-import gc
 import importlib
 import os
 import signal
@@ -27,6 +26,7 @@ import click
 # the engine (asyncio, pydantic, aiohttp, rich) when it runs;
 # tests/test_cli_startup.py guards that.
 from link_sync import __version__, legacy_cli
+from link_sync._process import engine_ready, hold_collection, resume_collection
 from link_sync.commands.init import printer_type_lines
 from link_sync.errors import LinkSyncError, SafetyRefusal, UsageError
 
@@ -110,57 +110,19 @@ def main(ctx: click.Context) -> None:
       link-sync sync -p mk4-01 -q    one printer, errors only (for cron)
     """
     if ctx.invoked_subcommand not in _RESUME_GC_THEMSELVES:
-        resume_garbage_collection()
+        resume_collection()
 
-
-# --------------------------------------------------------------------------- start-up GC
 
 #: Commands that call `engine_ready` once their engine is loaded.
 _RESUME_GC_THEMSELVES = frozenset({"sync", "plan", "status", "pull"})
-_gc_held = [False]
 
 
 def run() -> None:
-    """The `link-sync` console script and `python -m link_sync`: `main`, with Python's
-    cyclic garbage collector held off while the command starts.
-
-    Start-up creates objects that live as long as the process (modules, classes,
-    pydantic validators); collecting ~100 times while they are made frees nothing and
-    costs ~10 ms of CPU before the first request. `main` resumes collection at once
-    for most commands; sync, plan, status and pull resume it when their engine is
-    loaded, just before the run (`engine_ready`).
-    """
-    gc.disable()
-    _gc_held[0] = True
+    """The `link-sync` console script and `python -m link_sync`: `main`, in a process
+    that is the command line's own to tune (`_process`: collection held off while
+    the command starts)."""
+    hold_collection()
     main(prog_name="link-sync")
-
-
-def engine_ready(config: Config) -> None:
-    """Load the backends of `config`'s printer types, then `resume_garbage_collection`.
-
-    The registry imports a printer type's backend (and with it the HTTP client
-    library, a run's largest import) when the first such printer is opened, inside
-    the run; imported here, it is still made while collection is held off.
-    """
-    if _gc_held[0]:
-        from link_sync.backends.registry import PRINTER_TYPES
-
-        for kind in sorted({printer.type for printer in config.printers.values()}):
-            importlib.import_module(PRINTER_TYPES[kind].backend.partition(":")[0])
-    resume_garbage_collection()
-
-
-def resume_garbage_collection() -> None:
-    """Collect cyclic garbage again, if `run` held it off; a no-op otherwise.
-
-    What exists by now is frozen (left out of every later collection): it is the
-    program itself, and a long run would otherwise scan it again at each full
-    collection.
-    """
-    if _gc_held[0]:
-        _gc_held[0] = False
-        gc.freeze()
-        gc.enable()
 
 
 def selection_options(func: F) -> F:
@@ -350,7 +312,7 @@ def _sync_or_plan(
     loaded = _config(config, source, destination)
 
     def run(observer: Observer) -> RunResult:
-        engine_ready(loaded)
+        engine_ready(loaded, run=True)
         return asyncio.run(
             sync_async(
                 loaded,
