@@ -33,6 +33,7 @@ PUBLIC = {
     "JournalError",
     "LinkSyncError",
     "LockHeld",
+    "NoAnswer",
     "NotFound",
     "Observer",
     "Op",
@@ -96,6 +97,21 @@ def test_every_error_of_the_project_is_a_link_sync_error() -> None:
     assert issubclass(link_sync.SourceMissing, link_sync.SafetyRefusal)
     assert issubclass(link_sync.ConfigError, link_sync.UsageError)
     assert issubclass(link_sync.Unreachable, link_sync.PrinterError)
+    assert issubclass(link_sync.NoAnswer, link_sync.Unreachable)
+
+
+def test_every_error_class_of_the_project_is_public() -> None:
+    """A caller can catch what link-sync raises by its own name (`NoAnswer` was not)."""
+    from link_sync import errors
+
+    defined = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type)
+        and issubclass(value, Exception)
+        and value.__module__ == errors.__name__
+    }
+    assert defined <= PUBLIC
 
 
 def test_enums_are_their_json_strings() -> None:

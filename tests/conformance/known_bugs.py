@@ -1,8 +1,8 @@
 """Backend bugs the suite found and that are not fixed yet, as strict xfails.
 
 Each line names one test on one target (and parameters); its test fails today
-because of a bug in src/link_sync/backends/, told to the backend's owner in
-/work/team/NOTES.md. `strict`: the day the bug is fixed the test passes, the
+because of a bug in src/link_sync/backends/, filed as an issue for the
+backend. `strict`: the day the bug is fixed the test passes, the
 xfail turns into a failure, and its line here must go.
 """
 

@@ -5,9 +5,11 @@
 - `netfs.py`    is a folder on a network filesystem (no inotify events)?
 - `scheduler.py` one worker per printer: polls its state, syncs it when it is idle and
                 out of date, backs off when it is unreachable
-- `events.py`   the events a watch emits (one per line in the log, one JSON object with --json)
-- `output.py`   renderers: plain lines, JSON Lines, the live farm table
+- `kept_backend.py` a printer's backend kept open between its syncs and polls
+- `output.py`   renderers of the watch's events: plain lines, JSON Lines (--json), the
+                live farm table
 - `run.py`      the command: start checks, lock, journal, signals, reload
 - `cli.py`      the click command
-- `state.py`    the live farm-state model the web page reads (owned by the web helper)
+- `state.py`    the live farm state: each printer's snapshot and the events (the web
+                page, the API and the renderers read it)
 """
