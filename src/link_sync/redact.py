@@ -13,9 +13,11 @@ it creates (`install`), so that other libraries' records (aiohttp, asyncio) are 
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 MASK = "***"
 #: Shorter values are not masked: replacing every "ab" in a log helps no one,
@@ -34,22 +36,40 @@ def register(*values: str | None) -> None:
             _secrets.update(fresh)
 
 
+def registered() -> list[str]:
+    """The registered secrets, longest first."""
+    with _lock:
+        return sorted(_secrets, key=len, reverse=True)
+
+
 def redact(text: str, secrets: Iterable[str] | None = None) -> str:
-    """`text` with every secret (registered ones by default) replaced by `***`."""
+    """`text` with every secret (registered ones by default) replaced by `***`.
+
+    Case is ignored: a printer that echoes a secret may have upper-cased it (a state
+    word is normalised to upper case), and it is no less a secret then.
+    """
     if secrets is None:
         with _lock:
-            secrets = list(_secrets)
+            secrets = frozenset(_secrets)
+    else:
+        secrets = frozenset(secret for secret in secrets if secret)
+    if not secrets:
+        return text
+    return _pattern(secrets).sub(MASK, text)
+
+
+@functools.lru_cache(maxsize=16)
+def _pattern(secrets: frozenset[str]) -> re.Pattern[str]:
     # Longest first: a secret that contains another one is masked whole.
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret and secret in text:
-            text = text.replace(secret, MASK)
-    return text
+    ordered = sorted(secrets, key=len, reverse=True)
+    return re.compile("|".join(re.escape(secret) for secret in ordered), re.IGNORECASE)
 
 
 class SecretFilter(logging.Filter):
     """Rewrites records so that no registered secret reaches a handler."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        _escape_arguments(record)
         if not _secrets:
             return True
         message = record.getMessage()
@@ -64,6 +84,27 @@ class SecretFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+def _escape_arguments(record: logging.LogRecord) -> None:
+    """Control characters in a record's arguments (a printer's words) made visible, so
+    that one record stays one line; the format string is link-sync's own."""
+    from link_sync.printable import escape_controls
+
+    args = record.args
+    if not args or isinstance(args, dict):
+        return
+    escaped = tuple(_escaped(arg, escape_controls) for arg in args)
+    if any(new is not old for new, old in zip(escaped, args, strict=True)):
+        record.args = escaped
+
+
+def _escaped(arg: object, escape: Callable[[str], str]) -> object:
+    if arg is None or isinstance(arg, int | float | bytes):
+        return arg
+    text = str(arg)
+    safe = escape(text)
+    return arg if safe == text else safe
 
 
 _FILTER = SecretFilter()

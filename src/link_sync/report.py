@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
+from link_sync import printable
 from link_sync.execute import Observer
 from link_sync.model import Op, SyncStatus
 from link_sync.planner import Action, Plan
@@ -48,7 +49,7 @@ class PlainLog(Observer):
     def _line(self, text: str, *, error: bool = False) -> None:
         if self.quiet and not error:
             return
-        print(text, file=self.stream, flush=True)
+        print(printable.line(text), file=self.stream, flush=True)
 
     def plan_ready(self, name: str, plan: Plan) -> None:
         for problem in plan.skipped:
@@ -141,7 +142,7 @@ class LiveProgress(Observer):
         self._refresh()
 
     def printer_state(self, name: str, text: str) -> None:
-        self.rows[name].state = text
+        self.rows[name].state = printable.line(text)
         self._refresh()
 
     def plan_ready(self, name: str, plan: Plan) -> None:
@@ -150,7 +151,7 @@ class LiveProgress(Observer):
 
     def transfer_started(self, name: str, action: Action) -> None:
         row = self.rows[name]
-        row.current = action.path
+        row.current = printable.line(action.path)
         row.in_flight = 0
         self._refresh()
 
@@ -166,14 +167,17 @@ class LiveProgress(Observer):
         row = self.rows[name]
         row.done -= row.in_flight
         row.in_flight = 0
-        row.state = f"retrying: {reason}"[:60]
+        row.state = printable.line(f"retrying: {reason}")[:60]
 
     def action_done(self, name: str, result: ActionResult) -> None:
         if not result.ok:
             from rich.text import Text
 
             self.console.print(
-                Text(f"{name}: {result.op} {result.path} failed: {result.error}", style="red")
+                Text(
+                    printable.line(f"{name}: {result.op} {result.path} failed: {result.error}"),
+                    style="red",
+                )
             )
         self._refresh()
 
@@ -205,7 +209,7 @@ class LiveProgress(Observer):
             table.add_row(
                 name,
                 Text(row.state, style=style.get(row.status, "")),
-                row.current if len(row.current) <= 40 else "…" + row.current[-39:],
+                Text(row.current if len(row.current) <= 40 else "…" + row.current[-39:]),
                 f"{human_bytes(row.done)} / {human_bytes(row.total)}" if row.total else "",
                 f"{human_bytes(rate)}/s" if row.done else "",
                 f"{eta:.0f} s" if eta else "",
@@ -260,7 +264,7 @@ def explain_failures(result: RunResult) -> list[str]:
         lines.extend(f"{p.name}: {a.path}: {a.error}" for a in p.actions if not a.ok)
         lines.extend(f"{p.name}: note: {note}" for note in p.notes)
         lines.extend(explain_skipped(p, each=result.dry_run))
-    return lines
+    return printable.cells(lines)
 
 
 def explain_skipped(p: PrinterResult, *, each: bool) -> list[str]:
@@ -276,13 +280,14 @@ def explain_skipped(p: PrinterResult, *, each: bool) -> list[str]:
 
 
 def print_json(document: dict[str, Any], stream: IO[str] | None = None) -> None:
-    json.dump(document, stream or sys.stdout, indent=2, ensure_ascii=False)
+    json.dump(printable.document(document), stream or sys.stdout, indent=2, ensure_ascii=False)
     (stream or sys.stdout).write("\n")
 
 
 def status_table(rows: Sequence[PrinterStatusReport]) -> Table:
     """`link-sync status` as a table."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table()
     for column in (
@@ -299,7 +304,8 @@ def status_table(rows: Sequence[PrinterStatusReport]) -> Table:
         table.add_column(column, no_wrap=column in ("printer", "state"))
     table.add_column("free", justify="right")
     for row in rows:
-        table.add_row(*status_cells(row))
+        # Text, not str: a printer's `[` is shown, never read as rich markup.
+        table.add_row(*(Text(cell) for cell in status_cells(row)))
     return table
 
 
@@ -356,18 +362,20 @@ def status_cells(p: PrinterStatusReport) -> list[str]:
         sync_text = (
             f"{pending or 'nothing to send'}{failed}{kept} ({human_bytes(p.pending['bytes'])})"
         )
-    return [
-        p.name,
-        "yes" if p.reachable else "no",
-        p.model or p.kind or "",
-        p.firmware or "",
-        p.state or "",
-        job,
-        "" if p.managed_files is None else str(p.managed_files),
-        _wanted_text(p),
-        sync_text,
-        human_bytes(p.free_space) if p.free_space is not None else "",
-    ]
+    return printable.cells(
+        [
+            p.name,
+            "yes" if p.reachable else "no",
+            p.model or p.kind or "",
+            p.firmware or "",
+            p.state or "",
+            job,
+            "" if p.managed_files is None else str(p.managed_files),
+            _wanted_text(p),
+            sync_text,
+            human_bytes(p.free_space) if p.free_space is not None else "",
+        ]
+    )
 
 
 def _wanted_text(p: PrinterStatusReport) -> str:

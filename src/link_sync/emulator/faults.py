@@ -10,7 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = frozenset({"reset", "status", "stall", "offline_after", "slow", "malformed"})
+#: Faults in what the printer says rather than how: `emulator/hostile_text.py`.
+HOSTILE_TEXT_KINDS = frozenset({"echo_credentials", "control_chars"})
+KINDS = (
+    frozenset({"reset", "status", "stall", "offline_after", "slow", "malformed"})
+    | HOSTILE_TEXT_KINDS
+)
 OPS = frozenset({"upload", "delete", "mkdir", "list", "status", "info", "print", "any"})
 MALFORMED_MODES = frozenset({"missing_keys", "wrong_types", "garbage"})
 
@@ -37,6 +42,9 @@ class Fault:
                        after `requests` more requests
       "slow"           add `seconds` of latency
       "malformed"      corrupt the JSON body: `mode` missing_keys | wrong_types | garbage
+      "echo_credentials" the printer's password (and API key) in every word it shows: firmware,
+                       state, job and file (display) names (`emulator/hostile_text.py`)
+      "control_chars"  a newline, a forged log line, ESC sequences, CR and C1 in those words
     op: which requests it hits: upload, delete, mkdir, list, status, info, print or any.
     """
 

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from link_sync.emulator.faults import Fault
+from link_sync.emulator import hostile_text
+from link_sync.emulator.faults import HOSTILE_TEXT_KINDS, Fault
 from link_sync.emulator.listener import abort_with_reset
 
 if TYPE_CHECKING:
@@ -90,6 +91,9 @@ class Ctx:
     def json(
         self, data: Any, status: int = 200, headers: dict[str, str] | None = None
     ) -> web.Response:
+        hostile = self.printer.faults.take(self.op, HOSTILE_TEXT_KINDS)
+        if hostile is not None:
+            data = hostile_text.rewrite(data, hostile_text.payload(hostile.kind, self.printer))
         fault = self.printer.faults.take(self.op, frozenset({"malformed"}))
         if fault is not None:
             if fault.mode == "garbage":

@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from link_sync import printable
 from link_sync.model import IDLE_STATES
 from link_sync.units import human_bytes
 from link_sync.watch.state import FarmState, PrinterView, WatchEvent
@@ -67,7 +68,7 @@ def line(event: WatchEvent) -> str | None:
     text = describe(event)
     if text is None:
         return None
-    return f"{timestamp(event.time)} {event.printer or 'watch'}: {text}"
+    return printable.line(f"{timestamp(event.time)} {event.printer or 'watch'}: {text}")
 
 
 class LineWriter:
@@ -118,7 +119,7 @@ class JsonLines:
         self.writer = writer
 
     def __call__(self, event: WatchEvent) -> None:
-        self.writer.put(json.dumps(event.to_json(), ensure_ascii=False))
+        self.writer.put(json.dumps(printable.document(event.to_json()), ensure_ascii=False))
 
 
 class PlainLines:
@@ -205,4 +206,5 @@ def cells(view: PrinterView) -> list[Text | str]:
             f"{n} {what}" for what, n in done.counts.items() if n and what != "bytes"
         )
         last = f"{done.status} {ago:.0f} s ago" + (f" ({counts})" if counts else "")
-    return [view.name, Text(state, style=style), pending, transfer, last]
+    shown = printable.cells([view.name, state, pending, transfer, last])
+    return [Text(shown[0]), Text(shown[1], style=style), *(Text(cell) for cell in shown[2:])]

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from link_sync import printable
 from link_sync.watch.state import EVENTS, Control, FarmState
 from link_sync.web.events import EventStreams
 from link_sync.web.metrics import Metrics
@@ -54,7 +55,7 @@ def answer(status: int = 200, error: str | None = None, **data: Any) -> web.Resp
 
 
 def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(printable.document(data), ensure_ascii=False, separators=(",", ":"))
 
 
 def make_app(

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from link_sync import printable
 from link_sync.watch.state import FarmState, WatchEvent
 
 #: Seconds a stream gathers changes before writing them: a state change still shows
@@ -34,7 +35,7 @@ KEEPALIVE = 15.0
 
 
 def sse(data: Any, event: str | None = None) -> str:
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(printable.document(data), ensure_ascii=False, separators=(",", ":"))
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {text}\n\n"
 

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from link_sync import redact
 from link_sync.watch.state import FarmState, WatchEvent
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -81,7 +82,7 @@ class FarmGauges(Collector):
             if view.reachable is not None:
                 up.add_metric(name, 1 if view.reachable else 0)
             if view.state:
-                state.add_metric([view.name, view.state], 1)
+                state.add_metric([view.name, redact.redact(view.state)], 1)
             if view.in_sync is not None:
                 in_sync.add_metric(name, 1 if view.in_sync else 0)
             pending_files.add_metric(name, view.pending_files)
