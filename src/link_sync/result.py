@@ -6,7 +6,7 @@ The CLI renders these; nothing here prints.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from link_sync.model import Op, PrinterState, SyncStatus
 
@@ -218,24 +218,67 @@ class PrinterStatusReport:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "host": self.host,
-            "reachable": self.reachable,
-            "kind": self.kind,
-            "model": self.model,
-            "firmware": self.firmware,
-            "state": self.state,
-            "job": self.job,
-            "job_progress": self.job_progress,
-            "managed_files": self.managed_files,
-            "wanted_files": self.wanted_files,
-            "wanted_held": self.wanted_held,
-            "in_sync": self.in_sync,
-            "pending": dict(self.pending),
-            "free_space": self.free_space,
-            "error": self.error,
-        }
+        return printer_snapshot_json(self, dict(self.pending))
+
+
+class PrinterFacts(Protocol):
+    """What `status` and a watch both know of a printer (`PrinterStatusReport`,
+    `watch.state.PrinterView`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def reachable(self) -> bool | None: ...
+    @property
+    def kind(self) -> str | None: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def firmware(self) -> str | None: ...
+    @property
+    def state(self) -> str | None: ...
+    @property
+    def job(self) -> str | None: ...
+    @property
+    def job_progress(self) -> float | None: ...
+    @property
+    def managed_files(self) -> int | None: ...
+    @property
+    def wanted_files(self) -> int | None: ...
+    @property
+    def wanted_held(self) -> int | None: ...
+    @property
+    def in_sync(self) -> bool | None: ...
+    @property
+    def free_space(self) -> int | None: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+def printer_snapshot_json(printer: PrinterFacts, pending: dict[str, int]) -> dict[str, Any]:
+    """The one serializer of a printer's snapshot: each printer of `status --json`, and
+    the first fields of each printer of `/api/printers` and of the page's stream.
+    `pending` is what a sync would still send (status: by op; a watch: files)."""
+    return {
+        "name": printer.name,
+        "host": printer.host,
+        "reachable": printer.reachable,
+        "kind": printer.kind,
+        "model": printer.model,
+        "firmware": printer.firmware,
+        "state": printer.state,
+        "job": printer.job,
+        "job_progress": printer.job_progress,
+        "managed_files": printer.managed_files,
+        "wanted_files": printer.wanted_files,
+        "wanted_held": printer.wanted_held,
+        "in_sync": printer.in_sync,
+        "pending": pending,
+        "free_space": printer.free_space,
+        "error": printer.error,
+    }
 
 
 class StatusReports(list[PrinterStatusReport]):

@@ -80,6 +80,36 @@ async def test_printers_lists_every_printer_with_status_and_watch_fields(
     assert xl["state"] == "PRINTING" and xl["job"] == "big.gcode" and xl["in_sync"] is True
     assert xl["last_sync"]["status"] == "synced" and xl["last_sync"]["counts"]["uploaded"] == 1
     assert xl["host"] == "http://127.0.0.1:9002"  # no credentials
+    # The wording of a printer's sync state comes from the server (the page shows it).
+    assert mk4["summary"] == {"text": "2 files (2.0 kB) pending", "tone": "warn"}
+    assert xl["summary"] == {"text": "✓ in sync", "tone": "ok"}
+
+
+def test_a_watched_printer_has_every_field_of_status_json() -> None:
+    # One serializer: each printer of /api/printers starts as a `status --json` printer.
+    from link_sync.model import SyncStatus
+    from link_sync.result import PrinterResult, PrinterStatusReport
+
+    report = PrinterStatusReport.from_plan(
+        PrinterResult(name="mk4-01", host="http://127.0.0.1:9001", status=SyncStatus.PLANNED)
+    )
+    status_printer = report.to_json()
+    watched = sample_farm().printers["mk4-01"].to_json()
+    assert list(watched)[: len(status_printer)] == list(status_printer)
+
+
+def test_the_summary_words_each_sync_state() -> None:
+    farm = FarmState([("p", "http://127.0.0.1:9001")])
+    view = farm.printers["p"]
+    assert view.to_json()["summary"] == {"text": "… not known yet", "tone": "unknown"}
+    farm.update_printer("p", in_sync=False, reason="busy")
+    assert view.to_json()["summary"] == {"text": "✗ out of sync — busy", "tone": "bad"}
+    farm.update_printer("p", in_sync=True, reason=None, pending_files=1, pending_bytes=3)
+    assert view.to_json()["summary"] == {"text": "1 file (3 B) pending", "tone": "warn"}
+    farm.update_printer("p", pending_files=0, watching="paused", in_sync=None)
+    assert view.to_json()["summary"] == {"text": "⏸ paused", "tone": "warn"}
+    farm.update_printer("p", in_sync=True, watching=True, reason="paused by the master")
+    assert view.to_json()["summary"] == {"text": "✓ in sync — paused by the master", "tone": "warn"}
 
 
 async def test_one_printer_and_an_unknown_one(serve: ServerFactory) -> None:

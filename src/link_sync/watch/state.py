@@ -30,7 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from link_sync.execute import Observer
 from link_sync.planner import Action, Plan
-from link_sync.result import ActionResult, PrinterResult
+from link_sync.result import ActionResult, PrinterResult, printer_snapshot_json
+from link_sync.watch.summary import sync_summary
 
 #: Event names, and what each means. `watch --json` and `GET /api/events` print the same.
 EVENTS: dict[str, str] = {
@@ -169,6 +170,9 @@ class PrinterView:
     job: str | None = None
     job_progress: float | None = None
     managed_files: int | None = None
+    #: master files meant for this printer, and how many it holds (not known to a watch)
+    wanted_files: int | None = None
+    wanted_held: int | None = None
     in_sync: bool | None = None  # None: not known (never planned, unreachable)
     free_space: int | None = None
     error: str | None = None
@@ -185,21 +189,10 @@ class PrinterView:
     version: int = 0
 
     def to_json(self) -> dict[str, Any]:
+        pending = {"files": self.pending_files, "bytes": self.pending_bytes}
         return {
-            "name": self.name,
-            "host": self.host,
-            "reachable": self.reachable,
-            "kind": self.kind,
-            "model": self.model,
-            "firmware": self.firmware,
-            "state": self.state,
-            "job": self.job,
-            "job_progress": self.job_progress,
-            "managed_files": self.managed_files,
-            "in_sync": self.in_sync,
-            "pending": {"files": self.pending_files, "bytes": self.pending_bytes},
-            "free_space": self.free_space,
-            "error": self.error,
+            **printer_snapshot_json(self, pending),
+            "summary": sync_summary(self).to_json(),
             "reason": self.reason,
             "activity": self.activity,
             "transfer": None if self.transfer is None else self.transfer.to_json(),

@@ -84,34 +84,6 @@ function describeState(p) {
   return [state + activity, "ok"];
 }
 
-// Whether the printer holds the master's files: [text, class].
-function describeSync(p) {
-  const pending = p.pending || { files: 0, bytes: 0 };
-  const parts = [];
-  let cls = "ok";
-  if (p.watching === "paused") {
-    parts.push("⏸ paused");
-    cls = "warn";
-  }
-  if (pending.files > 0) {
-    parts.push(plural(pending.files, "file") + " (" + formatBytes(pending.bytes) + ") pending");
-    cls = "warn";
-  } else if (p.in_sync === true) {
-    parts.push("✓ in sync");
-  } else if (p.in_sync === false) {
-    parts.push("✗ out of sync");
-    cls = "bad";
-  } else if (p.watching !== "paused") {
-    parts.push("… not known yet");
-    cls = "unknown";
-  }
-  if (p.reason) {
-    parts.push("— " + p.reason);
-    if (cls === "ok") cls = "warn";
-  }
-  return [parts.join(" "), cls];
-}
-
 function makeRow(name) {
   const tr = document.createElement("tr");
   const cells = {};
@@ -176,9 +148,10 @@ function drawRow(p) {
   setText(c.state, stateText);
   setData(c.state, "tone", stateClass);
   setData(row.tr, "state", p.reachable === false ? "UNREACHABLE" : p.state || "");
-  const [syncText, syncClass] = describeSync(p);
-  setText(c.sync, syncText);
-  setData(c.sync, "tone", syncClass);
+  // Worded by the server (watch/summary.py): the page has no words of its own for it.
+  const summary = p.summary || { text: "", tone: "unknown" };
+  setText(c.sync, summary.text);
+  setData(c.sync, "tone", summary.tone);
 
   const t = p.transfer;
   if (t) {
