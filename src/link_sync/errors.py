@@ -38,7 +38,36 @@ class UsageError(LinkSyncError):
 
 
 class ConfigError(UsageError):
-    """The config file is invalid; the message names the file, printer and key."""
+    """The config file is invalid; the message names the file, printer and key.
+
+    A value the message quotes is cut short (`MAX_QUOTED` characters, then "…"), and
+    the whole message too: a 50 MB `model:` makes a one-line error, not a 50 MB one.
+    """
+
+    MAX_QUOTED = 80
+    MAX_MESSAGE = 1_000
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_cut_short(message, self.MAX_QUOTED, self.MAX_MESSAGE))
+
+
+def _cut_short(message: str, quoted: int, whole: int) -> str:
+    """`message` with each quoted value ('…' or "…") and any long unbroken run cut to
+    `quoted` characters, and the whole cut to `whole`."""
+    import re  # only when a config error is told
+
+    def cut(match: re.Match[str]) -> str:
+        text = match.group()
+        mark = text[0] if text[0] in "'\"" else ""
+        inner = text[len(mark) : len(text) - len(mark)]
+        return f"{mark}{inner[:quoted]}…{mark}"
+
+    if len(message) <= quoted:
+        return message
+    long_run = quoted + 1
+    pattern = rf"'[^'\n]{{{long_run},}}'|\"[^\"\n]{{{long_run},}}\"|\S{{{long_run * 2},}}"
+    message = re.sub(pattern, cut, message)
+    return message if len(message) <= whole else message[:whole] + "…"
 
 
 class SafetyRefusal(LinkSyncError):

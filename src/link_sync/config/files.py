@@ -20,6 +20,7 @@ from link_sync.config.hosts import absolute
 from link_sync.config.model import TOP_KEYS, Config
 from link_sync.config.variables import Context, exposed, has_literal_secret, substitute
 from link_sync.config.wording import kind_of
+from link_sync.config.yaml_bounds import TooLarge, check_expanded_size
 from link_sync.errors import ConfigError
 
 #: Files looked for in the working folder, in this order.
@@ -123,8 +124,12 @@ class _Loader:
                 return yaml.load(text, Loader=_FastStrictLoader)  # libyaml + SafeConstructor
             except yaml.YAMLError:
                 pass  # read it again below: the error is told as it always was
+            except TooLarge as exc:
+                raise self.error(f"refused: {exc} (YAML anchors and aliases)") from None
         try:
             return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+        except TooLarge as exc:
+            raise self.error(f"refused: {exc} (YAML anchors and aliases)") from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -194,10 +199,15 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class _NoDuplicateKeys(yaml.constructor.SafeConstructor):
-    """Refuses duplicate keys (plain YAML keeps the last one silently)."""
+    """Refuses duplicate keys (plain YAML keeps the last one silently), and a document
+    whose aliases expand too far (`yaml_bounds`), before any value is built."""
 
     _root: yaml.Node | None = None
     _printers_node: yaml.Node | None = None
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        check_expanded_size(node)
+        return super().construct_document(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         # Parents are constructed before their children, so the first mapping is the root.
