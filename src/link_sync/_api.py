@@ -17,14 +17,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 from link_sync import config as _config
 from link_sync.config import Config, PrinterConfig, select_printers
+from link_sync.engine.events import Observer
+from link_sync.engine.options import RetryPolicy, SyncOptions
+from link_sync.engine.run import PrinterWork
+from link_sync.engine.session import Session
 from link_sync.errors import SafetyRefusal, UsageError
-from link_sync.execute import Observer, PrinterWork, RetryPolicy, Session, SyncOptions
 from link_sync.journal import Journal
 from link_sync.model import SyncStatus
 from link_sync.printer_locks import PrinterLocks
@@ -34,6 +39,8 @@ from link_sync.scan import ScanResult, scan_source
 from link_sync.statedir import state_dir as _default_state_dir
 
 StrPath = str | os.PathLike[str]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def load_config(
@@ -54,43 +61,6 @@ def load_config(
     )
 
 
-def sync(
-    config: Config,
-    *,
-    printers: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-    dry_run: bool = False,
-    include_busy: bool = False,
-    delete: bool = True,
-    max_delete: int | None = None,
-    allow_empty: bool = False,
-    parallel: int | None = None,
-    observer: Observer | None = None,
-    state_dir: StrPath | None = None,
-    retry: RetryPolicy | None = None,
-) -> RunResult:
-    """Bring the selected printers in line with the master folder (`link-sync sync`).
-
-    Runs its own event loop; from async code use `sync_async`.
-    """
-    return asyncio.run(
-        sync_async(
-            config,
-            printers=printers,
-            exclude=exclude,
-            dry_run=dry_run,
-            include_busy=include_busy,
-            delete=delete,
-            max_delete=max_delete,
-            allow_empty=allow_empty,
-            parallel=parallel,
-            observer=observer,
-            state_dir=state_dir,
-            retry=retry,
-        )
-    )
-
-
 async def sync_async(
     config: Config,
     *,
@@ -106,22 +76,36 @@ async def sync_async(
     state_dir: StrPath | None = None,
     retry: RetryPolicy | None = None,
 ) -> RunResult:
-    """`sync` for callers that already run an event loop."""
-    selected = select_printers(config, printers, exclude)
-    works, warnings = scan_masters(selected, allow_empty)
+    """Bring the selected printers in line with the master folder (`link-sync sync`)."""
     options = SyncOptions(
         dry_run=dry_run,
         include_busy=include_busy,
         delete=delete,
         max_delete=max_delete,
+        allow_empty=allow_empty,
         parallel=parallel,
         stale_after=config.stale_after,
         retry=retry or RetryPolicy(),
     )
+    return await run_async(config, options, printers, exclude, observer, state_dir)
+
+
+async def run_async(
+    config: Config,
+    options: SyncOptions,
+    printers: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    observer: Observer | None = None,
+    state_dir: StrPath | None = None,
+) -> RunResult:
+    """A sync (or, with `options.dry_run`, a plan) of the selected printers with
+    `options`: what `sync`, `plan`, `status` and the CLI all run."""
+    selected = select_printers(config, printers, exclude)
+    works, warnings = scan_masters(selected, options.allow_empty)
     states = _states(state_dir)
     with PrinterLocks(states, command="sync") as locks:
         # A plan changes nothing: it takes no lock and may run beside a sync or watch.
-        refused = {} if dry_run else locks.take(work.printer for work in works)
+        refused = {} if options.dry_run else locks.take(work.printer for work in works)
         runnable = [work for work in works if work.printer.name not in refused]
         skipped = _locked(works, refused, observer)
         async with _session(states) as session:
@@ -172,38 +156,6 @@ async def route_by_model(
     return [dataclasses.replace(work, targets=targets) for work in works]
 
 
-def plan(
-    config: Config,
-    *,
-    printers: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-    include_busy: bool = False,
-    delete: bool = True,
-    max_delete: int | None = None,
-    allow_empty: bool = False,
-    parallel: int | None = None,
-    observer: Observer | None = None,
-    state_dir: StrPath | None = None,
-    retry: RetryPolicy | None = None,
-) -> RunResult:
-    """What `sync` would do, changing nothing (`link-sync plan`)."""
-    return asyncio.run(
-        plan_async(
-            config,
-            printers=printers,
-            exclude=exclude,
-            include_busy=include_busy,
-            delete=delete,
-            max_delete=max_delete,
-            allow_empty=allow_empty,
-            parallel=parallel,
-            observer=observer,
-            state_dir=state_dir,
-            retry=retry,
-        )
-    )
-
-
 async def plan_async(
     config: Config,
     *,
@@ -218,7 +170,7 @@ async def plan_async(
     state_dir: StrPath | None = None,
     retry: RetryPolicy | None = None,
 ) -> RunResult:
-    """`plan` for callers that already run an event loop."""
+    """What `sync` would do, changing nothing (`link-sync plan`)."""
     return await sync_async(
         config,
         printers=printers,
@@ -235,20 +187,6 @@ async def plan_async(
     )
 
 
-def status(
-    config: Config,
-    *,
-    printers: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-    state_dir: StrPath | None = None,
-    retry: RetryPolicy | None = None,
-) -> StatusReports:
-    """One `PrinterStatusReport` per selected printer (`link-sync status`); changes nothing."""
-    return asyncio.run(
-        status_async(config, printers=printers, exclude=exclude, state_dir=state_dir, retry=retry)
-    )
-
-
 async def status_async(
     config: Config,
     *,
@@ -258,7 +196,7 @@ async def status_async(
     retry: RetryPolicy | None = None,
     observer: Observer | None = None,
 ) -> StatusReports:
-    """`status` for callers that already run an event loop.
+    """One `PrinterStatusReport` per selected printer (`link-sync status`); changes nothing.
 
     A dry run of every selected printer, busy ones included, seen from the
     printer's side: reachable, model, firmware, state, job, files, in sync.
@@ -336,3 +274,22 @@ async def _session(states: Path) -> AsyncIterator[Session]:
             yield session
     finally:
         journal.close()
+
+
+def _blocking(run: Callable[P, Coroutine[Any, Any, T]], name: str) -> Callable[P, T]:
+    """`run` with its own event loop: the same keyword arguments, for code that runs none."""
+
+    @functools.wraps(run)
+    def blocking(*args: P.args, **kwargs: P.kwargs) -> T:
+        return asyncio.run(run(*args, **kwargs))
+
+    blocking.__name__ = blocking.__qualname__ = name
+    blocking.__doc__ = (
+        f"{run.__doc__}\n\nRuns its own event loop; from async code use `{name}_async`."
+    )
+    return blocking
+
+
+sync = _blocking(sync_async, "sync")
+plan = _blocking(plan_async, "plan")
+status = _blocking(status_async, "status")

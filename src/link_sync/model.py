@@ -217,6 +217,10 @@ class Op(StrEnum):
         return self in (Op.UPLOAD, Op.REPLACE)
 
 
+#: The changes a sync makes to a printer's files (what "pending" counts).
+CHANGE_OPS: frozenset[Op] = frozenset({Op.UPLOAD, Op.REPLACE, Op.DELETE})
+
+
 #: States of an active print, whatever the printer says about its job.
 PRINTING_STATES: frozenset[PrinterState] = frozenset({PrinterState.PRINTING, PrinterState.PAUSED})
 #: States that are part of an active print only while the printer names a job: a

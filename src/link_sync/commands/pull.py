@@ -19,10 +19,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from link_sync import errors
-from link_sync.backends import open_backend
 from link_sync.backends.base import Backend
 from link_sync.config import Config, PrinterConfig, select_printers
-from link_sync.execute import Observer, entries_below, strip_storage
+from link_sync.engine.events import Observer
+from link_sync.engine.paths import entries_below, strip_storage
+from link_sync.engine.session import Session
 from link_sync.model import Op, PrinterState, RemoteEntry, SyncStatus, is_print_file
 from link_sync.planner import path_key
 from link_sync.result import ActionResult, PrinterResult, RunResult
@@ -81,9 +82,13 @@ async def pull_async(request: PullRequest, observer: Observer | None = None) -> 
     observer = observer or Observer()
     results = {p.name: PrinterResult(name=p.name, host=p.base_url) for p in printers}
     backends: dict[str, Backend] = {}  # filled as each printer is reached
-    try:
+    # The engine's driver opens (and closes) the printers' backends, as for a sync.
+    async with Session(None) as session:
         found = await asyncio.gather(
-            *(_remote_only(p, backends, results[p.name], targets[p.name]) for p in printers)
+            *(
+                _remote_only(p, session, backends, results[p.name], targets[p.name])
+                for p in printers
+            )
         )
         groups: dict[tuple[Path, str], list[Candidate]] = {}
         for printer, entries in zip(printers, found, strict=True):
@@ -94,8 +99,6 @@ async def pull_async(request: PullRequest, observer: Observer | None = None) -> 
                 groups.setdefault(key, []).append(candidate)
         for (target, relative), candidates in sorted(groups.items()):
             await _pull_one(target, relative, candidates, request.dry_run, observer)
-    finally:
-        await asyncio.gather(*(b.aclose() for b in backends.values()))
     for result in results.values():
         if result.error is None:  # reached: the outcome is that of its pulls
             done = SyncStatus.PLANNED if request.dry_run else SyncStatus.SYNCED
@@ -118,12 +121,16 @@ def _target(printer: PrinterConfig, into: Path | None) -> Path:
 
 
 async def _remote_only(
-    printer: PrinterConfig, backends: dict[str, Backend], result: PrinterResult, target: Path
+    printer: PrinterConfig,
+    session: Session,
+    backends: dict[str, Backend],
+    result: PrinterResult,
+    target: Path,
 ) -> list[tuple[str, RemoteEntry]]:
     """Print files in the printer's managed destination that the target lacks:
     (destination-relative path, the entry as listed). Its backend goes into `backends`."""
     try:
-        backend = backends[printer.name] = await open_backend(printer)
+        backend = backends[printer.name] = await session.backend(printer)
         info = await backend.probe()
         result.kind, result.model, result.firmware = info.kind, info.model, info.firmware
         result.state = PrinterState((await backend.status()).state)

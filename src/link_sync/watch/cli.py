@@ -17,6 +17,7 @@ from link_sync.cli import (
     use_terminal_ui,
 )
 from link_sync.commands.selection import Selection
+from link_sync.engine.options import SyncOptions
 from link_sync.watch.output import JsonLines, LineWriter, LiveTable, PlainLines
 from link_sync.watch.run import WatchRequest, watch_async
 from link_sync.watch.state import FarmState
@@ -84,11 +85,13 @@ def watch_command(
     _setup_logging(verbose)
     request = WatchRequest(
         selection=Selection(config, source, include, exclude, destination),
-        include_busy=include_busy,
-        delete=not no_delete,
-        max_delete=max_delete,
-        allow_empty=allow_empty,
-        jobs=jobs,
+        sync=SyncOptions(
+            include_busy=include_busy,
+            delete=not no_delete,
+            max_delete=max_delete,
+            allow_empty=allow_empty,
+            parallel=jobs,
+        ),
         settle=settle,
         poll_interval=poll_interval,
         poll=poll,

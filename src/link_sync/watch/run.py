@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
@@ -27,6 +28,7 @@ from typing import Any
 from link_sync._api import scan_masters
 from link_sync.commands.selection import Selection, load_selection
 from link_sync.config import Config, PrinterConfig
+from link_sync.engine.options import SyncOptions
 from link_sync.errors import LinkSyncError, LockHeld, UsageError
 from link_sync.journal import Journal
 from link_sync.printer_locks import PrinterLocks
@@ -47,11 +49,8 @@ class WatchRequest:
     """A watch as asked for on the command line; None = the config's value or the default."""
 
     selection: Selection = field(default_factory=Selection)
-    include_busy: bool = False
-    delete: bool = True
-    max_delete: int | None = None
-    allow_empty: bool = False
-    jobs: int | None = None
+    #: how each pass runs (`parallel`: `--jobs`); `stale_after` comes from the config
+    sync: SyncOptions = field(default_factory=SyncOptions)
     settle: float | None = None
     poll_interval: float | None = None
     poll: bool = False
@@ -67,13 +66,8 @@ def settings_for(request: WatchRequest, config: Config) -> WatchSettings:
         ),
         rescan_interval=config.rescan_interval,
         poll=request.poll,
-        include_busy=request.include_busy,
-        delete=request.delete,
-        max_delete=request.max_delete,
-        jobs=request.jobs,
-        allow_empty=request.allow_empty,
-        stale_after=config.stale_after,
         route=config.route,
+        sync=dataclasses.replace(request.sync, stale_after=config.stale_after),
     )
 
 
@@ -99,7 +93,7 @@ async def watch_async(
     here = cwd or Path.cwd()
     config, printers, settings = load(request, env, here)
     # The same refusals as `sync`, before anything is contacted: a missing or empty master.
-    scan_masters(printers, request.allow_empty)
+    scan_masters(printers, request.sync.allow_empty)
     states = state_dir(env)
     # A long-running process: what is loaded by now lives until the end, so the cyclic
     # garbage collector stops walking it (and collects the young generation less often;

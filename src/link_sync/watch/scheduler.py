@@ -16,9 +16,7 @@ paused, passes in flight are abandoned, and nothing is deleted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,17 +25,14 @@ from typing import Any
 from link_sync import errors
 from link_sync.backends import open_backend
 from link_sync.backends.base import Backend
-from link_sync.config import PrinterConfig
-from link_sync.execute import (
-    LocalHashes,
-    Observer,
-    PrinterRun,
-    PrinterWork,
-    RetryPolicy,
-    SyncOptions,
-)
+from link_sync.config import Config, PrinterConfig
+from link_sync.engine.events import Observer
+from link_sync.engine.hashes import LocalHashes
+from link_sync.engine.options import SyncOptions
+from link_sync.engine.run import PrinterWork
+from link_sync.engine.session import Session
 from link_sync.journal import Journal
-from link_sync.model import IDLE_STATES
+from link_sync.model import CHANGE_OPS, IDLE_STATES, SyncStatus
 from link_sync.result import PrinterResult
 from link_sync.routing import MasterTargets, read_master_targets
 from link_sync.watch.kept_backend import ProbedOnce
@@ -53,36 +48,21 @@ MAX_BACKOFF = 300.0
 #: (A master change or a request tries again at once.)
 FAILED_PASS_RETRY = 5.0
 MAX_FAILED_RETRY = 60.0
-CHANGE_OPS = ("upload", "replace", "delete")
 
 
 @dataclass(frozen=True, slots=True)
 class WatchSettings:
     """Everything that shapes a watch besides the printers (config keys and options)."""
 
-    settle: float = 2.0
-    poll_interval: float = 5.0
-    rescan_interval: float = 600.0
+    # The defaults are the config's (written once, on `Config`).
+    settle: float = Config.model_fields["settle"].default
+    poll_interval: float = Config.model_fields["poll_interval"].default
+    rescan_interval: float = Config.model_fields["rescan_interval"].default
     poll: bool = False
-    include_busy: bool = False
-    delete: bool = True
-    max_delete: int | None = None
-    jobs: int | None = None
-    allow_empty: bool = False
-    stale_after: float = 60.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
     #: "model": each printer gets the files for its model (issue 11); "all": every file
     route: str = "model"
-
-    def sync_options(self, *, dry_run: bool = False) -> SyncOptions:
-        return SyncOptions(
-            dry_run=dry_run,
-            include_busy=self.include_busy or dry_run,
-            delete=self.delete,
-            max_delete=self.max_delete,
-            stale_after=self.stale_after,
-            retry=self.retry,
-        )
+    #: how each pass runs (`parallel`: printers synced at once, `--jobs`)
+    sync: SyncOptions = field(default_factory=SyncOptions)
 
 
 class FarmWatch:
@@ -99,7 +79,11 @@ class FarmWatch:
         self.settings = settings
         self.journal = journal
         self.state = state
-        self.limit = asyncio.Semaphore(settings.jobs or 1_000_000)
+        #: the engine's driver: it runs the passes, and keeps each printer's backend
+        #: (probed once: `ProbedOnce`) for the worker's state polls too
+        self.session = Session(
+            journal, backend_factory=_kept_backend, parallel=settings.sync.parallel
+        )
         self.watchers: dict[Path, MasterWatcher] = {}
         self.views: dict[Path, MasterView] = dict(first_views or {})
         self._hashes: dict[Path, tuple[MasterView, LocalHashes]] = {}
@@ -127,18 +111,19 @@ class FarmWatch:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._tasks.clear()
+            await asyncio.shield(self.session.aclose())
 
     def reload(self, printers: Sequence[PrinterConfig], settings: WatchSettings) -> None:
         """Take a new config: changed printers restart, every printer gets a pass."""
         old = self.settings
         self.settings = settings
-        if settings.jobs != old.jobs:
-            self.limit = asyncio.Semaphore(settings.jobs or 1_000_000)
+        if settings.sync.parallel != old.sync.parallel:
+            self.session.parallel = settings.sync.parallel
         for watcher in self.watchers.values():
             watcher.reconfigure(
                 settle=settings.settle,
                 rescan_interval=settings.rescan_interval,
-                allow_empty=settings.allow_empty,
+                allow_empty=settings.sync.allow_empty,
             )
         self._printers = list(printers)
         self._apply(printers)
@@ -174,7 +159,7 @@ class FarmWatch:
                 settle=self.settings.settle,
                 rescan_interval=self.settings.rescan_interval,
                 poll=self.settings.poll,
-                allow_empty=self.settings.allow_empty,
+                allow_empty=self.settings.sync.allow_empty,
             )
             if root in self.views:
                 watcher.view = self.views[root]
@@ -298,6 +283,11 @@ class FarmWatch:
         self.workers[name].set_paused(False)
 
 
+async def _kept_backend(printer: PrinterConfig) -> Backend:
+    """A watched printer's backend: probed once, not every pass (`ProbedOnce`)."""
+    return ProbedOnce(await open_backend(printer))
+
+
 class Alarm:
     """Sleep until a loop time, or until `set()`: an Event with a deadline, without the
     task `asyncio.wait_for` makes per wait (500 printers wait 100 times a second)."""
@@ -353,7 +343,6 @@ class PrinterWorker:
         self._wake = Alarm()
         self._shown: dict[str, Any] = {}
         self._pass: asyncio.Task[PrinterResult] | None = None
-        self._backend: Backend | None = None
         self._last_error: str | None = None
         self._failure: str | None = None
         #: (state, job) in which the last pass had to keep files (the printer holds them);
@@ -406,9 +395,7 @@ class PrinterWorker:
                     self.retry_at = self.next_poll
                 await self._sleep(loop)
         finally:
-            if self._backend is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._backend.aclose())
+            await asyncio.shield(self.farm.session.release(self.printer))
 
     async def _step(self, now: float) -> None:
         if now >= self.next_poll:
@@ -434,7 +421,7 @@ class PrinterWorker:
             and view is not None
             and view.usable
             and self.reachable is True
-            and (self.state in IDLE_STATES or self.farm.settings.include_busy)
+            and (self.state in IDLE_STATES or self.farm.settings.sync.include_busy)
             and (ignore_retry or asyncio.get_running_loop().time() >= self.retry_at)
         )
 
@@ -452,12 +439,10 @@ class PrinterWorker:
     # -- state polls -----------------------------------------------------------------
 
     async def _open(self) -> Backend:
-        """The printer's one backend, for state polls and passes alike (opened on first
-        use: it asks a PrusaLink printer whether it is Buddy or Pi, and may fail like
-        status). Closed when the worker ends."""
-        if self._backend is None:
-            self._backend = ProbedOnce(await open_backend(self.printer))
-        return self._backend
+        """The printer's one backend, for state polls and passes alike, kept by the
+        session (opened on first use: it asks a PrusaLink printer whether it is Buddy or
+        Pi, and may fail like status). Closed when the worker ends."""
+        return await self.farm.session.backend(self.printer)
 
     async def _poll(self) -> None:
         loop = asyncio.get_running_loop()
@@ -535,21 +520,17 @@ class PrinterWorker:
         if job is None or view is None:
             return
         generation = self.wanted
-        async with self.farm.limit:
+        session = self.farm.session
+        async with session.turn():
             if not self._may_sync():  # things changed while waiting for a turn
                 return
-            observer = FarmObserver(self.farm.state)
-            engine = PrinterRun(
+            run = session.sync_printer(
                 job,
-                self._open,
-                self.farm.settings.sync_options(),
-                self.farm.journal,
+                self.farm.settings.sync,
+                FarmObserver(self.farm.state),
                 self.farm.hashes_for(view),
-                observer,
             )
-            observer.printer_started(self.name)
-            started = time.monotonic()
-            self._pass = asyncio.create_task(engine.run(), name=f"pass {self.name}")
+            self._pass = asyncio.create_task(run, name=f"pass {self.name}")
             try:
                 result = await self._pass
             except asyncio.CancelledError:
@@ -561,8 +542,6 @@ class PrinterWorker:
                 return  # abandoned: the master folder went away
             finally:
                 self._pass = None
-            result.seconds = time.monotonic() - started
-            observer.printer_done(result)
         self._after_pass(result, generation)
 
     def _after_pass(self, result: PrinterResult, generation: int) -> None:
@@ -570,7 +549,7 @@ class PrinterWorker:
         loop = asyncio.get_running_loop()
         settings = self.farm.settings
         self.next_poll = loop.time() + settings.poll_interval
-        if result.status == "unreachable":
+        if result.status == SyncStatus.UNREACHABLE:
             self.unreachable_polls += 1
             self.next_poll = loop.time() + min(
                 MAX_BACKOFF, settings.poll_interval * 2**self.unreachable_polls
@@ -584,10 +563,10 @@ class PrinterWorker:
             self._event("state", message=f"now {self.state}")
         self._failure = None
         self._blocked = None
-        if result.status == "synced":
+        if result.status == SyncStatus.SYNCED:
             self.done = generation
             self.unfinished_passes = 0
-        elif result.status == "skipped":
+        elif result.status == SyncStatus.SKIPPED:
             self.done = generation  # a safety refusal waits for the next change
             self._failure = result.error
         else:
@@ -599,7 +578,7 @@ class PrinterWorker:
             pause = min(MAX_FAILED_RETRY, FAILED_PASS_RETRY * 2 ** (self.unfinished_passes - 1))
             self.retry_at = loop.time() + pause
             self._blocked = (self.state, self.job)
-            if result.status == "failed":
+            if result.status == SyncStatus.FAILED:
                 why = result.error or f"{result.failed} file(s) failed"
                 self._failure = f"failed: {why} (next try in {pause:.0f} s)"
             else:
@@ -613,17 +592,11 @@ class PrinterWorker:
         if job is None or view is None:
             return
         generation = self.wanted
-        engine = PrinterRun(
-            job,
-            self._open,
-            self.farm.settings.sync_options(dry_run=True),
-            None,  # a dry run records nothing
-            self.farm.hashes_for(view),
-            Observer(),
+        result = await self.farm.session.sync_printer(
+            job, self.farm.settings.sync.planning(), Observer(), self.farm.hashes_for(view)
         )
-        result = await engine.run()
         self._pending_for = generation
-        if result.status != "planned":
+        if result.status != SyncStatus.PLANNED:
             return
         planned = [a for a in result.actions if a.op in CHANGE_OPS and a.ok]
         before = self.pending

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from link_sync.execute import Observer
+from link_sync.engine.events import Observer
+from link_sync.model import CHANGE_OPS, Op, PrinterState, SyncStatus
 from link_sync.planner import Action, Plan
 from link_sync.result import ActionResult, PrinterResult, printer_snapshot_json
 from link_sync.watch.summary import sync_summary
@@ -475,10 +476,10 @@ class FarmObserver(Observer):
         self.farm.event(name, "sync_started")
 
     def printer_state(self, name: str, text: str) -> None:
-        if text.startswith("busy"):
-            self.farm.update_printer(name, activity=None, reason=text)
-        else:
-            self.farm.update_printer(name, activity=text)
+        self.farm.update_printer(name, activity=text)
+
+    def printer_busy(self, name: str, state: PrinterState) -> None:
+        self.farm.update_printer(name, activity=None, reason=f"busy ({state})")
 
     def plan_ready(self, name: str, plan: Plan) -> None:
         files = len(plan.transfers) + len(plan.deletes)
@@ -516,7 +517,7 @@ class FarmObserver(Observer):
                 self.farm.update_printer(name, **ended)
             self.farm.event(name, "failed", path=result.path, error=result.error)
             return
-        if result.op not in ("upload", "replace", "delete"):
+        if result.op not in CHANGE_OPS:
             return
         seconds = None if started is None else time.monotonic() - started
         self.farm.update_printer(
@@ -525,15 +526,15 @@ class FarmObserver(Observer):
             pending_files=max(view.pending_files - 1, 0),
             pending_bytes=max(view.pending_bytes - result.bytes, 0),
         )
-        kind = {"upload": "uploaded", "replace": "replaced", "delete": "deleted"}[result.op]
+        kind = {Op.UPLOAD: "uploaded", Op.REPLACE: "replaced", Op.DELETE: "deleted"}[result.op]
         self.farm.event(name, kind, path=result.path, bytes=result.bytes, seconds=seconds)
 
     def printer_done(self, result: PrinterResult) -> None:
         name = result.name
         counts = {
-            "uploaded": result.count("upload"),
-            "replaced": result.count("replace"),
-            "deleted": result.count("delete"),
+            "uploaded": result.count(Op.UPLOAD),
+            "replaced": result.count(Op.REPLACE),
+            "deleted": result.count(Op.DELETE),
             "failed": result.failed,
             "bytes": result.bytes,
         }
@@ -541,34 +542,34 @@ class FarmObserver(Observer):
             "activity": None,
             "transfer": None,
             "error": result.error,
-            "reachable": result.status != "unreachable",
+            "reachable": result.status != SyncStatus.UNREACHABLE,
             "last_sync": LastSync(
                 self.farm.clock(), result.status, counts, result.seconds, result.error
             ),
         }
         for key in ("kind", "model", "firmware", "state", "job", "job_progress", "free_space"):
             value = getattr(result, key)
-            if value is not None or result.status != "unreachable":
+            if value is not None or result.status != SyncStatus.UNREACHABLE:
                 changes[key] = value
         if result.managed_files is not None:
             changes["managed_files"] = result.managed_files
-        if result.status == "synced":
+        if result.status == SyncStatus.SYNCED:
             changes |= {"in_sync": True, "pending_files": 0, "pending_bytes": 0, "reason": None}
-        elif result.status == "planned":
+        elif result.status == SyncStatus.PLANNED:
             in_sync = self.farm.printers[name].pending_files == 0 and not result.failed
             changes |= {"in_sync": in_sync, "reason": None}
-        elif result.status == "busy":
+        elif result.status == SyncStatus.BUSY:
             changes["reason"] = f"busy ({result.state})"
-        elif result.status == "unreachable":
+        elif result.status == SyncStatus.UNREACHABLE:
             changes |= {"in_sync": None, "reason": f"unreachable: {result.error}"}
         else:  # failed, skipped
             why = result.error or f"{result.failed} file(s) failed"
             changes |= {"in_sync": False, "reason": f"{result.status}: {why}"}
         self.farm.update_printer(name, **changes)
-        if result.status == "synced":
+        if result.status == SyncStatus.SYNCED:
             self.farm.event(name, "synced", bytes=result.bytes, seconds=result.seconds)
-        elif result.status in ("busy", "unreachable"):
+        elif result.status in (SyncStatus.BUSY, SyncStatus.UNREACHABLE):
             self.farm.event(name, result.status, message=result.state, error=result.error)
-        elif result.status in ("failed", "skipped"):
+        elif result.status in (SyncStatus.FAILED, SyncStatus.SKIPPED):
             why = result.error or f"{result.failed} file(s) failed"
             self.farm.event(name, "failed", error=why, seconds=result.seconds)

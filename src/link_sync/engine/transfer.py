@@ -1,0 +1,250 @@
+"""The transfer phase of a printer's run: folders first, then every upload, each checked
+(the printer shows the file at its size) before it counts and is recorded.
+
+A printer short of space (it refuses an upload with 507, or reports less free space
+than the plan needs) first loses the plan's excess (`prune`), then gets the rest,
+replaces and small files first; the next refusal for space ends the sending instead
+of trying every remaining file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from link_sync import errors
+from link_sync.engine.context import RunContext, cancelled
+from link_sync.engine.events import Activity
+from link_sync.engine.planning import journal_entry
+from link_sync.engine.probe import Place, Probed
+from link_sync.engine.prune import delete_excess
+from link_sync.model import LocalFile, Op, PrinterStatus, RemoteEntry
+from link_sync.planner import Action, Plan
+from link_sync.space import fitting_order, not_sent_message, space_need
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What the transfer phase did."""
+
+    #: the files that arrived (checked), in the order sent
+    uploaded: tuple[str, ...]
+    #: the excess was deleted first, to make room
+    room_made: bool = False
+    #: ... but the printer was printing by then, so it was not
+    deletes_postponed: bool = False
+    #: why files were not sent (the printer ran out of space)
+    error: str | None = None
+    #: the state a printer that opens previews was left in, read with the last check
+    after: PrinterStatus | None = None
+
+
+async def transfer(ctx: RunContext, probed: Probed, place: Place, plan: Plan) -> Sent:
+    """Make the plan's folders, then send its uploads and replaces."""
+    if plan.transfers and ctx.backend.capabilities.mkdir_before_upload:
+        await _make_destination(ctx, place)
+    for action in plan.mkdirs:
+        await ctx.do(action, functools.partial(ctx.backend.mkdir, place.remote_path(action.path)))
+    transfers = plan.transfers
+    if _print_over(ctx):
+        # The screen of a finished or stopped Buddy print still holds its file and
+        # the firmware refuses to overwrite it (409 "File is busy" after the whole
+        # body: gcode_upload.cpp try_rename; Prusa-Firmware-Buddy #3235). A new
+        # file's upload opens its preview, which leaves that screen: new files go
+        # first. A delete-then-upload would free it too, but could leave the
+        # printer without the file, so it is never done.
+        transfers = sorted(transfers, key=lambda a: a.op == Op.REPLACE)
+    return await _Sender(ctx, probed, place, plan).send(transfers)
+
+
+def _print_over(ctx: RunContext) -> bool:
+    return ctx.ledger.state is not None and ctx.ledger.state.print_over
+
+
+async def _make_destination(ctx: RunContext, place: Place) -> None:
+    """Create a destination that may be missing, one level at a time.
+
+    The plan's folders are relative to the destination; on printers that need
+    folders before uploads (the Pi's PrusaLink 0.8.1 never lists files put
+    below two or more new levels), the destination's own levels come first.
+    """
+    if not place.destination or place.listed:
+        return
+    parts = place.destination.split("/")
+    for depth in range(1, len(parts) + 1):
+        folder = "/".join(parts[:depth])
+        await ctx.retrying(f"create folder {folder}", functools.partial(ctx.backend.mkdir, folder))
+
+
+class _Sender:
+    """Sends one plan's transfers in order. The check of the file just sent runs
+    while the next one is sent: one round trip less per file (the printer takes one
+    upload at a time, but answers a read on its second connection meanwhile)."""
+
+    def __init__(self, ctx: RunContext, probed: Probed, place: Place, plan: Plan) -> None:
+        self.ctx = ctx
+        self.probed = probed
+        self.place = place
+        self.plan = plan
+        self.uploaded: list[str] = []
+        self.checking: tuple[Action, asyncio.Future[bool]] | None = None
+
+    async def send(self, transfers: Sequence[Action]) -> Sent:
+        ctx, plan = self.ctx, self.plan
+        pending = list(transfers)
+        room_made = postponed = False
+        error: str | None = None
+        free = self.probed.info.free_space
+        if pending and free is not None and not space_need(plan).fits(free):
+            room_made, postponed = await self._make_room()
+            pending = self._fitting_order(pending)
+        after: asyncio.Future[PrinterStatus] | None = None
+        try:
+            while pending:
+                action = pending.pop(0)
+                ctx.observer.printer_state(ctx.name, Activity.UPLOADING)
+                try:
+                    sent = await self._upload(action)
+                except errors.StorageFull as exc:
+                    await self._checked()
+                    if not room_made and plan.deletes:
+                        room_made, postponed = await self._make_room()
+                        pending = self._fitting_order([action, *pending])
+                        continue
+                    error = await self._not_sent([action, *pending], exc)
+                    break
+                await self._checked()
+                if sent:
+                    self.checking = (action, asyncio.ensure_future(self._check(action)))
+            if self.checking is not None and ctx.backend.capabilities.opens_preview:
+                # What the uploads left on the printer's screen is read while the last
+                # one is checked (`screen.check` looks at it).
+                after = asyncio.ensure_future(ctx.retrying("read status", ctx.backend.status))
+            await self._checked()
+            status = await after if after is not None and self.uploaded else None
+        except BaseException:
+            await cancelled(after)
+            raise
+        finally:
+            if self.checking is not None:  # the printer failed us meanwhile; its error counts
+                await cancelled(self.checking[1])
+        if status is None:
+            await cancelled(after)  # nothing arrived: the state is as it was
+        return Sent(tuple(self.uploaded), room_made, postponed, error, status)
+
+    async def _checked(self) -> None:
+        """Wait for the check of the file sent before, if any."""
+        if self.checking is not None:
+            (action, check), self.checking = self.checking, None
+            if await check:
+                self.uploaded.append(action.path)
+
+    def _fitting_order(self, actions: Sequence[Action]) -> list[Action]:
+        ordered = fitting_order(actions)
+        if _print_over(self.ctx):
+            # A finished print's screen may still hold a file to replace: new files first.
+            ordered.sort(key=lambda a: a.op == Op.REPLACE)
+        return ordered
+
+    async def _make_room(self) -> tuple[bool, bool]:
+        """Delete the plan's excess before the uploads: (whether there was any, whether
+        the printer was printing by then, so the deletes were postponed)."""
+        count = len(self.plan.deletes)
+        if not count:
+            return False, False
+        self.ctx.ledger.note(
+            f"short of space: the {count} excess file(s) deleted first to make room"
+        )
+        return True, not await delete_excess(self.ctx, self.place, self.plan, None)
+
+    async def _not_sent(self, actions: Sequence[Action], refusal: errors.StorageFull) -> str:
+        """Report the files the printer has no room for; why, with what is free where it
+        says. The first is the upload the printer refused (its own words); the rest
+        were not tried."""
+        ctx = self.ctx
+        free: int | None = None
+        if self.probed.info.free_space is not None:  # the printer reports free space: ask again
+            with contextlib.suppress(errors.PrinterError):
+                free = (await ctx.backend.probe()).free_space
+        message = not_sent_message(actions, free)
+        first, *rest = actions
+        ctx.failed(first, errors.StorageFull(f"storage full: {refusal}"))
+        for action in rest:
+            ctx.failed(action, errors.StorageFull("storage full: not sent"))
+        return message
+
+    async def _upload(self, action: Action) -> bool:
+        """Send one file; False when that failed (and is reported). `_check` then
+        decides whether it arrived."""
+        assert action.local is not None
+        ctx, local = self.ctx, action.local
+        remote_path = self.place.remote_path(action.path)
+
+        async def attempt() -> None:
+            ctx.observer.transfer_started(ctx.name, action)
+            _check_unchanged(local)
+            await ctx.backend.upload(
+                remote_path,
+                local.abspath,
+                local.size,
+                overwrite=action.op == Op.REPLACE,
+                progress=lambda n: ctx.observer.transfer_progress(ctx.name, n),
+            )
+
+        try:
+            await ctx.retrying(f"upload {action.path}", attempt, restart=action)
+        except errors.StorageFull:
+            raise  # the caller makes room or stops sending
+        except errors.PrinterError as exc:
+            ctx.failed(action, await ctx.explain_busy(action, exc))
+            return False
+        except OSError as exc:
+            ctx.failed(action, errors.Refused(f"cannot read the master file: {exc}"))
+            return False
+        return True
+
+    async def _check(self, action: Action) -> bool:
+        """An upload counts once the printer shows the file at its size; then it is
+        recorded and reported. False when it does not (reported as failed)."""
+        assert action.local is not None
+        ctx = self.ctx
+        try:
+            entry = await self._verify(action, self.place.remote_path(action.path))
+        except errors.PrinterError as exc:
+            ctx.failed(action, await ctx.explain_busy(action, exc))
+            return False
+        await self._record(action.local, entry)
+        ctx.succeeded(action)
+        return True
+
+    async def _verify(self, action: Action, remote_path: str) -> RemoteEntry:
+        """An upload counts only when the printer then shows the expected size."""
+        assert action.local is not None
+        ctx = self.ctx
+        entry = await ctx.retrying(f"check {action.path}", lambda: ctx.backend.stat(remote_path))
+        if entry is None:
+            raise errors.ProtocolError(
+                f"upload {action.path}: accepted, but the file is not on the printer"
+            )
+        if entry.size is not None and entry.size != action.local.size:
+            raise errors.ProtocolError(
+                f"upload {action.path}: the printer holds {entry.size} bytes, "
+                f"expected {action.local.size}"
+            )
+        return entry
+
+    async def _record(self, local: LocalFile, remote: RemoteEntry) -> None:
+        """Remember what the printer now holds for this master file."""
+        journal = self.ctx.journal
+        if journal is not None:
+            journal.record(self.place.journal_key, await journal_entry(self.ctx, local, remote))
+
+
+def _check_unchanged(local: LocalFile) -> None:
+    """Refuse to send a master file that changed since the scan (it is being written)."""
+    stat = local.abspath.stat()
+    if stat.st_size != local.size or stat.st_mtime_ns != local.mtime_ns:
+        raise OSError(f"{local.abspath} changed during the sync; it will be sent next run")
