@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from link_sync.errors import SafetyRefusal, SourceMissing
-from link_sync.scan import HASH_CHUNK, ScanResult, hash_file, scan_source
+from link_sync.scan import HASH_CHUNK, MAX_PATHS_PER_FOLDER, ScanResult, hash_file, scan_source
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -117,6 +117,32 @@ def test_two_links_to_one_folder_both_listed(tmp_path: Path) -> None:
     (master / "a").symlink_to(tmp_path / "shared")
     (master / "b").symlink_to(tmp_path / "shared")
     assert paths(scan_source(master)) == ["a/p.gcode", "b/p.gcode", "x.gcode"]
+
+
+def test_a_symlink_dag_is_answered_in_seconds_each_folder_under_a_few_paths(
+    tmp_path: Path,
+) -> None:
+    """19 folders, one file each, each folder linking twice to the next (36 symlinks):
+    2**18 paths to the deepest folder. Issue 29: `plan` took 44-57 s and planned
+    524,287 uploads. Each real folder is now listed under at most MAX_PATHS_PER_FOLDER
+    paths; the other paths are said (once per folder) and marked incomplete."""
+    for level in range(19):
+        make(tmp_path, f"d{level}/f{level}.gcode")
+    for level in range(18):
+        for name in ("a", "b"):
+            (tmp_path / f"d{level}" / name).symlink_to(tmp_path / f"d{level + 1}")
+
+    started = time.monotonic()
+    result = scan_source(tmp_path / "d0")
+    seconds = time.monotonic() - started
+
+    assert seconds < 20, seconds  # measured 0.05 s
+    names = {path.rpartition("/")[2] for path in paths(result)}
+    assert names == {f"f{level}.gcode" for level in range(19)}  # every real file listed
+    assert len(result.files) <= 19 * MAX_PATHS_PER_FOLDER
+    assert result.problems and all("more than 8 paths" in p for p in result.problems)
+    assert len(result.problems) <= 19  # one line per folder, not per path
+    assert result.incomplete  # nothing below a skipped path is deleted
 
 
 def test_symlink_loops_end(tmp_path: Path) -> None:

@@ -22,6 +22,13 @@ from link_sync.model import LocalFile, is_print_file
 
 HASH_CHUNK = 1024 * 1024
 
+#: A real folder is listed under at most this many paths. Symlinks may show one folder
+#: at several places (`a -> shared`, `b -> shared`: both listed), but folders that link
+#: twice to the next level make 2**depth paths (19 files and 36 symlinks planned 524,287
+#: uploads); past this bound a further path is skipped, said once per folder, and marked
+#: incomplete (nothing below it is deleted from printers).
+MAX_PATHS_PER_FOLDER = 8
+
 
 @dataclass(slots=True)
 class ScanResult:
@@ -80,13 +87,18 @@ _Stack = list[tuple[Path, str, frozenset[tuple[int, int]]]]
 
 
 class _Scanner:
-    """An iterative depth-first walk; a folder's ancestors guard against symlink loops."""
+    """An iterative depth-first walk; a folder's ancestors guard against symlink loops,
+    and a count of the paths each real folder was entered by bounds symlink fan-out."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.files: list[LocalFile] = []
         self.problems: list[str] = []
         self.incomplete: list[str] = []
+        #: (dev, ino) of a folder -> how many paths it was entered by
+        self.entered: dict[tuple[int, int], int] = {}
+        #: (dev, ino) of a folder -> the first path not entered, and how many were not
+        self.too_many: dict[tuple[int, int], tuple[str, int]] = {}
 
     def run(self) -> ScanResult:
         info = os.stat(self.root)
@@ -94,6 +106,12 @@ class _Scanner:
         stack: _Stack = [(self.root, "", frozenset({(info.st_dev, info.st_ino)}))]
         while stack:
             self._scan_folder(*stack.pop(), stack)
+        for first, count in self.too_many.values():
+            self.problems.append(
+                f"{first}: this folder is reached through symlinks by more than "
+                f"{MAX_PATHS_PER_FOLDER} paths; {count} of them skipped (this one first), "
+                "nothing below them deleted from printers"
+            )
         self.files.sort(key=lambda item: item.path)
         self.problems.sort()
         self.incomplete.sort()
@@ -154,6 +172,13 @@ class _Scanner:
         if not _encodable(relative):
             self._unknown(relative, "folder name is not valid UTF-8, skipped")
             return
+        times = self.entered.get(key, 0)
+        if times >= MAX_PATHS_PER_FOLDER:
+            first, count = self.too_many.get(key, (relative, 0))
+            self.too_many[key] = (first, count + 1)
+            self.incomplete.append(relative)
+            return
+        self.entered[key] = times + 1
         stack.append((folder, relative + "/", ancestors | {key}))
 
     def _add_file(
