@@ -593,3 +593,19 @@ async def test_master_file_vanishing_during_the_run_fails_alone(tmp_path: Path) 
     assert [a.path for a in failed] == ["b-vanishes.gcode"]
     assert "b-vanishes.gcode" not in stored_names  # nothing half-written
     assert {"a-first.gcode", "c-last.gcode"} <= stored_names  # the rest went on
+
+
+def test_plain_sync_names_each_refused_file_and_why(workdir: Path, fresh_farm: Farm) -> None:
+    """Issue 29, fault 16: not only "FAILED: 2 action(s) failed", as `plan` already did."""
+    (workdir / "master" / "Part.gcode").write_bytes(b"G28\n")
+    (workdir / "master" / "part.gcode").write_bytes(b"G29\n")
+    (workdir / "master" / "a:b.gcode").write_bytes(b"G28\n")
+    sync_cli(workdir, fresh_farm, "-n")  # writes the config
+    out = run_cli(["sync", "-c", str(workdir / "link-sync.yml")], workdir)
+    assert out.returncode == EXIT_FAILED, out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    refused = [line for line in out.stdout.splitlines() if line.startswith("mk4-a: FAILED ")]
+    assert any("Part.gcode" in line and "letter case" in line for line in refused), refused
+    assert any("part.gcode" in line and "letter case" in line for line in refused), refused
+    assert any("a:b.gcode" in line for line in refused), refused
+    assert len(refused) == 3, refused  # each once, not twice

@@ -45,6 +45,8 @@ class PlainLog(Observer):
         self.stream = stream
         self.quiet = quiet
         self.dry_run = dry_run
+        #: (printer, op, path) of the failures already told as they happened
+        self.told: set[tuple[str, str, str]] = set()
 
     def _line(self, text: str, *, error: bool = False) -> None:
         if self.quiet and not error:
@@ -63,6 +65,7 @@ class PlainLog(Observer):
             size = f" ({human_bytes(result.bytes)})" if result.bytes else ""
             self._line(f"{name}: {VERBS.get(result.op, result.op)} {result.path}{size}")
         else:
+            self.told.add((name, result.op, result.path))
             self._line(f"{name}: FAILED {result.op} {result.path}: {result.error}", error=True)
 
     def printer_done(self, result: PrinterResult) -> None:
@@ -71,8 +74,10 @@ class PlainLog(Observer):
                 why = f" ({action.reason})" if action.reason else ""
                 self._line(f"{result.name}: would {action.op} {action.path}{why}")
         if result.status in (SyncStatus.FAILED, SyncStatus.UNREACHABLE, SyncStatus.SKIPPED):
+            # Each failure by name and reason, also those refused before anything was
+            # sent (case collisions, names the printer cannot hold, read-only files).
             for action in result.actions:
-                if not action.ok and self.dry_run:
+                if not action.ok and (result.name, action.op, action.path) not in self.told:
                     self._line(
                         f"{result.name}: FAILED {action.op} {action.path}: {action.error}",
                         error=True,
