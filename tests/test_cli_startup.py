@@ -103,7 +103,7 @@ def test_a_json_run_loads_no_terminal_ui_and_no_second_http_client() -> None:
 
 GC_SPY = """
 import gc, sys
-import link_sync._api, link_sync.commands.init
+import link_sync._api, link_sync.commands.init, link_sync.commands.selection
 from link_sync._process import RUN_GC_THRESHOLDS
 from link_sync import cli
 from link_sync.errors import LinkSyncError
@@ -125,7 +125,7 @@ class BackendImport:  # notes when the printers' backend module is imported
         return None
 
 sys.meta_path.insert(0, BackendImport())
-spy(link_sync._api, "load_config")
+spy(link_sync.commands.selection, "load_config")
 spy(link_sync._api, "sync_async", raises=True)
 spy(link_sync.commands.init, "write_config")
 sys.argv = ["link-sync", *sys.argv[1:]]

@@ -1,17 +1,18 @@
-"""Command line: parse arguments, call the core, render the result, exit.
+"""Command line: the commands, their options and help, and how errors end a command.
 
-No logic lives here: each command loads the config, calls the public API
-(`link_sync.sync_async`, `plan_async`, `status_async`; `commands/` for init
-and pull), renders the result as a live table, plain lines or JSON, and exits
-with the contract's code. Logging handlers and signal handlers are installed
-here and nowhere else.
+Each command parses its options and hands them to its module in `commands/`
+(sync and plan, status, demo, init, pull; `watch/cli.py`, `emulator/cli.py`),
+which loads the config, calls the core, renders the result as a live table,
+plain lines or JSON, and exits with the contract's code. `reports_errors` turns
+link-sync's errors into one line and the exit code; signal handlers are installed
+here and nowhere else; how the console script tunes its own process is
+`_process`.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-import os
 import signal
 import sys
 from collections.abc import Callable
@@ -27,13 +28,14 @@ import click
 # tests/test_cli_startup.py guards that.
 from link_sync import __version__, legacy_cli
 from link_sync._process import engine_ready, hold_collection, resume_collection
+from link_sync.commands import output as _output
 from link_sync.commands.init import printer_type_lines
+from link_sync.commands.output import error, setup_logging
 from link_sync.errors import LinkSyncError, SafetyRefusal, UsageError
 
 if TYPE_CHECKING:
-    from link_sync.config import Config
-    from link_sync.execute import Observer
-    from link_sync.result import RunResult
+    from link_sync.commands.output import Output
+    from link_sync.commands.selection import Selection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,7 +69,7 @@ class LazyGroup(click.Group):
             except UsageError as exc:
                 raise click.UsageError(str(exc), ctx) from None
             if not translation.quiet:
-                _error(translation.hint)
+                error(translation.hint)
             args = translation.args
         return super().parse_args(ctx, args)
 
@@ -157,6 +159,29 @@ def selection_options(func: F) -> F:
     return func
 
 
+def bundled(func: F) -> F:
+    """Hands the command the options of `selection_options` as two values:
+    `selection` (-c, -s, -p, -x, and --destination where the command has it) and
+    `output` (--json, -q, -v)."""
+
+    @functools.wraps(func)
+    def wrapper(**options: Any) -> Any:
+        from link_sync.commands.output import Output
+        from link_sync.commands.selection import Selection
+
+        selection = Selection(
+            options.pop("config"),
+            options.pop("source"),
+            options.pop("include"),
+            options.pop("exclude"),
+            options.pop("destination", None),
+        )
+        output = Output(options.pop("as_json"), options.pop("quiet"), options.pop("verbose"))
+        return func(selection=selection, output=output, **options)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def _folder_argument(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
     # Taken as text: click.Path would turn "" into "." and sync the working folder.
     if value is None:
@@ -192,61 +217,20 @@ def reports_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except SafetyRefusal as exc:
-            _error(f"refused: {exc}")
+            error(f"refused: {exc}")
             sys.exit(EXIT_SAFETY)
         except UsageError as exc:
-            _error(str(exc))
+            error(str(exc))
             sys.exit(EXIT_USAGE)
         except LinkSyncError as exc:
-            _error(str(exc))
+            error(str(exc))
             sys.exit(EXIT_FAILED)
         except KeyboardInterrupt:
             by = "" if _stopped_by[0] == signal.SIGINT else f" by {_stopped_by[0].name}"
-            _error(f"interrupted{by}; printers keep what was completely uploaded")
+            error(f"interrupted{by}; printers keep what was completely uploaded")
             sys.exit(128 + _stopped_by[0])
 
     return wrapper  # type: ignore[return-value]
-
-
-def _error(message: str) -> None:
-    click.echo(f"link-sync: {message}", err=True)
-
-
-def _setup_logging(verbose: bool) -> None:
-    if verbose:
-        import logging
-
-        from link_sync import redact
-
-        logging.basicConfig(
-            level=logging.DEBUG,
-            format="%(asctime)s %(name)s %(message)s",
-            stream=sys.stderr,
-        )
-        # Every secret a backend learns is masked in every log line from the first one
-        # on, also in other libraries' records (link-sync's own loggers mask by themselves).
-        redact.install(logging.getLogger().handlers)
-
-
-def use_terminal_ui(as_json: bool, quiet: bool) -> bool:
-    return (
-        not as_json
-        and not quiet
-        and sys.stdout.isatty()
-        and "NO_COLOR" not in os.environ
-        and os.environ.get("TERM") != "dumb"
-    )
-
-
-def _config(path: Path | None, source: Path | None, destination: str | None = None) -> Config:
-    """The config of -c (or the usual search), with -s (and --destination) applied."""
-    from link_sync._api import load_config
-    from link_sync.config import with_destination, with_source
-
-    config = load_config(path)
-    if source is not None:
-        config = with_source(config, source.expanduser().resolve())
-    return with_destination(config, destination) if destination is not None else config
 
 
 def sync_options(func: F) -> F:
@@ -284,80 +268,13 @@ def sync_options(func: F) -> F:
     return func
 
 
-def _sync_or_plan(
-    *,
-    dry_run: bool,
-    config: Path | None,
-    source: Path | None,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    as_json: bool,
-    quiet: bool,
-    verbose: bool,
-    destination: str | None,
-    include_busy: bool,
-    no_delete: bool,
-    max_delete: int | None,
-    allow_empty: bool,
-    jobs: int | None,
-) -> None:
-    """`sync` and `plan`: run, render as the situation calls for, exit with the run's code."""
-    import asyncio
-
-    from link_sync._api import sync_async
-    from link_sync.execute import Observer
-    from link_sync.report import LiveProgress, PlainLog, explain_failures, print_json
-
-    _setup_logging(verbose)
-    loaded = _config(config, source, destination)
-
-    def run(observer: Observer) -> RunResult:
-        engine_ready(loaded, run=True)
-        return asyncio.run(
-            sync_async(
-                loaded,
-                printers=include,
-                exclude=exclude,
-                dry_run=dry_run,
-                include_busy=include_busy,
-                delete=not no_delete,
-                max_delete=max_delete,
-                allow_empty=allow_empty,
-                parallel=jobs,
-                observer=observer,
-            )
-        )
-
-    if use_terminal_ui(as_json, quiet):
-        from rich.console import Console
-
-        from link_sync.report import summary_table
-
-        console = Console()
-        with LiveProgress(console) as live:
-            result = run(live)
-        console.print(summary_table(result))
-        for line in explain_failures(result):
-            console.print(line, style="yellow" if ": note: " in line else "red", markup=False)
-        for warning in result.warnings:
-            console.print(f"warning: {warning}", style="yellow", markup=False)
-    else:
-        if as_json:
-            result = run(Observer())
-            print_json(result.to_json())
-        else:
-            result = run(PlainLog(sys.stdout, quiet=quiet, dry_run=dry_run))
-        for warning in result.warnings:
-            _error(f"warning: {warning}")
-    sys.exit(result.exit_code)
-
-
 @main.command("sync")
 @selection_options
 @click.option("-n", "--dry-run", is_flag=True, help="Only show what would be done.")
 @sync_options
 @reports_errors
-def sync_command(dry_run: bool, **options: Any) -> None:
+@bundled
+def sync_command(**options: Any) -> None:
     """Bring every selected printer in line with the master folder.
 
     Uploads what is missing, replaces what is stale with one overwriting upload,
@@ -371,13 +288,16 @@ def sync_command(dry_run: bool, **options: Any) -> None:
       link-sync sync --max-delete 20 -q    for cron: refuse mass deletes, errors only
       link-sync sync --json > run.json     machine-readable record
     """
-    _sync_or_plan(dry_run=dry_run, **options)
+    from link_sync.commands.sync import run_sync
+
+    run_sync(**options)
 
 
 @main.command("plan")
 @selection_options
 @sync_options
 @reports_errors
+@bundled
 def plan_command(**options: Any) -> None:
     """Show, file by file, what `sync` would do. Changes nothing on any printer.
 
@@ -386,21 +306,16 @@ def plan_command(**options: Any) -> None:
       link-sync plan
       link-sync plan -p xl-01 --json
     """
-    _sync_or_plan(dry_run=True, **options)
+    from link_sync.commands.sync import run_sync
+
+    run_sync(dry_run=True, **options)
 
 
 @main.command("status")
 @selection_options
 @reports_errors
-def status_command(
-    config: Path | None,
-    source: Path | None,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    as_json: bool,
-    quiet: bool,
-    verbose: bool,
-) -> None:
+@bundled
+def status_command(selection: Selection, output: Output) -> None:
     """One row per printer: reachable, model, firmware, state, job, files, in sync.
 
     Asks every printer at once and changes nothing.
@@ -410,35 +325,9 @@ def status_command(
       link-sync status
       link-sync status --json | jq '.printers[] | select(.in_sync == false) | .name'
     """
-    import asyncio
+    from link_sync.commands.status import run_status
 
-    from link_sync._api import status_async
-    from link_sync.report import print_json, status_lines
-
-    _setup_logging(verbose)
-    loaded = _config(config, source)
-    engine_ready(loaded)
-    if use_terminal_ui(as_json, quiet):
-        from rich.console import Console
-
-        from link_sync.report import LiveStatus
-
-        # Rows appear as printers answer; a silent one holds up only its own row.
-        wait = max((p.connect_timeout for p in loaded.printers.values()), default=0.0)
-        with LiveStatus(Console(), wait) as live:
-            report = asyncio.run(
-                status_async(loaded, printers=include, exclude=exclude, observer=live)
-            )
-    else:
-        report = asyncio.run(status_async(loaded, printers=include, exclude=exclude))
-    if as_json:
-        print_json(report.to_json())
-    elif not quiet and not use_terminal_ui(as_json, quiet):
-        for line in status_lines(report):
-            click.echo(line)
-    for warning in report.warnings:
-        _error(f"warning: {warning}")
-    sys.exit(report.exit_code)
+    run_status(selection, output)
 
 
 @main.command("pull")
@@ -450,17 +339,8 @@ def status_command(
 )
 @click.option("-n", "--dry-run", is_flag=True, help="Only list what would be copied.")
 @reports_errors
-def pull_command(
-    config: Path | None,
-    source: Path | None,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    as_json: bool,
-    quiet: bool,
-    verbose: bool,
-    into: Path | None,
-    dry_run: bool,
-) -> None:
+@bundled
+def pull_command(selection: Selection, output: Output, into: Path | None, dry_run: bool) -> None:
     """Copy print files that exist only on printers back into the master (or DIR).
 
     Never overwrites a local file. A file found on several printers is fetched
@@ -476,16 +356,18 @@ def pull_command(
     import asyncio
 
     from link_sync.commands.pull import PullRequest, pull_async
+    from link_sync.commands.selection import configured
     from link_sync.report import PlainLog, print_json
 
-    _setup_logging(verbose)
-    request = PullRequest(_config(config, source), include, exclude, into, dry_run)
+    setup_logging(output.verbose)
+    config = configured(selection)
+    request = PullRequest(config, selection.include, selection.exclude, into, dry_run)
     engine_ready(request.config)
-    if as_json:
+    if output.as_json:
         result = asyncio.run(pull_async(request))
         print_json(result.to_json())
     else:
-        log = PlainLog(sys.stdout, quiet=quiet, dry_run=dry_run)
+        log = PlainLog(sys.stdout, quiet=output.quiet, dry_run=dry_run)
         result = asyncio.run(pull_async(request, log))
     sys.exit(result.exit_code)
 
@@ -507,39 +389,9 @@ def demo_command(workdir: Path | None) -> None:
     Example:
       link-sync demo
     """
-    import asyncio
+    from link_sync.commands.demo import run_demo_command
 
-    from rich.console import Console
-
-    from link_sync.demo import run_demo
-    from link_sync.report import (
-        LiveProgress,
-        PlainLog,
-        status_lines,
-        status_table,
-        summary_table,
-    )
-
-    terminal = use_terminal_ui(False, False)
-    console = Console()
-    console.print("link-sync demo: six emulated printers on 127.0.0.1, one master folder\n")
-    if terminal:
-        with LiveProgress(console) as live:
-            outcome = asyncio.run(run_demo(workdir, live))
-        console.print(summary_table(outcome.sync))
-    else:
-        outcome = asyncio.run(run_demo(workdir, PlainLog(sys.stdout)))
-    console.print("\nlink-sync status, after the sync:")
-    if terminal:
-        console.print(status_table(outcome.status))
-    else:
-        for line in status_lines(outcome.status):
-            click.echo(line)
-    click.echo(
-        f"\nThe sample master, the printers' storage and the config are in {outcome.workdir}\n"
-        "Next: `link-sync init` writes a config for your own farm."
-    )
-    sys.exit(outcome.sync.exit_code)
+    run_demo_command(workdir)
 
 
 @main.command("init")
@@ -571,3 +423,8 @@ def init_command(file: Path, source: str, printers: tuple[str, ...]) -> None:
 
     write_config(file, render_config(source, parse_printer_arguments(printers)))
     click.echo(f"wrote {file}; edit it, then check it with: link-sync plan -c {file}")
+
+
+#: What watch/cli.py takes from here.
+_setup_logging = setup_logging
+use_terminal_ui = _output.use_terminal_ui

@@ -39,3 +39,12 @@ def load_selection(
     if selection.destination is not None:
         config = with_destination(config, selection.destination)
     return config, select_printers(config, selection.include, selection.exclude)
+
+
+def configured(selection: Selection) -> Config:
+    """The config of -c (or the usual search) with -s and --destination applied, as a
+    command loads it: from the process's environment and working folder."""
+    import os
+
+    config, _ = load_selection(selection, os.environ, Path.cwd())
+    return config

@@ -1,0 +1,75 @@
+"""`link-sync sync` and `plan`: load, run, render as the situation calls for, exit."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TYPE_CHECKING
+
+from link_sync._process import engine_ready
+from link_sync.commands.output import Output, error, setup_logging
+from link_sync.commands.selection import Selection, configured
+
+if TYPE_CHECKING:
+    from link_sync.execute import Observer
+    from link_sync.result import RunResult
+
+
+def run_sync(
+    *,
+    dry_run: bool,
+    selection: Selection,
+    output: Output,
+    include_busy: bool,
+    no_delete: bool,
+    max_delete: int | None,
+    allow_empty: bool,
+    jobs: int | None,
+) -> None:
+    """`sync` and `plan`: run, render as the situation calls for, exit with the run's code."""
+    from link_sync._api import sync_async
+    from link_sync.execute import Observer
+    from link_sync.report import LiveProgress, PlainLog, explain_failures, print_json
+
+    setup_logging(output.verbose)
+    loaded = configured(selection)
+
+    def run(observer: Observer) -> RunResult:
+        engine_ready(loaded, run=True)
+        return asyncio.run(
+            sync_async(
+                loaded,
+                printers=selection.include,
+                exclude=selection.exclude,
+                dry_run=dry_run,
+                include_busy=include_busy,
+                delete=not no_delete,
+                max_delete=max_delete,
+                allow_empty=allow_empty,
+                parallel=jobs,
+                observer=observer,
+            )
+        )
+
+    if output.terminal:
+        from rich.console import Console
+
+        from link_sync.report import summary_table
+
+        console = Console()
+        with LiveProgress(console) as live:
+            result = run(live)
+        console.print(summary_table(result))
+        for line in explain_failures(result):
+            console.print(line, style="yellow" if ": note: " in line else "red", markup=False)
+        for warning in result.warnings:
+            console.print(f"warning: {warning}", style="yellow", markup=False)
+    else:
+        if output.as_json:
+            result = run(Observer())
+            print_json(result.to_json())
+        else:
+            result = run(PlainLog(sys.stdout, quiet=output.quiet, dry_run=dry_run))
+        for warning in result.warnings:
+            error(f"warning: {warning}")
+    sys.exit(result.exit_code)
