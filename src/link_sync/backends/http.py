@@ -8,12 +8,15 @@ its error answers, `name_rules` for the names its storage refuses, and the calls
 
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from link_sync import errors, redact
-from link_sync.backends import names
+from link_sync.backends import names, sent
 from link_sync.backends.base import Capabilities, ProgressCallback
 from link_sync.backends.client import CHUNK_SIZE, Middleware, PrinterClient, Response
 
@@ -168,21 +171,42 @@ class HttpBackend:
 async def file_body(
     source: Path, size: int, progress: ProgressCallback | None = None
 ) -> AsyncIterator[bytes]:
-    """Stream `source` in chunks, never more than `size` bytes, reporting progress.
+    """Stream `source` in chunks, exactly `size` bytes, reporting progress.
 
-    Raises `OSError` if the file shrank meanwhile, so a changed file is never
-    sent short under a promised Content-Length.
+    Raises `FileChanged` (an `OSError`) if the file is not `size` bytes, or was
+    written while it was read (size, mtime or ctime moved between the open and the
+    last read): before the last chunk goes out, so the printer never gets a whole
+    file that mixes two versions under a promised Content-Length. Inside
+    `sent.recording_sent()`, the record gets the SHA-256 of the bytes sent.
     """
-    sent = 0
+    record = sent.current_record()
+    digest = hashlib.new(sent.HASH)
+    done = 0
     with source.open("rb") as handle:
-        while sent < size:
-            chunk = handle.read(min(CHUNK_SIZE, size - sent))
+        info = os.fstat(handle.fileno())
+        # Only a regular file has a version to check (a pipe's mtime moves as it is fed).
+        opened = sent.version(info) if stat.S_ISREG(info.st_mode) else None
+        if opened is not None and opened[0] != size:
+            raise sent.FileChanged(
+                f"{source} changed since it was scanned ({opened[0]} bytes, not {size}); "
+                "it will be sent next run"
+            )
+        while done < size:
+            chunk = handle.read(min(CHUNK_SIZE, size - done))
             if not chunk:
-                raise OSError(f"{source} shrank while it was being uploaded")
-            sent += len(chunk)
+                raise sent.changed_while_sent(source)
+            done += len(chunk)
+            digest.update(chunk)
+            if done == size:
+                if opened is not None and sent.version(os.fstat(handle.fileno())) != opened:
+                    raise sent.changed_while_sent(source)
+                if record is not None:
+                    record.content_hash = f"{sent.HASH}:{digest.hexdigest()}"
             yield chunk
             if progress is not None:
                 progress(len(chunk))
+    if size == 0 and record is not None:
+        record.content_hash = f"{sent.HASH}:{digest.hexdigest()}"
 
 
 def error_message(response: Response) -> str:

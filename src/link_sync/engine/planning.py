@@ -97,9 +97,13 @@ async def _remember_confirmed(ctx: RunContext, place: Place, planned: Plan) -> N
     ctx.journal.record_many(place.journal_key, entries)
 
 
-async def journal_entry(ctx: RunContext, local: LocalFile, remote: RemoteEntry) -> JournalEntry:
-    """What the journal keeps of a master file the printer now holds."""
-    digest = await ctx.hashes.get(local, JOURNAL_HASH)
+async def journal_entry(
+    ctx: RunContext, local: LocalFile, remote: RemoteEntry, digest: str | None = None
+) -> JournalEntry:
+    """What the journal keeps of a master file the printer now holds: `digest`, the
+    content hash of what was sent, or (None) the file's."""
+    if digest is None:
+        digest = await ctx.hashes.get(local, JOURNAL_HASH)
     return JournalEntry(
         path=path_key(local.path, ctx.backend.capabilities.case_insensitive),
         local_size=local.size,

@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from link_sync import errors
+from link_sync.backends.sent import FileChanged, recording_sent
 from link_sync.engine.context import RunContext, cancelled
 from link_sync.engine.events import Activity
 from link_sync.engine.planning import journal_entry
 from link_sync.engine.probe import Place, Probed
 from link_sync.engine.prune import delete_excess
 from link_sync.model import LocalFile, Op, PrinterStatus, RemoteEntry
-from link_sync.planner import Action, Plan
+from link_sync.planner import JOURNAL_HASH, Action, Plan
 from link_sync.space import fitting_order, not_sent_message, space_need
 
 
@@ -91,6 +92,8 @@ class _Sender:
         self.plan = plan
         self.uploaded: list[str] = []
         self.checking: tuple[Action, asyncio.Future[bool]] | None = None
+        #: the content hash of what each upload sent (by plan path), until it is recorded
+        self.sent_hashes: dict[str, str | None] = {}
 
     async def send(self, transfers: Sequence[Action]) -> Sent:
         ctx, plan = self.ctx, self.plan
@@ -186,13 +189,17 @@ class _Sender:
         async def attempt() -> None:
             ctx.observer.transfer_started(ctx.name, action)
             _check_unchanged(local)
-            await ctx.backend.upload(
-                remote_path,
-                local.abspath,
-                local.size,
-                overwrite=action.op == Op.REPLACE,
-                progress=lambda n: ctx.observer.transfer_progress(ctx.name, n),
-            )
+            # What is recorded is what went out: the body's own hash, never the file's
+            # later (a file rewritten mid-upload is refused by the body: FileChanged).
+            with recording_sent() as sent:
+                await ctx.backend.upload(
+                    remote_path,
+                    local.abspath,
+                    local.size,
+                    overwrite=action.op == Op.REPLACE,
+                    progress=lambda n: ctx.observer.transfer_progress(ctx.name, n),
+                )
+            self.sent_hashes[action.path] = sent.content_hash
 
         try:
             await ctx.retrying(f"upload {action.path}", attempt, restart=action)
@@ -200,6 +207,9 @@ class _Sender:
             raise  # the caller makes room or stops sending
         except errors.PrinterError as exc:
             ctx.failed(action, await ctx.explain_busy(action, exc))
+            return False
+        except FileChanged as exc:
+            ctx.failed(action, errors.Refused(str(exc)))
             return False
         except OSError as exc:
             ctx.failed(action, errors.Refused(f"cannot read the master file: {exc}"))
@@ -216,7 +226,14 @@ class _Sender:
         except errors.PrinterError as exc:
             ctx.failed(action, await ctx.explain_busy(action, exc))
             return False
-        await self._record(action.local, entry)
+        try:
+            await self._record(action.local, entry, self.sent_hashes.pop(action.path, None))
+        except FileChanged as exc:
+            ctx.failed(action, errors.Refused(str(exc)))
+            return False
+        except OSError as exc:  # gone or unreadable since it was sent: not vouched for
+            ctx.failed(action, errors.Refused(f"cannot read the master file: {exc}"))
+            return False
         ctx.succeeded(action)
         return True
 
@@ -236,15 +253,22 @@ class _Sender:
             )
         return entry
 
-    async def _record(self, local: LocalFile, remote: RemoteEntry) -> None:
-        """Remember what the printer now holds for this master file."""
+    async def _record(self, local: LocalFile, remote: RemoteEntry, sent: str | None) -> None:
+        """Remember what the printer now holds for this master file: `sent`, the hash
+        of the bytes the upload streamed (None: a backend that does not tell)."""
         journal = self.ctx.journal
-        if journal is not None:
-            journal.record(self.place.journal_key, await journal_entry(self.ctx, local, remote))
+        if journal is None:
+            return
+        if sent is None or not sent.startswith(f"{JOURNAL_HASH}:"):
+            # Hashed now, so only while the file is still what the scan saw.
+            _check_unchanged(local)
+            sent = None
+        entry = await journal_entry(self.ctx, local, remote, sent)
+        journal.record(self.place.journal_key, entry)
 
 
 def _check_unchanged(local: LocalFile) -> None:
     """Refuse to send a master file that changed since the scan (it is being written)."""
     stat = local.abspath.stat()
     if stat.st_size != local.size or stat.st_mtime_ns != local.mtime_ns:
-        raise OSError(f"{local.abspath} changed during the sync; it will be sent next run")
+        raise FileChanged(f"{local.abspath} changed during the sync; it will be sent next run")
