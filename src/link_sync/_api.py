@@ -36,6 +36,7 @@ from link_sync.printer_locks import PrinterLocks
 from link_sync.result import PrinterResult, PrinterStatusReport, RunResult, StatusReports
 from link_sync.routing import read_master_targets
 from link_sync.scan import ScanResult, scan_source
+from link_sync.statedir import journal_path
 from link_sync.statedir import state_dir as _default_state_dir
 
 StrPath = str | os.PathLike[str]
@@ -268,7 +269,7 @@ def _states(state_dir: StrPath | None) -> Path:
 @contextlib.asynccontextmanager
 async def _session(states: Path) -> AsyncIterator[Session]:
     """A session for one run: the journal and backends open for it, closed after."""
-    journal = Journal.open(states / "journal.sqlite3")
+    journal = Journal.open(journal_path(states))
     try:
         async with Session(journal) as session:
             yield session

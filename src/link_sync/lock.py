@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from link_sync.errors import LockHeld
+from link_sync.errors import LockHeld, UsageError
 
 
 class RunLock:
@@ -46,8 +46,15 @@ class RunLock:
         """Take the lock without waiting; LockHeld names the run that has it."""
         if self._fd is not None:
             raise RuntimeError("RunLock is not re-entrant")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:  # the state folder's checks passed, then it changed
+            raise UsageError(
+                f"cannot open the lock file {self.path} ({exc.strerror}); give this user "
+                f"write access to {self.path.parent}, or set $LINK_SYNC_STATE_DIR to a "
+                "folder this user can write"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

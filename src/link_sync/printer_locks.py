@@ -23,8 +23,7 @@ from urllib.parse import urlsplit
 from link_sync.config import PrinterConfig
 from link_sync.errors import LockHeld
 from link_sync.lock import RunLock
-
-LOCKS_FOLDER = "locks"
+from link_sync.statedir import LOCKS_FOLDER
 
 
 def storage_key(printer: PrinterConfig) -> str:

@@ -32,7 +32,7 @@ from link_sync.engine.options import SyncOptions
 from link_sync.errors import LinkSyncError, LockHeld, UsageError
 from link_sync.journal import Journal
 from link_sync.printer_locks import PrinterLocks
-from link_sync.statedir import state_dir
+from link_sync.statedir import journal_path, state_dir
 from link_sync.watch.scheduler import FarmWatch, WatchSettings
 from link_sync.watch.state import FarmState
 
@@ -107,7 +107,7 @@ async def watch_async(
                 "; ".join(f"printer '{name}': {why}" for name, why in refused.items())
                 + "; stop that run or leave the printer out (-x)"
             )
-        journal = Journal.open(states / "journal.sqlite3")
+        journal = Journal.open(journal_path(states))
         try:
             farm = FarmWatch(printers, settings, journal, state)
             for warning in [*config.warnings, *journal.warnings]:
@@ -143,7 +143,11 @@ async def _serve(
                 message=f"config not reloaded, the running one is kept: {exc}",
             )
             return
-        refused = locks.take(printers)
+        try:
+            refused = locks.take(printers)
+        except LinkSyncError as exc:  # the state folder became unusable since the start
+            state.event(None, "config_error", error=str(exc), message=f"config not reloaded: {exc}")
+            return
         for name, why in refused.items():
             state.event(
                 None,
