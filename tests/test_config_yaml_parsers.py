@@ -133,3 +133,21 @@ def test_a_big_farm_is_read_with_libyaml(tmp_path: Path, monkeypatch: pytest.Mon
     loaded = load_config(path, cwd=tmp_path, environ={})
     assert len(loaded.printers) == 500
     assert used == [config_module._FastStrictLoader]
+
+
+def test_every_buddy_printer_in_the_examples_names_its_model() -> None:
+    """A Buddy printer does not say its model, so every example config (init's template,
+    the README's farms) gives `model:` to each printer that is neither a Pi PrusaLink
+    (it has an API key) nor OctoPrint/Moonraker; emulator farm files are not configs."""
+    checked = 0
+    for text in yaml_documents()[1:-1]:  # not this file's FARM, nor the generated one
+        doc = yaml.safe_load(text)
+        printers = doc.get("printers") or {}
+        if "source" not in doc or not isinstance(printers, dict):
+            continue
+        for name, entry in printers.items():
+            buddy = entry.get("type", "prusalink") == "prusalink" and "api_key" not in entry
+            if buddy and "# model: MK4S" not in text:  # init with hosts: a commented hint
+                assert "model" in entry, f"{name} in:\n{text}"
+                checked += 1
+    assert checked >= 6

@@ -625,13 +625,18 @@ async def test_config_model_and_nozzle_override_what_the_printer_says(
         "mk4_0.4n.gcode": prusaslicer_gcode("MK4IS", 0.4, seed=3),
     }
     _fill(master, files)
-    farm = await farm_factory([_spec("p", "mk4")])
-    result = await run_sync(farm, printer_extra={"p": {"model": "MINI", "nozzle": 0.6}})
+    # a Buddy MK4 (it tells its nozzle, not its model) and a Pi PrusaLink (it says MK3S)
+    farm = await farm_factory([_spec("p", "mk4"), _spec("pi", "mk3")])
+    result = await run_sync(
+        farm,
+        printer_extra={"p": {"model": "MINI", "nozzle": 0.6}, "pi": {"model": "MK4"}},
+    )
     assert result.exit_code == 0, result.to_json()
     assert set(farm["p"].files()) == {"mini_0.6n.gcode"}
-    notes = result.printers[0].notes
-    assert any("the printer says it is MK4" in n for n in notes), notes
-    assert any("nozzle: 0.6 in the config" in n for n in notes), notes
+    assert set(farm["pi"].files()) == {"mk4_0.4n.gcode"}
+    by_name = {p.name: p for p in result.printers}
+    assert any("nozzle: 0.6 in the config" in n for n in by_name["p"].notes), by_name["p"].notes
+    assert any("the printer says it is MK3S" in n for n in by_name["pi"].notes)
 
 
 async def test_defaults_carry_the_routing_keys(
@@ -743,3 +748,51 @@ def test_cli_plan_on_a_terminal_and_sync_json_explain_the_files_a_printer_does_n
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
+
+
+async def test_buddy_printers_are_routed_by_the_configs_model(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    """A MINI and an MK4S answer as their firmware does: neither names its model. The
+    config's `model:` routes PrusaSlicer's files to them; without it routing is off and
+    each gets every file, with a note that says so."""
+    files = {
+        "mini/clip_0.4n_MINIIS.gcode": prusaslicer_gcode("MINIIS", 0.4, seed=11),
+        "mk4s/bracket_0.4n_MK4S.gcode": prusaslicer_gcode("MK4IS", 0.4, firmware_model="MK4S"),
+        "mk4s/hook_0.4n_MK4S.bgcode": prusaslicer_bgcode("MK4S", 0.4, seed=12),
+        "calibration.gcode": b"G28\nG1 X10 Y10\n",  # names no printer: for all
+    }
+    _fill(master, files)
+    farm = await farm_factory([_spec("mini-01", "mini"), _spec("mk4s-02", "mk4s")])
+    config = farm.config()
+    assert config["printers"]["mini-01"]["model"] == "MINI"
+    assert config["printers"]["mk4s-02"]["model"] == "MK4S"
+
+    result = await run_sync(farm)
+    assert result.exit_code == 0, result.to_json()
+    assert set(farm["mini-01"].files()) == {"mini/clip_0.4n_MINIIS.gcode", "calibration.gcode"}
+    assert set(farm["mk4s-02"].files()) == {
+        "mk4s/bracket_0.4n_MK4S.gcode",
+        "mk4s/hook_0.4n_MK4S.bgcode",
+        "calibration.gcode",
+    }
+    assert {p.name: p.model for p in result.printers} == {"mini-01": "MINI", "mk4s-02": "MK4S"}
+    # the printers themselves never said it
+    for printer in farm:
+        version = [r for r in printer.requests if r.path == "/api/version" and r.status == 200]
+        assert version and not any(r.path == "/api/v1/info" for r in printer.requests)
+
+
+async def test_a_buddy_printer_without_model_gets_every_file(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    files = {
+        "clip_MINIIS.gcode": prusaslicer_gcode("MINIIS", 0.4, seed=21),
+        "bracket_MK4S.gcode": prusaslicer_gcode("MK4IS", 0.4, firmware_model="MK4S", seed=22),
+    }
+    _fill(master, files)
+    farm = await farm_factory([_spec("mini-01", "mini")])
+    result = await run_sync(farm, printer_extra={"mini-01": {"model": None}})
+    assert result.exit_code == 0, result.to_json()
+    assert set(farm["mini-01"].files()) == set(files)
+    assert any("model unknown: routing is off" in n for n in result.printers[0].notes)

@@ -220,12 +220,12 @@ def printer_config(url: str, profile: str = "mk4", **tls: Any) -> PrinterConfig:
 
 
 async def probe(config: PrinterConfig) -> str:
-    """The printer's model, through the real backend."""
+    """The printer's hostname (the firmware's default), through the real backend."""
     backend = await open_backend(config)
     try:
         info = await backend.probe()
         await backend.status()
-        return info.model or "?"
+        return info.extra.get("hostname") or "?"
     finally:
         await backend.aclose()
 
@@ -251,7 +251,7 @@ async def test_self_signed_certificate_is_refused_by_default(certs: Certs) -> No
 
 async def test_ca_file_trusts_a_private_ca(certs: Certs) -> None:
     async with tls_printer(certs.signed) as (printer, proxy):
-        assert await probe(printer_config(proxy.url, ca_file=certs.ca.pem)) == "MK4"
+        assert await probe(printer_config(proxy.url, ca_file=certs.ca.pem)) == "prusa-mk4"
         # The same certificate without the CA is not trusted.
         exc = await probe_error(printer_config(proxy.url))
     assert "TLS certificate not trusted" in str(exc)
@@ -279,7 +279,7 @@ async def test_ca_file_that_is_not_a_certificate_fails_that_printer_cleanly(
 
 async def test_verify_false_accepts_a_self_signed_certificate(certs: Certs) -> None:
     async with tls_printer(certs.self_signed) as (_, proxy):
-        assert await probe(printer_config(proxy.url, verify=False)) == "MK4"
+        assert await probe(printer_config(proxy.url, verify=False)) == "prusa-mk4"
 
 
 @pytest.mark.parametrize("spelling", ["plain", "colons"])
@@ -290,7 +290,7 @@ async def test_matching_fingerprint_pins_a_self_signed_certificate(
     if spelling == "colons":  # as `openssl x509 -fingerprint -sha256` prints it
         pin = ":".join(pin[i : i + 2] for i in range(0, 64, 2)).upper()
     async with tls_printer(certs.self_signed) as (printer, proxy):
-        assert await probe(printer_config(proxy.url, fingerprint=pin)) == "MK4"
+        assert await probe(printer_config(proxy.url, fingerprint=pin)) == "prusa-mk4"
     assert printer.requests
 
 

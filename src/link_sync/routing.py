@@ -6,8 +6,8 @@ Three steps, each its own function:
   is not read again;
 - `identify_printer`: what a printer is, from the config (`model:`, `nozzle:`, `accept:`)
   and from what the printer says of itself (a backend whose capabilities say
-  `names_model`: Buddy and the Pi PrusaLink; OctoPrint and Moonraker do not know it, so
-  only the config counts for them);
+  `names_model`: only the Pi PrusaLink; Buddy firmware does not say it, and OctoPrint and
+  Moonraker do not know it, so only the config counts for them);
 - `not_wanted`: the rule (`printer_models.fits`) applied to a printer's master files,
   giving the files it does not get and why.
 

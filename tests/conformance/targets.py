@@ -272,7 +272,7 @@ class EmulatedTarget(Target):
 BUDDY = Expect(
     type="prusalink",
     kind="buddy",
-    firmware="6.2.4+8910",
+    firmware=None,  # the firmware names no version of itself (basic_gets.cpp get_version)
     storage="usb",
     free_space=False,  # Buddy's storage list has no free space
     case_insensitive=True,

@@ -59,13 +59,42 @@ def test_ready_lines_config_out_and_sigterm(tmp_path: Path) -> None:
             "host": lines[0][1],
             "username": "maker",
             "password": "maker-pass",
+            "model": "MK4S",  # the printer does not say it: the config does
         }
         r = requests.get(
             lines[0][1] + "/api/version", auth=HTTPDigestAuth("maker", "maker-pass"), timeout=5
         )
-        assert r.json()["model"] == "MK4S"
+        assert "model" not in r.json() and r.json()["hostname"] == "prusa-mk4"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(5) == 0
+
+
+def test_config_out_gives_each_buddy_printer_its_model_and_nozzle(tmp_path: Path) -> None:
+    """A real farm's config must name each Buddy printer's model; so does the emulator's.
+    The Pi PrusaLink says its own, and a 0.4 mm nozzle is the default."""
+    farm, cfg = tmp_path / "farm.yml", tmp_path / "link-sync.yml"
+    printers = {
+        "mini-a": {"profile": "mini", "nozzle_diameter": 0.6, "hostname": "bench-mini"},
+        "xl-b": {"profile": "xl"},
+        "mk3-c": {"profile": "mk3", "api_key": "k"},
+    }
+    farm.write_text(yaml.safe_dump({"printers": printers}))
+    with emulate("--farm", str(farm), "--port", "0", "--config-out", str(cfg)) as (proc, lines):
+        read_lines(proc, lines, 3)
+        config = yaml.safe_load(cfg.read_text())["printers"]
+        assert (config["mini-a"]["model"], config["mini-a"]["nozzle"]) == ("MINI", 0.6)
+        assert config["xl-b"]["model"] == "XL" and "nozzle" not in config["xl-b"]
+        assert "model" not in config["mk3-c"] and "nozzle" not in config["mk3-c"]
+        url = {ln[0]: ln[1] for ln in lines}["mini-a"]
+        auth = HTTPDigestAuth("maker", "maker-pass")
+        assert requests.get(url + "/api/version", auth=auth, timeout=5).json() == {
+            "api": "2.0.0",
+            "server": "2.1.2",
+            "nozzle_diameter": 0.6,
+            "text": "PrusaLink",
+            "hostname": "bench-mini",  # the farm file's
+            "capabilities": {"upload-by-put": True},
+        }
 
 
 def two_free_ports() -> int:

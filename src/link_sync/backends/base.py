@@ -37,8 +37,9 @@ class Capabilities:
     #: question on the screen turns the printer ATTENTION, and the file shown answers
     #: 409 "File is busy" until someone closes the screen (Prusa-Firmware-Buddy #3235).
     opens_preview: bool = False
-    #: The printer names its own model (PrusaLink), so routing by model needs no
-    #: `model:` in the config; OctoPrint and Moonraker do not know it.
+    #: The printer names its own model (the Pi PrusaLink), so routing by model needs no
+    #: `model:` in the config; Buddy firmware does not say it, OctoPrint and Moonraker
+    #: do not know it.
     names_model: bool = False
 
 

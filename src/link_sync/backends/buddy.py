@@ -19,7 +19,9 @@ CAPABILITIES = Capabilities(
     case_insensitive=True,
     extensions=PRINT_EXTENSIONS,
     opens_preview=True,
-    names_model=True,
+    # The firmware does not name its model (basic_gets.cpp `get_version`, `get_info`;
+    # only Prusa Connect is told the printer type): routing needs the config's `model:`.
+    names_model=False,
 )
 
 #: Buddy refuses a request line whose URL is longer than this (414).
@@ -44,7 +46,11 @@ class BuddyBackend(PrusaLinkBackend):
 
     kind = "buddy"
     default_storage = "usb"
-    firmware_keys = ("firmware", "server")
+    # The firmware names neither its model nor its version in /api/version or
+    # /api/v1/info (basic_gets.cpp; only Prusa Connect is told the printer type), and
+    # `server` is the lwIP version: the model comes from the config's `model:`.
+    model_keys = ()
+    firmware_keys = ()
     nonce_lifetime = 240.0  # the firmware's 300 s, with a margin for a long upload
     capabilities = CAPABILITIES
     stores_empty_files = False

@@ -112,6 +112,8 @@ class PrusaLinkBackend(HttpBackend):
     #: the storage used when the config names none
     default_storage: ClassVar[str]
     #: /api/version keys that hold the firmware version, first match wins
+    #: the /api/version keys that name the printer's model, and its firmware version
+    model_keys: ClassVar[tuple[str, ...]]
     firmware_keys: ClassVar[tuple[str, ...]]
     #: seconds a digest nonce is safely valid (the printer's lifetime minus a margin)
     nonce_lifetime: ClassVar[float]
@@ -192,15 +194,6 @@ class PrusaLinkBackend(HttpBackend):
         storages, self._storages_seen = self._storages_seen, None
         if storages is None:
             storages = await self.storages()
-        info: dict[str, Any] = {}
-        if first_str(version, "original", "printer_model", "model") is None:
-            # Only for the model, so only when the version does not name it: one
-            # request less per printer and run (a farm of 500 printers, 500 requests).
-            try:
-                info = await self.get_json("/api/v1/info", "read info")
-            except errors.PrinterError as exc:
-                if isinstance(exc, errors.AuthFailed):
-                    raise
         if self.storage not in storages:
             raise errors.Refused(
                 f"storage {self.storage!r} not on this printer "
@@ -216,18 +209,16 @@ class PrusaLinkBackend(HttpBackend):
             # lists an empty root and refuses every write (basic_gets.cpp usb_available).
             raise errors.Refused(self.unavailable_storage.format(storage=self.storage))
         free = storage.get("free_space")
-        hostname = info.get("hostname") or version.get("hostname")
+        hostname = version.get("hostname")
         return PrinterInfo(
             kind=self.kind,
-            model=first_str(version, "original", "printer_model", "model")
-            or first_str(info, "model", "printer_model"),
+            model=first_str(version, *self.model_keys),
             firmware=first_str(version, *self.firmware_keys),
             storage=self.storage,
             free_space=free if isinstance(free, int) else None,
             extra={"hostname": str(hostname)} if hostname else {},
-            # Buddy says it in /api/version (basic_gets.cpp get_version) and /api/v1/info.
-            nozzle_diameter=_nozzle(version.get("nozzle_diameter"))
-            or _nozzle(info.get("nozzle_diameter")),
+            # Buddy says it in /api/version (basic_gets.cpp get_version).
+            nozzle_diameter=_nozzle(version.get("nozzle_diameter")),
         )
 
     async def status(self) -> PrinterStatus:
@@ -412,6 +403,7 @@ class _StorageReader(PrusaLinkBackend):
 
     kind = "prusalink"
     default_storage = ""
+    model_keys = ()
     firmware_keys = ()
     nonce_lifetime = 0.0
 

@@ -40,6 +40,8 @@ class PiBackend(PrusaLinkBackend):
 
     kind = "prusalink-pi"
     default_storage = "local"
+    # PrusaLink 0.8.1: "original": "PrusaLink I3MK3S", the type the printer told it
+    model_keys = ("original",)
     firmware_keys = ("server",)
     nonce_lifetime = 45.0  # PrusaLink's 60 s, with a margin
     appear_attempts = PI_SETTLE_ATTEMPTS

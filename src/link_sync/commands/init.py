@@ -55,8 +55,9 @@ printers:
 #   verify:        false to skip TLS certificate checks for https:// hosts
 #   ca_file:       a CA bundle to verify an https:// printer with
 #   fingerprint:   SHA-256 fingerprint of the printer's TLS certificate, to pin it
-#   model:         the printer's model (MK4S, XL, MINI, ...), overriding what it says;
-#                  needed to route files to OctoPrint and Moonraker printers
+#   model:         the printer's model (MK4S, XL, MINI, COREONE, ...): files sliced for
+#                  another model are not sent to it. Needed on Buddy printers, OctoPrint
+#                  and Moonraker, which do not say it; overrides what a Pi PrusaLink says
 #   nozzle:        nozzle diameter in mm, overriding what the printer says
 #   accept:        other models whose files this printer takes, e.g. [MK4] on an MK4S
 #
@@ -71,12 +72,17 @@ printers:
 """
 
 EXAMPLE_PRINTERS = """\
-  # A Buddy-firmware printer: only the host is needed, the rest comes from defaults.
+  # A Buddy-firmware printer: its host and its model, the rest comes from defaults.
+  # (A Buddy printer does not tell its model over the network: without model: it gets
+  # every file, whatever printer the file was sliced for.)
   mk4-01:
     host: 192.168.1.50
-  # An XL with its own sub-folder of the master (source/xl).
+    model: MK4S
+  # An XL with a 0.6 mm nozzle and its own sub-folder of the master (source/xl).
   xl-01:
     host: 192.168.1.60
+    model: XL
+    nozzle: 0.6
     source: xl
   # An MK3S with the Raspberry-Pi PrusaLink: its own user and API key.
   mk3s-01:
@@ -99,7 +105,10 @@ EXAMPLE_PRINTERS = """\
 def render_config(source: str, printers: Sequence[tuple[str, str]] = ()) -> str:
     """The example config; `printers` (name, host) replace the example printers."""
     if printers:
-        body = "".join(f"  {name}:\n    host: {host}\n" for name, host in printers)
+        body = "".join(
+            f"  {name}:\n    host: {host}\n    # model: MK4S   # set it: routes files by model\n"
+            for name, host in printers
+        )
     else:
         body = EXAMPLE_PRINTERS
     return TEMPLATE.format(

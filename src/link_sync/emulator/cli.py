@@ -183,7 +183,7 @@ async def _serve(farm: Farm, config_out: Path | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
     help="YAML: per-printer overrides, initial files, state, faults, capacity, usb, "
-    "preview, nozzle_diameter.",
+    "preview, nozzle_diameter, hostname.",
 )
 @click.option(
     "--no-preview",

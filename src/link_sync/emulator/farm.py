@@ -84,7 +84,8 @@ class Farm:
         return len(self.printers)
 
     def config(self, source: str | Path | None = None) -> dict[str, Any]:
-        """A link-sync config (CONTRACT format) that reaches this farm."""
+        """A link-sync config (CONTRACT format) that reaches this farm; each Buddy printer
+        with its `model:` (and `nozzle:` when not 0.4), as a real farm's must say."""
         printers: dict[str, Any] = {}
         for p in self.printers:
             entry: dict[str, Any] = {
@@ -94,6 +95,11 @@ class Farm:
             }
             if p.spec.api_key:
                 entry["api_key"] = p.spec.api_key
+            if not p.pi:
+                # A Buddy printer does not say its model: a farm's config must
+                entry["model"] = p.profile.printer_type
+                if p.spec.nozzle_diameter != 0.4:
+                    entry["nozzle"] = p.spec.nozzle_diameter
             printers[p.name] = entry
         out: dict[str, Any] = {}
         if source is not None:

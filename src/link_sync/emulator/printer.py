@@ -120,6 +120,11 @@ class EmulatedPrinter:
         return self.spec.name
 
     @property
+    def hostname(self) -> str:
+        """What the printer calls itself: the farm file's, else the firmware's default."""
+        return self.spec.hostname or self.profile.hostname or self.spec.name
+
+    @property
     def port(self) -> int:
         return self.listener.port
 

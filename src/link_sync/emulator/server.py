@@ -36,6 +36,8 @@ MAX_URL_BYTES = 168
 
 _STATUS_PATHS = {("v1", "status"), ("printer",), ("job",), ("v1", "job"), ("v1", "transfer")}
 _INFO_PATHS = {("version",), ("v1", "info"), ("v1", "storage"), ("settings",)}
+#: Buddy answers these to GET only (405 otherwise)
+_GET_ONLY = frozenset({"v1/storage", "v1/info", "v1/job", "v1/status", "v1/transfer"})
 _ONE_SHOT = frozenset({"status"})
 _SLOW = frozenset({"slow"})
 _STALL = frozenset({"stall", "reset"})
@@ -85,16 +87,19 @@ class Handler:
             code = resp.status
             return resp
         finally:
-            h = request.headers
-            p.record(
-                RequestRecord(
-                    request.method,
-                    request.path,
-                    code,
-                    {k: h[k] for k in RECORDED if k in h},
-                    time.time(),
-                )
+            self._record(request, code)
+
+    def _record(self, request: web.BaseRequest, code: int) -> None:
+        h = request.headers
+        self.p.record(
+            RequestRecord(
+                request.method,
+                request.path,
+                code,
+                {k: h[k] for k in RECORDED if k in h},
+                time.time(),
             )
+        )
 
     async def dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         p = self.p
@@ -104,6 +109,8 @@ class Handler:
             if not p.pi and len(request.raw_path.encode()) > MAX_URL_BYTES:
                 raise HttpError(414, "Request-URI Too Long")
             if parts[:1] == ["emulator"]:
+                if parts[1:] == ["info"] and request.method == "GET":
+                    return web.json_response(self.emulated())
                 if p.pi:  # no screen, no stick: nothing to press or pull
                     raise HttpError(404, "Not Found")
                 return self.emulator_control(request, parts[1:])
@@ -120,10 +127,28 @@ class Handler:
         except HttpError as err:
             return ctx.error(err)
 
+    def emulated(self) -> dict[str, object]:
+        """Not firmware: GET /emulator/info says what is emulated (the printer API says
+        only what the real printer would)."""
+        p = self.p
+        return {
+            "name": p.name,
+            "profile": p.spec.profile,
+            "model": p.profile.printer_type,
+            "firmware": p.profile.firmware,
+            "hostname": p.hostname,
+            "nozzle_diameter": p.spec.nozzle_diameter,
+            "state": p.state,
+            "screen": p.screen_file,
+            "question": p.question,
+            "usb": p.usb,
+        }
+
     def emulator_control(self, request: web.BaseRequest, parts: list[str]) -> web.StreamResponse:
         """Not firmware: what a person does at the printer, for an emulator run as a process.
 
-        POST /emulator/screen/back, /emulator/screen/print (409 without a preview),
+        GET /emulator/info (above); POST /emulator/screen/back, /emulator/screen/print
+        (409 without a preview),
         /emulator/usb/remove, /emulator/usb/insert; no auth (the emulator binds
         loopback). Answers the printer's state, screen, question and stick.
         """
@@ -217,6 +242,8 @@ class Handler:
             doc = self._document(ctx, api)
             if doc is not None:
                 return doc
+        elif not p.pi and "/".join(api) in _GET_ONLY:
+            raise HttpError(405, "Method Not Allowed")  # `get_only`, prusa_api_helpers.cpp
         if api[:2] == ["v1", "job"] and len(api) > 2:
             return status.job_command(ctx, api[2:])
         if api[:1] == ["files"] and method == "POST" and not p.pi:
@@ -274,10 +301,8 @@ class Handler:
 
 
 def _index(p: EmulatedPrinter) -> str:
-    return (
-        f"<!doctype html><title>PrusaLink {p.name}</title>"
-        f"<p>Emulated {p.profile.model} ({p.profile.firmware})</p>"
-    )
+    # The printer serves PrusaLink's web page here; what is emulated is at /emulator/info
+    return f"<!doctype html><title>PrusaLink</title><p>PrusaLink on {p.hostname}</p>"
 
 
 __all__ = ["Handler", "classify", "hang", "make_server"]

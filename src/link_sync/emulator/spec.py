@@ -35,6 +35,9 @@ class PrinterSpec:
     preview: bool | None = None
     nozzle_diameter: float = 0.4  # Buddy: reported by /api/v1/info, checked against M862.1
     usb: bool = True  # Buddy: a USB stick is in the printer
+    #: the name the printer gives itself in /api/version and /api/v1/info; None: the
+    #: firmware's default for the model (Buddy: `prusa-mk4`, `prusa-mini`, ...; Pi: its name)
+    hostname: str | None = None
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -54,6 +57,8 @@ class PrinterSpec:
             raise ValueError("nozzle_diameter must be between 0 and 10 mm")
         if self.preview is not None and not isinstance(self.preview, bool):
             raise ValueError("preview must be true or false")
+        if self.hostname is not None and (not isinstance(self.hostname, str) or not self.hostname):
+            raise ValueError("hostname must be a non-empty text")
         if not isinstance(self.usb, bool):
             raise ValueError("usb must be true or false")
         cap = self.capacity

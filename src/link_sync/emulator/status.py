@@ -12,6 +12,11 @@ from link_sync.emulator.printer import EmulatedPrinter
 from link_sync.emulator.profiles import PI_LINK_VERSION
 
 _PRINT_SECONDS = 3600
+#: Buddy `/api/version` `server`: the firmware's lwIP version (`LWIP_VERSION_STRING`)
+LWIP_VERSION = "2.1.2"
+#: Buddy print states in which `marlin_server::is_printing()` holds (the status then
+#: leaves out axis_x and axis_y, status_renderer.cpp)
+_MOVING = frozenset({"PRINTING", "PAUSED", "ATTENTION", "BUSY"})
 
 
 def version(p: EmulatedPrinter) -> dict[str, Any]:
@@ -24,34 +29,32 @@ def version(p: EmulatedPrinter) -> dict[str, Any]:
             "firmware": p.profile.firmware,
             "sdk": PI_LINK_VERSION,
             "capabilities": {"upload-by-put": True},
-            "hostname": p.name,
+            "hostname": p.hostname,
         }
+    # Buddy `get_version` (basic_gets.cpp): these keys and no others. The firmware does
+    # not name its model or version here (only Prusa Connect is told the printer type);
+    # `server` is the lwIP version.
     return {
         "api": "2.0.0",
-        "server": "2.1.2",
+        "server": LWIP_VERSION,
         "nozzle_diameter": p.spec.nozzle_diameter,
         "text": "PrusaLink",
-        "hostname": p.name,
+        "hostname": p.hostname,
         "capabilities": {"upload-by-put": True},
-        # not in the real answer: lets a client show what is emulated
-        "firmware": p.profile.firmware,
-        "model": p.profile.model,
     }
 
 
 def info(p: EmulatedPrinter) -> dict[str, Any]:
+    # Buddy `get_info` (basic_gets.cpp): exactly these keys
     out: dict[str, Any] = {
         "nozzle_diameter": p.spec.nozzle_diameter,
         "mmu": False,
         "serial": p.serial,
-        "hostname": p.name,
+        "hostname": p.hostname,
         "min_extrusion_temp": 170,
     }
     if p.pi:
         out.update(name=p.name, location="", farm_mode=False, sd_ready=True, port="/dev/ttyAMA0")
-    else:
-        # not in the real answer: model and firmware of the emulated printer
-        out.update(model=p.profile.model, firmware=p.profile.firmware)
     return out
 
 
@@ -97,20 +100,18 @@ def _progress(p: EmulatedPrinter) -> tuple[int, int]:
 
 def _printer(p: EmulatedPrinter) -> dict[str, Any]:
     hot = p.state in {"PRINTING", "PAUSED"}
-    return {
+    out: dict[str, Any] = {
         "state": p.state,
         "temp_bed": 60.0 if hot else 24.1,
         "target_bed": 60.0 if hot else 0.0,
         "temp_nozzle": 215.0 if hot else 24.6,
         "target_nozzle": 215.0 if hot else 0.0,
         "axis_z": 1.2 if hot else 0.0,
-        "axis_x": 100.0,
-        "axis_y": 100.0,
-        "flow": 100,
-        "speed": 100,
-        "fan_hotend": 4000 if hot else 0,
-        "fan_print": 3000 if hot else 0,
     }
+    if p.pi or p.state not in _MOVING:
+        out.update(axis_x=100.0, axis_y=100.0)
+    out.update(flow=100, speed=100, fan_hotend=4000 if hot else 0, fan_print=3000 if hot else 0)
+    return out
 
 
 def status(p: EmulatedPrinter) -> dict[str, Any]:
@@ -167,11 +168,13 @@ def job(ctx: Ctx) -> web.StreamResponse:
                 "thumbnail": f"/thumb/l/usb/{short}",
                 "download": f"/usb/{short}",
             },
+            "name": node.short,
+            "display_name": node.name,
             "path": f"/usb/{short.rpartition('/')[0]}".rstrip("/"),
         }
-    file.update(
-        name=node.short, display_name=node.name, size=node.size, m_timestamp=node.m_timestamp
-    )
+    if p.pi:
+        file.update(name=node.short, display_name=node.name)
+    file.update(size=node.size, m_timestamp=node.m_timestamp)
     # Buddy `get_job_v1`: a print waiting for an answer on the screen is "PAUSED"
     state = "PAUSED" if p.state == "ATTENTION" and not p.pi else p.state
     return ctx.json(
@@ -190,9 +193,21 @@ def job_command(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
     """DELETE /api/v1/job/{id} (stop), PUT .../pause, .../resume."""
     p = ctx.printer
     method = ctx.request.method
+    action = parts[1] if len(parts) > 1 else None
+    if not p.pi:
+        # prusa_link_api_v1.cpp: a number, the current job's; PUT needs a known command
+        if not parts or not parts[0].isdigit():
+            raise HttpError(400, "Bad Request")
+        if p.job is None or parts[0] != str(p.job.id):
+            raise HttpError(404, "Not Found")
+        if method not in {"PUT", "DELETE"}:
+            raise HttpError(405, "Method Not Allowed")
+        if method == "PUT" and action not in {"pause", "resume"}:
+            raise HttpError(400, "Bad Request")
+        if method == "DELETE":
+            action = None  # stop_print, whatever follows the id
     if p.job is None or not parts or parts[0] != str(p.job.id):
         raise HttpError(404, "Not Found")
-    action = parts[1] if len(parts) > 1 else None
     if method == "DELETE" and action is None:
         if p.state not in {"PRINTING", "PAUSED", "ATTENTION"}:
             raise HttpError(409, "Conflict")
@@ -210,22 +225,51 @@ def job_command(ctx: Ctx, parts: list[str]) -> web.StreamResponse:
 
 
 def transfer(ctx: Ctx) -> web.StreamResponse:
-    t = ctx.printer.transfer
+    p = ctx.printer
+    t = p.transfer
     if t is None:
         return web.Response(status=204)
+    progress = round(100 * t.transferred / t.size, 1) if t.size else 0
+    elapsed = int(p.now() - t.started)
+    if p.pi:
+        return ctx.json(
+            {
+                "type": "FROM_CLIENT",
+                "id": t.id,
+                "display_name": t.path.rpartition("/")[2],
+                "path": t.path,
+                "size": t.size,
+                "progress": progress,
+                "transferred": t.transferred,
+                "time_transferring": elapsed,
+                "to_print": False,
+            }
+        )
+    # Buddy `renderStateV1` (transfer_renderer.cpp): no id; `path` is the folder;
+    # `size` is written with a string format, so it is text
+    rate = t.transferred / elapsed if elapsed and t.transferred else 0
     return ctx.json(
         {
             "type": "FROM_CLIENT",
-            "id": t.id,
             "display_name": t.path.rpartition("/")[2],
-            "path": t.path,
-            "size": t.size,
-            "progress": round(100 * t.transferred / t.size, 1) if t.size else 0,
+            "path": _short_folder(p, t.path),
+            "size": str(t.size),
+            "progress": progress,
             "transferred": t.transferred,
-            "time_transferring": int(ctx.printer.now() - t.started),
+            "time_remaining": int((t.size - t.transferred) / rate) if rate else 0,
+            "time_transferring": elapsed,
             "to_print": False,
         }
     )
+
+
+def _short_folder(p: EmulatedPrinter, path: str) -> str:
+    """The folder of `path` by its 8.3 names, as `get_SFN_path` + `dirname` give it."""
+    folder = [x for x in path.split("/")[:-1] if x]
+    node = p.storage.find(folder) if folder else None
+    if node is None:
+        return "/usb" + "".join("/" + x for x in folder)
+    return "/usb/" + p.storage.path_of(node, short=True)
 
 
 _STATE_TEXT = {
@@ -253,7 +297,7 @@ def legacy_printer(p: EmulatedPrinter) -> dict[str, Any]:
             "material": "PLA",
         },
         "temperature": {
-            "tool0": {"actual": pr["temp_nozzle"], "target": pr["target_nozzle"], "offset": 0},
+            "tool0": _tool0(p, pr),
             "bed": {"actual": pr["temp_bed"], "target": pr["target_bed"], "offset": 0},
         },
         "state": _buddy_state(p)
@@ -274,6 +318,14 @@ def legacy_printer(p: EmulatedPrinter) -> dict[str, Any]:
             },
         },
     }
+
+
+def _tool0(p: EmulatedPrinter, pr: dict[str, Any]) -> dict[str, Any]:
+    tool = {"actual": pr["temp_nozzle"], "target": pr["target_nozzle"]}
+    if not p.pi:  # Buddy's own extension: the temperature its screen shows
+        tool["display"] = pr["target_nozzle"]
+    tool["offset"] = 0
+    return tool
 
 
 def _buddy_state(p: EmulatedPrinter) -> dict[str, Any]:
