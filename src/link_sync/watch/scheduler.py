@@ -504,8 +504,7 @@ class PrinterWorker:
 
     # -- passes ----------------------------------------------------------------------
 
-    async def _job(self) -> PrinterWork | None:
-        view = self.farm.view_for(self.printer)
+    async def _job(self, view: MasterView | None) -> PrinterWork | None:
         if view is None or not view.usable:
             return None
         targets = await self.farm.targets_for(view)
@@ -515,11 +514,13 @@ class PrinterWorker:
         )
 
     async def _run_pass(self) -> None:
-        job = await self._job()
-        view = self.farm.view_for(self.printer)
+        # The generation and the view it stands for are taken together, before any
+        # wait: a view published while the work is built (the targets read) or while
+        # waiting for a turn is newer than this pass, which must not count it as done.
+        generation, view = self.wanted, self.farm.view_for(self.printer)
+        job = await self._job(view)
         if job is None or view is None:
             return
-        generation = self.wanted
         session = self.farm.session
         async with session.turn():
             if not self._may_sync():  # things changed while waiting for a turn
@@ -527,7 +528,7 @@ class PrinterWorker:
             run = session.sync_printer(
                 job,
                 self.farm.settings.sync,
-                FarmObserver(self.farm.state),
+                FarmObserver(self.farm.state, current=lambda: self.wanted == generation),
                 self.farm.hashes_for(view),
             )
             self._pass = asyncio.create_task(run, name=f"pass {self.name}")
@@ -587,11 +588,10 @@ class PrinterWorker:
 
     async def _count_pending(self, *, announce: bool) -> None:
         """What waits for this busy printer: a dry run of its pass (changes nothing)."""
-        job = await self._job()
-        view = self.farm.view_for(self.printer)
+        generation, view = self.wanted, self.farm.view_for(self.printer)  # as in _run_pass
+        job = await self._job(view)
         if job is None or view is None:
             return
-        generation = self.wanted
         result = await self.farm.session.sync_printer(
             job, self.farm.settings.sync.planning(), Observer(), self.farm.hashes_for(view)
         )

@@ -466,8 +466,11 @@ def public_host(host: str) -> str:
 class FarmObserver(Observer):
     """Feeds a FarmState from the sync engine's callbacks (views and events)."""
 
-    def __init__(self, farm: FarmState) -> None:
+    def __init__(self, farm: FarmState, current: Callable[[], bool] | None = None) -> None:
         self.farm = farm
+        #: whether the master the pass synced from is still the newest (the watch: a
+        #: newer view may have come meanwhile); a pass of an older one is not "in sync"
+        self._current = current or (lambda: True)
         #: (printer, path) -> when its transfer began, monotonic
         self._started: dict[tuple[str, str], float] = {}
 
@@ -553,7 +556,9 @@ class FarmObserver(Observer):
                 changes[key] = value
         if result.managed_files is not None:
             changes["managed_files"] = result.managed_files
-        if result.status == SyncStatus.SYNCED:
+        if result.status == SyncStatus.SYNCED and not self._current():
+            changes |= {"in_sync": False, "reason": None}  # a newer master view waits
+        elif result.status == SyncStatus.SYNCED:
             changes |= {"in_sync": True, "pending_files": 0, "pending_bytes": 0, "reason": None}
         elif result.status == SyncStatus.PLANNED:
             in_sync = self.farm.printers[name].pending_files == 0 and not result.failed
