@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 import link_sync
 from link_sync.config import PrinterConfig
@@ -26,31 +27,71 @@ from link_sync.printer_locks import PrinterLocks, lock_path, storage_key
 from test_interruption import BIG, Emulator, start_sync, wait_for, write_master
 
 
-def printer(host: str, destination: str | None = None, storage: str | None = None) -> PrinterConfig:
+def printer(
+    host: str, destination: str | None = None, storage: str | None = None, type: str = "prusalink"
+) -> PrinterConfig:
     """`host` as a printer named 'p', resolved as a config file's printer is."""
-    given = PrinterConfig(host=host, destination=destination, storage=storage)
+    given = PrinterConfig(host=host, destination=destination, storage=storage, type=type)
     return link_sync.Config(printers={"p": given}).printers["p"]
 
 
 def test_one_storage_one_key_however_the_config_spells_it() -> None:
-    same = [
-        printer("10.0.0.5", destination="/prints/"),
-        printer("http://10.0.0.5:80/", destination="prints"),
-        printer("10.0.0.5", destination="prints", storage="usb"),
-        printer("10.0.0.5", destination="usb/prints", storage="usb"),
-    ]
-    assert storage_key(same[0]) == storage_key(same[1])
-    assert storage_key(same[2]) == storage_key(same[3])
+    """Issue 29, fault 15: `storage: usb` and the default, `/usb/prints` and `prints`,
+    trailing slashes and the host's spelling made two locks for one storage."""
+    spellings = {
+        "a Buddy's prints": [
+            printer("10.0.0.5", destination="/prints/"),
+            printer("http://10.0.0.5:80/", destination="prints"),
+            printer("10.0.0.5", destination="prints", storage="usb"),
+            printer("10.0.0.5", destination="prints", storage="/usb/"),
+            printer("10.0.0.5", destination="usb/prints", storage="usb"),
+            printer("10.0.0.5", destination="/usb/prints/"),
+            printer("10.0.0.5", destination="/USB/Prints"),  # FAT: one folder
+            printer("HTTP://10.0.0.5", destination="prints//"),
+        ],
+        "a Pi's root": [
+            printer("10.0.0.7"),
+            printer("10.0.0.7", storage="local"),
+            printer("10.0.0.7", destination="/local/"),
+            printer("10.0.0.7", destination="local", storage="local"),
+        ],
+        "a named host": [
+            printer("Printer.LAN", destination="prints"),
+            printer("printer.lan:80", destination="prints/"),
+            printer("http://PRINTER.lan/", destination="/prints"),
+        ],
+        "an IPv6 address": [
+            printer("[::1]:8080"),
+            printer("http://[0:0:0:0:0:0:0:1]:8080/"),
+            printer("http://[0::1]:8080", destination="/"),
+        ],
+        "OctoPrint's one storage": [
+            printer("10.0.0.9", destination="prints", type="octoprint"),
+            printer("10.0.0.9", destination="/local/prints/", type="octoprint"),
+            printer("10.0.0.9", destination="prints", storage="usb", type="octoprint"),
+        ],
+        "Moonraker's one storage": [
+            printer("10.0.0.9:7125", destination="prints", type="moonraker"),
+            printer("10.0.0.9:7125", destination="gcodes/prints", type="moonraker"),
+        ],
+    }
+    for storage, same in spellings.items():
+        keys = {storage_key(p) for p in same}
+        assert len(keys) == 1, (storage, keys)
+    assert len({storage_key(same[0]) for same in spellings.values()}) == len(spellings)
     different = [
         printer("10.0.0.5", destination="prints"),
         printer("10.0.0.5:8080", destination="prints"),
         printer("10.0.0.6", destination="prints"),
         printer("10.0.0.5", destination="other"),
-        printer("10.0.0.5", destination="prints", storage="usb"),
+        printer("10.0.0.5", destination="prints/mk4"),
+        printer("10.0.0.5", destination="prints", storage="sdcard"),
         printer("https://10.0.0.5", destination="prints"),
+        printer("10.0.0.9", destination="prints", type="octoprint"),
+        printer("10.0.0.9", destination="Prints", type="octoprint"),  # case-sensitive
     ]
     assert len({storage_key(p) for p in different}) == len(different)
-    path = lock_path(Path("/state"), same[0])
+    path = lock_path(Path("/state"), spellings["a Buddy's prints"][0])
     assert path.parent == Path("/state/locks") and path.suffix == ".lock"
     assert "10.0.0.5" not in path.name  # a hashed name: no host in a file name
 
@@ -161,6 +202,38 @@ def test_overlapping_runs_the_shared_printer_is_synced_by_exactly_one(
     assert long_run.returncode == 0, (out, err)
     assert set(emulator.files(shared)) == {"big.gcode"}  # only the first run worked on it
     assert set(emulator.files(free)) == {"only-second.gcode"}
+
+
+def test_a_run_under_another_spelling_of_the_storage_is_refused(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """Issue 29, fault 15: a second config naming the same storage otherwise (host
+    without scheme, `storage: usb`, `destination: /usb/`) made a second lock, and two
+    runs uploaded to the printer at once (409s, exit 1)."""
+    shared, _ = emulator.names
+    long_run = start_long_run(tmp_path, emulator, shared)
+    farm = yaml.safe_load(emulator.config.read_text())
+    printer = farm["printers"][shared]
+    printer["host"] = printer["host"].removeprefix("http://").upper() + "/"
+    other = tmp_path / "other.yml"
+    other.write_text(
+        yaml.safe_dump(
+            {"printers": {"same": {**printer, "storage": "usb", "destination": "/usb/"}}}
+        )
+    )
+    other.chmod(0o600)
+    write_master(tmp_path / "small", {"second.gcode": b"G1 X9\n"})
+    second = start_sync(tmp_path, other, tmp_path / "small", "--no-delete", "--json")
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 3, (out, err)  # refused, not a second run on the printer
+    assert long_run.poll() is None
+    [report] = json.loads(out)["printers"]
+    assert report["status"] == "skipped" and report["actions"] == []
+    assert report["error"].startswith(f"locked by link-sync run, pid {long_run.pid} ")
+
+    out, err = long_run.communicate(timeout=60)
+    assert long_run.returncode == 0, (out, err)
+    assert set(emulator.files(shared)) == {"big.gcode"}
 
 
 def test_a_sigkilled_runs_printers_are_free_at_once(tmp_path: Path, emulator: Emulator) -> None:

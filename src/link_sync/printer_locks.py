@@ -3,10 +3,12 @@
 What must never run twice at once is work on the same printer's storage. Each
 printer gets its own `lock.RunLock` file under `<state>/locks/`, named by a hash
 of what identifies that storage: host, port, storage name and the managed
-destination. The kernel drops a `flock` when its process dies, so a killed run's
-printers are free at once. A run that finds a printer locked reports it
-`skipped` ("locked by link-sync run, pid N on host (started ...)") and syncs the
-others; `link-sync watch` holds the locks of the printers it watches while it runs.
+destination, however the config spells them (`storage_key`). Locks live in one
+state folder: a run under another one does not see them. The kernel drops a
+`flock` when its process dies, so a killed run's printers are free at once. A
+run that finds a printer locked reports it `skipped` ("locked by link-sync run,
+pid N on host (started ...)") and syncs the others; `link-sync watch` holds the
+locks of the printers it watches while it runs.
 
 Nothing else is locked: the journal is shared by SQLite itself (WAL, busy
 timeout, one short transaction per write).
@@ -15,27 +17,52 @@ timeout, one short transaction per write).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from link_sync.config import PrinterConfig
+from link_sync.backends.registry import PRINTER_TYPES
+from link_sync.config import PrinterConfig, normalize_destination
 from link_sync.errors import LockHeld
 from link_sync.lock import RunLock
 from link_sync.statedir import LOCKS_FOLDER
 
 
 def storage_key(printer: PrinterConfig) -> str:
-    """'http|10.0.0.5|80|usb|prints/mk4': the same for every config naming that storage."""
+    """'10.0.0.5|80||prints/mk4': the same for every config naming that storage.
+
+    The host as `config.normalize_host` spells it (lower case, no default port; an
+    IP address in its short form; names are not resolved), the storage with its
+    type's default written "" (`storage: usb` on a Buddy is its default; OctoPrint
+    and Moonraker have one storage whatever the config says), and the managed
+    folder below it (`/usb/prints/` = `prints`; case-folded where the storage may be
+    FAT). PrusaLink's default is `usb` or `local` by firmware, not known before the
+    printer is asked, so both name it: a Buddy's folder `local/x` shares a key
+    with `x` (one run too few at once, never one too many).
+    """
+    kind = PRINTER_TYPES[printer.type]
     parts = urlsplit(printer.base_url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    host = (parts.hostname or "").lower()
-    storage = (printer.storage or "").strip("/").lower()  # "" = the type's default storage
-    destination = (printer.destination or "").strip("/")
-    if storage and destination.lower().split("/", 1)[0] == storage:
-        destination = destination.split("/", 1)[1] if "/" in destination else ""
-    return f"{host}|{port}|{storage}|{destination}"
+    named = (printer.storage or "").strip("/").casefold() if kind.reads_storage else ""
+    defaults = {name.casefold() for name in kind.default_storages}
+    storage = "" if named in defaults else named
+    destination = normalize_destination(printer.destination or "")
+    first, _, below = destination.partition("/")
+    if first.casefold() in ({storage} if storage else defaults):
+        destination = below  # the original's `-d /usb/prints` form, as the engine reads it
+    if kind.case_insensitive:
+        destination = destination.casefold()
+    return f"{_host(parts.hostname or '')}|{port}|{storage}|{destination}"
+
+
+def _host(name: str) -> str:
+    """An IP address in one spelling ('::1' for '0:0:0:0:0:0:0:1'); a name lower-cased."""
+    try:
+        return ipaddress.ip_address(name).compressed
+    except ValueError:
+        return name.lower()
 
 
 def lock_path(states: Path, printer: PrinterConfig) -> Path:

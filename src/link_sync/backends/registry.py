@@ -26,6 +26,13 @@ class PrinterType:
     description: str
     #: Its backend class, "module:Class"; its `open(printer)` gives the backend.
     backend: str
+    #: The names of the storage used when the config names none. A printer has one of
+    #: them (PrusaLink: a Buddy's `usb` or the Pi's `local`), so each names that storage.
+    default_storages: tuple[str, ...]
+    #: Whether the `storage:` key is read (OctoPrint and Moonraker have one storage).
+    reads_storage: bool = False
+    #: Whether paths on the storage may be case-insensitive (a Buddy's FAT stick).
+    case_insensitive: bool = False
 
     async def open(self, printer: PrinterConfig) -> Backend:
         module_name, _, class_name = self.backend.partition(":")
@@ -40,16 +47,21 @@ PRINTER_TYPES: dict[str, PrinterType] = {
             "prusalink",
             "Prusa printers through PrusaLink (Buddy firmware or Raspberry-Pi PrusaLink)",
             "link_sync.backends.prusalink:PrusaLinkBackend",
+            default_storages=("usb", "local"),
+            reads_storage=True,
+            case_insensitive=True,
         ),
         PrinterType(
             "octoprint",
             "OctoPrint hosts (API key)",
             "link_sync.backends.octoprint:OctoPrintBackend",
+            default_storages=("local",),
         ),
         PrinterType(
             "moonraker",
             "Moonraker / Klipper hosts (API key)",
             "link_sync.backends.moonraker:MoonrakerBackend",
+            default_storages=("gcodes",),
         ),
     )
 }
