@@ -35,7 +35,7 @@ from link_sync.model import SyncStatus
 from link_sync.printer_locks import PrinterLocks
 from link_sync.result import PrinterResult, PrinterStatusReport, RunResult, StatusReports
 from link_sync.routing import read_master_targets
-from link_sync.scan import ScanResult, scan_source
+from link_sync.scan import ScanResult, no_print_files, scan_source
 from link_sync.statedir import journal_path
 from link_sync.statedir import state_dir as _default_state_dir
 
@@ -251,8 +251,8 @@ def scan_masters(
             warnings.extend(result.problems)
             if not result.files and not allow_empty:
                 raise SafetyRefusal(
-                    f"the master folder {printer.source} has no print files; refusing to "
-                    "empty the printers (is it mounted?). Pass --allow-empty to sync it anyway."
+                    f"{no_print_files(printer.source, result)}; refusing to empty the "
+                    "printers. Pass --allow-empty to sync it anyway."
                 )
             scanned[printer.source] = result
         found = scanned[printer.source]

@@ -64,6 +64,17 @@ def hash_file(path: Path, algorithm: str = "sha256") -> str:
     return f"{algorithm}:{digest.hexdigest()}"
 
 
+def no_print_files(root: Path, scan: ScanResult) -> str:
+    """Why a master with no print files is refused: what could not be read, if anything
+    (the real reason), else that it may not be mounted."""
+    if not scan.problems:
+        return f"the master folder {root} has no print files (is it mounted?)"
+    more = len(scan.problems) - 1
+    return f"the master folder {root} has no print files it could read: {scan.problems[0]}" + (
+        f" (and {more} more)" if more else ""
+    )
+
+
 def _check_root(root: Path) -> None:
     try:
         info = root.stat()
@@ -124,6 +135,13 @@ class _Scanner:
             with os.scandir(folder) as listing:
                 entries = list(listing)
         except OSError as exc:
+            if not prefix:
+                # The master itself (out of file descriptors, EMFILE; an I/O error): the
+                # real reason, never "no print files", and nothing is synced.
+                raise SourceMissing(
+                    f"the master folder {self.root} cannot be read "
+                    f"({exc.strerror or exc}); nothing was synced"
+                ) from None
             self._unknown(prefix.rstrip("/"), f"folder cannot be read ({exc.strerror})")
             return
         child = _child_maker(folder)

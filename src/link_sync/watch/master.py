@@ -27,7 +27,7 @@ from pathlib import Path
 
 from link_sync.errors import SourceMissing
 from link_sync.model import LocalFile
-from link_sync.scan import scan_source
+from link_sync.scan import no_print_files, scan_source
 from link_sync.watch.netfs import is_network_fs
 
 log = logging.getLogger("link_sync.watch")
@@ -154,7 +154,7 @@ def look(root: Path, clock: SettleClock, allow_empty: bool) -> tuple[MasterView,
             root,
             incomplete=view.incomplete,
             problems=view.problems,
-            unusable=f"the master folder {root} has no print files (is it mounted?)",
+            unusable=no_print_files(root, scan),
         )
     return view, due
 

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from link_sync import printable
 from link_sync.watch.state import EVENTS, Control, FarmState
-from link_sync.web.events import EventStreams
+from link_sync.web.events import MAX_STREAMS, EventStreams
 from link_sync.web.metrics import Metrics
 
 log = logging.getLogger("link_sync.web")
@@ -65,17 +65,19 @@ def make_app(
     token: str | None = None,
     read_only: bool = False,
     hosts: set[str] | None = None,
+    max_streams: int = MAX_STREAMS,
 ) -> web.Application:
     """The aiohttp application; `start_web` serves it.
 
     `hosts`: the Host headers accepted (None: any). A server on loopback accepts only
     its own loopback names, so a web page whose name was re-pointed at 127.0.0.1 (DNS
-    rebinding) cannot read the farm through the operator's browser.
+    rebinding) cannot read the farm through the operator's browser. `max_streams`: event
+    streams served at once; more are answered 503.
     """
     assets = {name: _asset(name) for name in ASSETS}
     writable = bool(token) and not read_only
     metrics = Metrics(farm)
-    streams = EventStreams(farm)
+    streams = EventStreams(farm, max_streams)
 
     @web.middleware
     async def headers(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -118,6 +120,15 @@ def make_app(
             return answer(404, f"no printer named {request.match_info['name']!r}")
         return answer(200, printer=farm.view_json(view))
 
+    async def events(request: web.Request) -> web.StreamResponse:
+        if streams.full:
+            response = answer(
+                503, f"too many event streams open (at most {streams.limit}); try again later"
+            )
+            response.headers["Retry-After"] = "5"
+            return response
+        return await streams.handle(request)
+
     def write(action: str, call: Callable[[Control, str | None], None]) -> Handler:
         async def handler(request: web.Request) -> web.Response:
             name = request.match_info.get("name")
@@ -147,7 +158,7 @@ def make_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/printers", printers)
     app.router.add_get("/api/printers/{name}", printer)
-    app.router.add_get("/api/events", streams.handle)
+    app.router.add_get("/api/events", events)
     app.router.add_get("/metrics", metrics.handle)
     app.router.add_post("/api/sync", write("sync", lambda c, _: c.sync_all()))
     app.router.add_post(

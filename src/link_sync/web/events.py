@@ -32,6 +32,11 @@ FLUSH_EVERY = 0.5
 ENCODED_KEPT = 5_000
 #: Seconds of silence before a comment line keeps proxies and browsers from timing out.
 KEEPALIVE = 15.0
+#: Streams open at once; more are answered 503. Each holds a file descriptor, and a
+#: watch out of them cannot read its master folder (EMFILE).
+MAX_STREAMS = 64
+#: Seconds between two looks at whether a quiet stream's client is still connected.
+LEFT_CHECK = 1.0
 
 
 def sse(data: Any, event: str | None = None) -> str:
@@ -46,6 +51,11 @@ async def _next_tick() -> None:
     loop = asyncio.get_running_loop()
     now = loop.time()
     await asyncio.sleep((math.floor(now / FLUSH_EVERY) + 1) * FLUSH_EVERY - now)
+
+
+def _client_left(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 class _Recent(OrderedDict[tuple[object, ...], str]):
@@ -69,8 +79,11 @@ class EventStreams:
     (`FarmState.view_json`), so 20 clients cost little more than one.
     """
 
-    def __init__(self, farm: FarmState) -> None:
+    def __init__(self, farm: FarmState, limit: int = MAX_STREAMS) -> None:
         self.farm = farm
+        self.limit = limit
+        #: streams being served now
+        self.open = 0
         self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         #: id(event) -> (event, its SSE text); the event is kept so its id is not reused
         self._encoded: OrderedDict[int, tuple[WatchEvent, str]] = OrderedDict()
@@ -116,10 +129,16 @@ class EventStreams:
             self._encoded.popitem(last=False)
         return text
 
+    @property
+    def full(self) -> bool:
+        """No stream more may open now (the caller answers 503)."""
+        return self.open >= self.limit
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
+        self.open += 1  # before any wait: `full` is checked just before this call
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream; charset=utf-8",
@@ -127,17 +146,25 @@ class EventStreams:
                 "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
             }
         )
-        await response.prepare(request)
         farm = self.farm
-        subscription = farm.subscribe()
-        version = farm.version
-        await response.write(("retry: 1000\n" + sse(farm.to_json(), "snapshot")).encode())
-        shown = (farm.master.to_json(), farm.running)
         try:
+            # A client may leave before its headers are sent: inside the `try` too.
+            await response.prepare(request)
+            subscription = farm.subscribe()
+            version = farm.version
+            await response.write(("retry: 1000\n" + sse(farm.to_json(), "snapshot")).encode())
+            shown = (farm.master.to_json(), farm.running)
+            quiet = 0.0
             while True:
-                if not await farm.wait_changed(version, KEEPALIVE):
-                    await response.write(b": keepalive\n\n")
+                if not await farm.wait_changed(version, LEFT_CHECK):
+                    if _client_left(request):
+                        break  # its slot is free now, not at the next write
+                    quiet += LEFT_CHECK
+                    if quiet >= KEEPALIVE:
+                        await response.write(b": keepalive\n\n")
+                        quiet = 0.0
                     continue
+                quiet = 0.0
                 await _next_tick()
                 before = subscription.cursor
                 events = subscription.take()
@@ -155,6 +182,8 @@ class EventStreams:
                     await response.write(text.encode())
         except ConnectionResetError:  # the client went away
             pass
+        finally:
+            self.open -= 1
         return response
 
     async def close_all(self, app: web.Application) -> None:

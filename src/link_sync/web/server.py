@@ -9,6 +9,7 @@ from aiohttp import web
 from link_sync.errors import UsageError
 from link_sync.watch.state import Control, FarmState
 from link_sync.web.app import make_app
+from link_sync.web.events import MAX_STREAMS
 from link_sync.web.listen import check_exposure, is_loopback, parse_listen
 
 log = logging.getLogger("link_sync.web")
@@ -20,6 +21,7 @@ async def start_web(
     listen: str,
     token: str | None = None,
     read_only: bool = False,
+    max_streams: int = MAX_STREAMS,
 ) -> web.AppRunner:
     """Serves the page, API, SSE and metrics; returns the runner (`await runner.cleanup()`).
 
@@ -28,7 +30,9 @@ async def start_web(
     host, port = parse_listen(listen)
     check_exposure(host, token, read_only)
     hosts: set[str] | None = set() if is_loopback(host) else None  # filled once bound
-    app = make_app(farm, control, token=token, read_only=read_only, hosts=hosts)
+    app = make_app(
+        farm, control, token=token, read_only=read_only, hosts=hosts, max_streams=max_streams
+    )
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     try:
