@@ -35,6 +35,7 @@ from link_sync.model import SyncStatus
 from link_sync.printer_locks import PrinterLocks
 from link_sync.result import PrinterResult, PrinterStatusReport, RunResult, StatusReports
 from link_sync.routing import read_master_targets
+from link_sync.running_watches import other_watches
 from link_sync.scan import ScanResult, no_print_files, scan_source
 from link_sync.statedir import journal_path
 from link_sync.statedir import state_dir as _default_state_dir
@@ -104,6 +105,7 @@ async def run_async(
     selected = select_printers(config, printers, exclude)
     works, warnings = scan_masters(selected, options.allow_empty)
     states = _states(state_dir)
+    warnings.extend(other_watches(os.environ, states, selected))
     with PrinterLocks(states, command="sync") as locks:
         # A plan changes nothing: it takes no lock and may run beside a sync or watch.
         refused = {} if options.dry_run else locks.take(work.printer for work in works)

@@ -65,10 +65,14 @@ def _host(name: str) -> str:
         return name.lower()
 
 
+def lock_name(printer: PrinterConfig) -> str:
+    """A hash of `printer`'s storage key: no host or folder in a file name."""
+    return hashlib.sha256(storage_key(printer).encode()).hexdigest()[:32]
+
+
 def lock_path(states: Path, printer: PrinterConfig) -> Path:
     """The lock file of `printer`'s storage in the state folder `states`."""
-    digest = hashlib.sha256(storage_key(printer).encode()).hexdigest()[:32]
-    return states / LOCKS_FOLDER / f"{digest}.lock"
+    return states / LOCKS_FOLDER / f"{lock_name(printer)}.lock"
 
 
 class PrinterLocks:

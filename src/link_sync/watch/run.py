@@ -32,6 +32,7 @@ from link_sync.engine.options import SyncOptions
 from link_sync.errors import LinkSyncError, LockHeld, UsageError
 from link_sync.journal import Journal
 from link_sync.printer_locks import PrinterLocks
+from link_sync.running_watches import WatchRegistration
 from link_sync.statedir import journal_path, state_dir
 from link_sync.watch.scheduler import FarmWatch, WatchSettings
 from link_sync.watch.state import FarmState
@@ -100,19 +101,20 @@ async def watch_async(
     # a state poll allocates a few hundred short-lived, acyclic objects).
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    with PrinterLocks(states, command="watch") as locks:
+    with PrinterLocks(states, command="watch") as locks, WatchRegistration(env, states) as seen:
         refused = locks.take(printers)
         if refused:
             raise LockHeld(
                 "; ".join(f"printer '{name}': {why}" for name, why in refused.items())
                 + "; stop that run or leave the printer out (-x)"
             )
+        seen.update(printers)  # told to runs under another state folder
         journal = Journal.open(journal_path(states))
         try:
             farm = FarmWatch(printers, settings, journal, state)
             for warning in [*config.warnings, *journal.warnings]:
                 state.event(None, "warning", message=f"warning: {warning}")
-            await _serve(request, config, farm, env, here, on_started, locks)
+            await _serve(request, config, farm, env, here, on_started, locks, seen)
         finally:
             journal.close()
     state.event(None, "stopped", message="stopped; the journal and the locks are closed")
@@ -127,6 +129,7 @@ async def _serve(
     cwd: Path,
     on_started: Callable[[FarmWatch], Any] | None,
     locks: PrinterLocks,
+    seen: WatchRegistration,
 ) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -159,6 +162,7 @@ async def _serve(
         farm.reload(printers, settings)
         # The dropped printers' tasks were cancelled by the reload: their locks go.
         locks.keep_only(printer.name for printer in printers)
+        seen.update(printers)
         state.event(
             None,
             "config_reloaded",
