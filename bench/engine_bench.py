@@ -21,24 +21,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import json
 import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import link_sync
-from link_sync import _api
+from link_sync._process import RUN_GC_THRESHOLDS
 from link_sync.backends import buddy
 from link_sync.backends.base import ProgressCallback
 from link_sync.backends.names import check
-from link_sync.execute import RetryPolicy, Session, SyncOptions
-from link_sync.journal import Journal
-from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry
-from link_sync.printer_locks import PrinterLocks
+from link_sync.core.model import PrinterInfo, PrinterStatus, RemoteEntry
+from link_sync.engine import masters
+from link_sync.engine.journal import Journal
+from link_sync.engine.options import RetryPolicy, SyncOptions
+from link_sync.engine.printer_locks import PrinterLocks
+from link_sync.engine.session import Session
 from link_sync.result import RunResult
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -100,6 +105,16 @@ class StubPrinter:
         pass
 
 
+@contextlib.contextmanager
+def spaced_gc_passes() -> Iterator[None]:
+    saved = gc.get_threshold()
+    gc.set_threshold(*RUN_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+
+
 def make_config(printers: int, source: Path) -> link_sync.Config:
     return link_sync.Config(
         source=str(source),
@@ -113,15 +128,16 @@ def make_config(printers: int, source: Path) -> link_sync.Config:
 async def one_run(
     config: link_sync.Config, states: Path, printers: dict[str, StubPrinter]
 ) -> RunResult:
-    """What `link_sync.sync_async` does, with the stand-ins as the printers' backends."""
-    with _api.spaced_gc_passes():
-        works, _ = _api.scan_masters(list(config.printers.values()), allow_empty=False)
+    """What `link-sync sync` does, with the stand-ins as the printers' backends (and the
+    collector's passes spaced, as the console script spaces them for a run)."""
+    with spaced_gc_passes():
+        works, _ = masters.scan_masters(list(config.printers.values()), allow_empty=False)
         with PrinterLocks(states, command="sync") as locks:
             locks.take(work.printer for work in works)
             journal = Journal.open(states / "journal.sqlite3")
             try:
                 async with Session(journal, backends=printers) as session:
-                    works = await _api.route_by_model(works, session.journal)
+                    works = await masters.route_by_model(works, session.journal)
                     options = SyncOptions(retry=RetryPolicy(attempts=1))
                     result = await session.run(works, options)
             finally:

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from link_sync.journal import Journal, JournalEntry
-from link_sync.model import LocalFile, RemoteEntry
-from link_sync.planner import PlanRules, make_plan, path_key
-from link_sync.scan import scan_source
+from link_sync.core.model import LocalFile, RemoteEntry
+from link_sync.core.planner import PlanRules, make_plan, path_key
+from link_sync.engine.journal import Journal, JournalEntry
+from link_sync.engine.scan import scan_source
 
 BUDDY = PlanRules(case_insensitive=True, extensions=frozenset({".gcode", ".bgcode"}))
 

@@ -26,15 +26,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from link_sync.journal import Journal
-from link_sync.routing import read_master_targets
+from link_sync.engine.journal import Journal
+from link_sync.engine.masters import read_master_targets
+from link_sync.engine.scan import scan_source
 from link_sync.sample_gcode import (
     PRUSA_THUMBNAILS,
     prusaslicer_bgcode,
     prusaslicer_gcode,
     write_sample,
 )
-from link_sync.scan import scan_source
 
 PROFILES = ["MK4S", "MK4IS", "MINIIS", "XL5IS", "COREONE", "MK3.9", "MK3S", "MK4SMMU3"]
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from link_sync.execute import RetryPolicy
+from link_sync.engine.options import RetryPolicy
 from link_sync.result import RunResult
 
 #: Fast retries for tests: the behaviour is the same, the pauses are shorter.

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from link_sync.model import is_print_file
+from link_sync.core.model import is_print_file
 from link_sync.result import RunResult
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 import link_sync
+from link_sync.core.planner import Action
 from link_sync.emulator import Farm, PrinterSpec
 from link_sync.emulator.testing import BackgroundFarm
-from link_sync.execute import Observer
-from link_sync.planner import Action
+from link_sync.engine.events import Observer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SAFETY = 0, 1, 2, 3
 PASSWORD = "bad-input-pass"

@@ -20,7 +20,7 @@ import pytest
 from link_sync.backends.multipart import MultipartFile
 from link_sync.backends.sent import FileChanged, recording_sent
 from link_sync.emulator import PrinterSpec
-from link_sync.execute import Observer
+from link_sync.engine.events import Observer
 
 from sync_helpers import Master, SyncRunner
 

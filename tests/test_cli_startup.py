@@ -37,7 +37,7 @@ def heavy_in(modules: set[str]) -> list[str]:
 def test_importing_the_cli_loads_no_engine() -> None:
     modules = modules_after("import link_sync.cli")
     assert heavy_in(modules) == []
-    engine = {"link_sync.config", "link_sync._api", "link_sync.execute", "link_sync.report"}
+    engine = {"link_sync.config", "link_sync._api", "link_sync.engine.session", "link_sync.report"}
     assert engine & modules == set()
 
 

@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 
 import link_sync
+from link_sync.core.planner import Action
 from link_sync.emulator import EmulatedPrinter, Fault, PrinterSpec
-from link_sync.execute import Observer, RetryPolicy
-from link_sync.planner import Action
+from link_sync.engine.events import Observer
+from link_sync.engine.options import RetryPolicy
 from link_sync.result import ActionResult, PrinterResult, RunResult
 from tcp_proxy import TcpProxy
 

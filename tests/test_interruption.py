@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from link_sync.emulator import PrinterSpec
-from link_sync.journal import Journal
+from link_sync.engine.journal import Journal
 
 BIG = 1_500_000  # bytes: ~7 s per file at --rate 200k
 PRINTERS = 2

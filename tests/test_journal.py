@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from link_sync.engine.journal import SCHEMA_VERSION, Journal, JournalEntry
+from link_sync.engine.statedir import state_dir
 from link_sync.errors import JournalError
-from link_sync.journal import SCHEMA_VERSION, Journal, JournalEntry
-from link_sync.statedir import state_dir
 
 
 def entry(path: str, size: int = 10, **changes: object) -> JournalEntry:
@@ -106,7 +106,7 @@ def test_each_record_is_durable_when_the_process_is_killed(journal_path: Path) -
     script = f"""
 import os, signal
 from pathlib import Path
-from link_sync.journal import Journal, JournalEntry
+from link_sync.engine.journal import Journal, JournalEntry
 journal = Journal.open(Path({str(journal_path)!r}))
 for index in range(50):
     journal.record("mk4", JournalEntry(f"{{index}}.gcode", index, index, None))
@@ -219,7 +219,7 @@ def test_two_processes_write_at_once(journal_path: Path) -> None:
     script = """
 import sys
 from pathlib import Path
-from link_sync.journal import Journal, JournalEntry
+from link_sync.engine.journal import Journal, JournalEntry
 journal = Journal.open(Path(sys.argv[1]))
 for index in range(200):
     journal.record(sys.argv[2], JournalEntry(f"{index}.gcode", index, index, None))
@@ -243,7 +243,7 @@ def test_two_processes_create_a_new_journal_at_once(tmp_path: Path) -> None:
     script = """
 import sys
 from pathlib import Path
-from link_sync.journal import Journal, JournalEntry
+from link_sync.engine.journal import Journal, JournalEntry
 journal = Journal.open(Path(sys.argv[1]))
 assert journal.warnings == [], journal.warnings
 journal.record(sys.argv[2], JournalEntry("x.gcode", 1, 1, None))

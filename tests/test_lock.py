@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from link_sync.engine.lock import RunLock
 from link_sync.errors import LockHeld, SafetyRefusal
-from link_sync.lock import RunLock
 
 HOLDER = """
 import sys, time
 from pathlib import Path
-from link_sync.lock import RunLock
+from link_sync.engine.lock import RunLock
 with RunLock(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(120)

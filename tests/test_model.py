@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from link_sync.journal import JournalEntry, journal_entry
-from link_sync.model import RemoteEntry, remote_entry
+from link_sync.core.model import RemoteEntry, remote_entry
+from link_sync.engine.journal import JournalEntry, journal_entry
 
 
 def test_remote_entry_sets_every_field_as_the_dataclass_does() -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from link_sync.journal import JournalEntry
-from link_sync.model import PRINT_EXTENSIONS, LocalFile, RemoteEntry
-from link_sync.planner import KEPT_EXCESS, KEPT_STALE, Plan, PlanRules, make_plan
+from link_sync.core.model import PRINT_EXTENSIONS, LocalFile, RemoteEntry
+from link_sync.core.planner import KEPT_EXCESS, KEPT_STALE, Plan, PlanRules, make_plan
+from link_sync.engine.journal import JournalEntry
 
 NOW = 1_800_000_000.0
 BUDDY = PlanRules(case_insensitive=True, extensions=PRINT_EXTENSIONS)

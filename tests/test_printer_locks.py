@@ -22,8 +22,8 @@ import yaml
 
 import link_sync
 from link_sync.config import PrinterConfig
-from link_sync.journal import Journal
-from link_sync.printer_locks import PrinterLocks, lock_path, storage_key
+from link_sync.engine.journal import Journal
+from link_sync.engine.printer_locks import PrinterLocks, lock_path, storage_key
 from test_interruption import BIG, Emulator, start_sync, wait_for, write_master
 
 
@@ -254,7 +254,7 @@ def test_a_sigkilled_runs_printers_are_free_at_once(tmp_path: Path, emulator: Em
 WRITER = """
 import sys, time
 from pathlib import Path
-from link_sync.journal import Journal, JournalEntry
+from link_sync.engine.journal import Journal, JournalEntry
 path, who, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 journal = Journal.open(Path(path))
 print("ready", flush=True)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from link_sync.printer_models import (
+from link_sync.core.printer_models import (
     FitVerdict,
     compatibility_group,
     fits,
     normalize_model,
 )
-from link_sync.targets import NO_TARGET, Target
+from link_sync.core.targets import NO_TARGET, Target
 
 
 @pytest.mark.parametrize(

@@ -44,8 +44,8 @@ from hypothesis.stateful import (
 
 import link_sync
 from link_sync.emulator import EmulatedPrinter, Farm, Fault, PrinterSpec
+from link_sync.engine.options import RetryPolicy
 from link_sync.errors import SafetyRefusal
-from link_sync.execute import RetryPolicy
 from link_sync.result import RunResult
 
 T = TypeVar("T")

@@ -17,10 +17,13 @@ from link_sync.backends import open_backend
 from link_sync.backends.base import Backend
 from link_sync.config import Config
 from link_sync.emulator import PrinterSpec
-from link_sync.execute import Observer, PrinterWork, Session, SyncOptions
-from link_sync.journal import Journal
+from link_sync.engine.events import Observer
+from link_sync.engine.journal import Journal
+from link_sync.engine.options import SyncOptions
+from link_sync.engine.run import PrinterWork
+from link_sync.engine.scan import scan_source
+from link_sync.engine.session import Session
 from link_sync.result import PrinterResult
-from link_sync.scan import scan_source
 
 from sync_helpers import FAST_RETRY, Master
 
@@ -350,7 +353,7 @@ def test_refusals_before_any_contact_are_the_exported_exceptions(tmp_path: Path)
     master = Master(tmp_path / "master")
     master.write("a.gcode", b"G1\n")
     config = link_sync.Config(source=master.root, printers={"a": unreachable})
-    from link_sync.printer_locks import PrinterLocks
+    from link_sync.engine.printer_locks import PrinterLocks
 
     # A printer another run holds is a refusal of that printer, not of the run.
     with PrinterLocks(states, command="watch") as other:

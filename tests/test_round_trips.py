@@ -16,8 +16,10 @@ import link_sync
 from link_sync.backends import open_backend
 from link_sync.backends.base import Backend
 from link_sync.emulator import PrinterSpec
-from link_sync.execute import PrinterWork, Session, SyncOptions
-from link_sync.scan import scan_source
+from link_sync.engine.options import SyncOptions
+from link_sync.engine.run import PrinterWork
+from link_sync.engine.scan import scan_source
+from link_sync.engine.session import Session
 
 from sync_helpers import FAST_RETRY, Master
 

@@ -15,18 +15,18 @@ from typing import Any
 
 import pytest
 
-from link_sync.journal import Journal
-from link_sync.model import LocalFile, RemoteEntry
-from link_sync.planner import PlanRules, make_plan
-from link_sync.routing import (
+from link_sync.core.model import LocalFile, RemoteEntry
+from link_sync.core.planner import PlanRules, make_plan
+from link_sync.core.routing import (
     MasterTargets,
     identify_printer,
     not_wanted,
-    read_master_targets,
     unplaced,
 )
+from link_sync.core.targets import NO_TARGET, Target
+from link_sync.engine.journal import Journal
+from link_sync.engine.masters import read_master_targets
 from link_sync.sample_gcode import prusaslicer_bgcode, prusaslicer_gcode
-from link_sync.targets import NO_TARGET, Target
 
 from sync_helpers import Master, SyncRunner
 
@@ -429,8 +429,8 @@ async def test_status_shows_how_many_files_are_meant_for_each_printer(
 async def test_the_preview_each_upload_opens_shows_a_file_that_fits_the_printer(
     farm_factory: Any, master: Master, run_sync: SyncRunner
 ) -> None:
-    from link_sync.printer_models import fits
-    from link_sync.targets import read_target
+    from link_sync.core.printer_models import fits
+    from link_sync.core.targets import read_target
 
     _fill(master, MIXED_MASTER)
     farm = await farm_factory([_spec(n, p) for n, p in MIXED_PROFILES.items()], preview=True)

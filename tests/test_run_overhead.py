@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 
 import link_sync
-from link_sync import _api
+from link_sync.core.model import RemoteEntry
 from link_sync.emulator import PrinterSpec
-from link_sync.execute import Session, SyncOptions, relative_to_folder
-from link_sync.journal import Journal
-from link_sync.model import RemoteEntry
+from link_sync.engine import masters
+from link_sync.engine.journal import Journal
+from link_sync.engine.options import SyncOptions
+from link_sync.engine.paths import relative_to_folder
+from link_sync.engine.session import Session
 
 from sync_helpers import FAST_RETRY, Master
 
@@ -99,7 +101,7 @@ async def test_a_run_that_finds_the_farm_in_sync_reads_the_journal_once_per_prin
         [PrinterSpec(f"p{i}", profile=profile, api_key=api_key) for i in range(3)]
     )
     config = link_sync.Config(**farm.config(source=master.root))
-    works, _ = _api.scan_masters(list(config.printers.values()), allow_empty=False)
+    works, _ = masters.scan_masters(list(config.printers.values()), allow_empty=False)
     options = SyncOptions(retry=FAST_RETRY)
     with Journal.open(tmp_path / "journal.sqlite3") as journal:
         async with Session(journal) as session:

@@ -13,8 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from link_sync.engine.scan import (
+    HASH_CHUNK,
+    MAX_PATHS_PER_FOLDER,
+    ScanResult,
+    hash_file,
+    scan_source,
+)
 from link_sync.errors import SafetyRefusal, SourceMissing
-from link_sync.scan import HASH_CHUNK, MAX_PATHS_PER_FOLDER, ScanResult, hash_file, scan_source
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -187,7 +193,7 @@ def test_unreadable_folder_via_scandir_failure(
             raise PermissionError(13, "Permission denied", path)
         return real_scandir(path)
 
-    monkeypatch.setattr("link_sync.scan.os.scandir", scandir)
+    monkeypatch.setattr("link_sync.engine.scan.os.scandir", scandir)
     result = scan_source(tmp_path)
 
     assert paths(result) == ["ok/a.gcode"]
@@ -196,7 +202,7 @@ def test_unreadable_folder_via_scandir_failure(
 
 
 _SCAN_AS_JSON = (
-    "import json, sys; from pathlib import Path; from link_sync.scan import scan_source; "
+    "import json, sys; from pathlib import Path; from link_sync.engine.scan import scan_source; "
     "r = scan_source(Path(sys.argv[1])); "
     "print(json.dumps([[f.path for f in r.files], r.incomplete, r.problems]))"
 )
@@ -230,7 +236,7 @@ def test_unreadable_file_is_kept_and_reported(
     make(tmp_path, "secret.gcode").chmod(0o600)  # not world-readable: access() is asked
     real_access = os.access
     monkeypatch.setattr(
-        "link_sync.scan.os.access",
+        "link_sync.engine.scan.os.access",
         lambda path, mode: not str(path).endswith("secret.gcode") and real_access(path, mode),
     )
     result = scan_source(tmp_path)

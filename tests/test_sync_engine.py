@@ -16,8 +16,8 @@ import pytest
 
 import link_sync
 from link_sync.emulator import Fault, PrinterSpec
+from link_sync.engine.printer_locks import PrinterLocks
 from link_sync.errors import SafetyRefusal
-from link_sync.printer_locks import PrinterLocks
 
 from sync_helpers import Master, SyncRunner
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from link_sync.core.targets import NO_TARGET, Target, read_target
 from link_sync.sample_gcode import (
     BLOCK_FILE_METADATA,
     BLOCK_GCODE,
@@ -23,7 +24,6 @@ from link_sync.sample_gcode import (
     prusaslicer_gcode,
     write_sample,
 )
-from link_sync.targets import NO_TARGET, Target, read_target
 
 
 def _write(tmp_path: Path, name: str, content: bytes) -> Path:

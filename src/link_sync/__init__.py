@@ -29,6 +29,9 @@ if TYPE_CHECKING:
         sync_async,
     )
     from link_sync.config import Config, PrinterConfig
+    from link_sync.core.model import Op, PrinterState, SyncStatus
+    from link_sync.engine.events import Observer
+    from link_sync.engine.options import RetryPolicy
     from link_sync.errors import (
         AuthFailed,
         ConfigError,
@@ -50,8 +53,6 @@ if TYPE_CHECKING:
         Unreachable,
         UsageError,
     )
-    from link_sync.execute import Observer, RetryPolicy
-    from link_sync.model import Op, PrinterState, SyncStatus
     from link_sync.result import (
         ActionResult,
         PrinterResult,
@@ -73,24 +74,24 @@ _LAZY: dict[str, str] = {
     "LockHeld": "link_sync.errors",
     "NoAnswer": "link_sync.errors",
     "NotFound": "link_sync.errors",
-    "Observer": "link_sync.execute",
-    "Op": "link_sync.model",
+    "Observer": "link_sync.engine.events",
+    "Op": "link_sync.core.model",
     "PrinterConfig": "link_sync.config",
     "PrinterError": "link_sync.errors",
     "PrinterResult": "link_sync.result",
-    "PrinterState": "link_sync.model",
+    "PrinterState": "link_sync.core.model",
     "PrinterStatusReport": "link_sync.result",
     "ProtocolError": "link_sync.errors",
     "Refused": "link_sync.errors",
     "RequestTimeout": "link_sync.errors",
-    "RetryPolicy": "link_sync.execute",
+    "RetryPolicy": "link_sync.engine.options",
     "RunResult": "link_sync.result",
     "SafetyRefusal": "link_sync.errors",
     "ServerError": "link_sync.errors",
     "SourceMissing": "link_sync.errors",
     "StatusReports": "link_sync.result",
     "StorageFull": "link_sync.errors",
-    "SyncStatus": "link_sync.model",
+    "SyncStatus": "link_sync.core.model",
     "TransferInProgress": "link_sync.errors",
     "Unreachable": "link_sync.errors",
     "UsageError": "link_sync.errors",

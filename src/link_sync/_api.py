@@ -8,7 +8,7 @@ over these, and so is `link-sync demo`.
 A run: select the printers (`printers=` like `-p`, `exclude=` like `-x`), scan
 each distinct master folder once (refusing a missing or empty one), take each
 printer's lock (not for a dry run; a printer another run holds is `skipped`,
-naming that run), open the journal, and let an `execute.Session` sync every
+naming that run), open the journal, and let an `engine.session.Session` sync every
 printer it holds at once.
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import os
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
@@ -24,21 +23,19 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from link_sync import config as _config
-from link_sync.config import Config, PrinterConfig, select_printers
+from link_sync.config import Config, select_printers
+from link_sync.core.model import SyncStatus
 from link_sync.engine.events import Observer
+from link_sync.engine.journal import Journal
+from link_sync.engine.masters import route_by_model, scan_masters
 from link_sync.engine.options import RetryPolicy, SyncOptions
+from link_sync.engine.printer_locks import PrinterLocks
 from link_sync.engine.run import PrinterWork
+from link_sync.engine.running_watches import other_watches
 from link_sync.engine.session import Session
-from link_sync.errors import SafetyRefusal, UsageError
-from link_sync.journal import Journal
-from link_sync.model import SyncStatus
-from link_sync.printer_locks import PrinterLocks
+from link_sync.engine.statedir import journal_path
+from link_sync.engine.statedir import state_dir as _default_state_dir
 from link_sync.result import PrinterResult, PrinterStatusReport, RunResult, StatusReports
-from link_sync.routing import read_master_targets
-from link_sync.running_watches import other_watches
-from link_sync.scan import ScanResult, no_print_files, scan_source
-from link_sync.statedir import journal_path
-from link_sync.statedir import state_dir as _default_state_dir
 
 StrPath = str | os.PathLike[str]
 P = ParamSpec("P")
@@ -150,15 +147,6 @@ def _in_order(works: Sequence[PrinterWork], *parts: Sequence[PrinterResult]) -> 
     return [by_name[work.printer.name] for work in works if work.printer.name in by_name]
 
 
-async def route_by_model(
-    works: Sequence[PrinterWork], journal: Journal | None
-) -> list[PrinterWork]:
-    """`works` with the master files' targets read (once; cached in the journal)."""
-    files = (file for work in works for file in work.files)
-    targets = await asyncio.to_thread(read_master_targets, files, journal)
-    return [dataclasses.replace(work, targets=targets) for work in works]
-
-
 async def plan_async(
     config: Config,
     *,
@@ -228,38 +216,6 @@ def _interactive(config: Config) -> Config:
         for name, printer in config.printers.items()
     }
     return config.model_copy(update={"printers": printers})
-
-
-def scan_masters(
-    printers: Sequence[PrinterConfig], allow_empty: bool
-) -> tuple[list[PrinterWork], list[str]]:
-    """Each printer's master files; each distinct master folder is scanned once.
-
-    Raises `SafetyRefusal` for a master folder that is missing or holds no
-    print file (unless `allow_empty`): a NAS that did not mount must not empty
-    the printers.
-    """
-    scanned: dict[Path, ScanResult] = {}
-    warnings: list[str] = []
-    works: list[PrinterWork] = []
-    for printer in printers:
-        if printer.source is None:
-            raise UsageError(
-                f"printer '{printer.name}': no master folder: set 'source' in the config "
-                "or pass --source"
-            )
-        if printer.source not in scanned:
-            result = scan_source(printer.source)
-            warnings.extend(result.problems)
-            if not result.files and not allow_empty:
-                raise SafetyRefusal(
-                    f"{no_print_files(printer.source, result)}; refusing to empty the "
-                    "printers. Pass --allow-empty to sync it anyway."
-                )
-            scanned[printer.source] = result
-        found = scanned[printer.source]
-        works.append(PrinterWork(printer, found.files, tuple(found.incomplete)))
-    return works, warnings
 
 
 def _states(state_dir: StrPath | None) -> Path:

@@ -16,7 +16,7 @@ import yaml
 from link_sync._api import status_async, sync_async
 from link_sync.config import Config
 from link_sync.emulator import Farm, PrinterSpec
-from link_sync.execute import Observer
+from link_sync.engine.events import Observer
 from link_sync.result import RunResult, StatusReports
 from link_sync.sample_gcode import prusaslicer_gcode, write_sample
 

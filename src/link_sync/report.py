@@ -1,6 +1,6 @@
 """Rendering: live progress on a terminal, plain log lines for cron, JSON, summaries.
 
-Renderers only listen (they are `execute.Observer`s) and print; they decide
+Renderers only listen (they are `engine.events.Observer`s) and print; they decide
 nothing. Plain lines are one per event, unwrapped, `printer: what` so that
 `grep mk4-01` finds a printer's whole story.
 """
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from link_sync import printable
-from link_sync.execute import Observer
-from link_sync.model import Op, SyncStatus
-from link_sync.planner import Action, Plan
+from link_sync.core.model import Op, SyncStatus
+from link_sync.core.planner import Action, Plan
+from link_sync.core.units import human_bytes
+from link_sync.engine.events import Observer
 from link_sync.result import ActionResult, PrinterResult, PrinterStatusReport, RunResult
-from link_sync.units import human_bytes
 
 if TYPE_CHECKING:
     # rich is imported by what draws on a terminal only: `--json`, `-q` and plain

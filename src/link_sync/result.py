@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from link_sync.model import Op, PrinterState, SyncStatus
+from link_sync.core.model import Op, PrinterState, SyncStatus
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SAFETY = 0, 1, 2, 3
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from link_sync.printer_models import lookup_model
+from link_sync.core.printer_models import lookup_model
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import pytest
 
 from link_sync import errors
 from link_sync.backends.base import Backend
-from link_sync.model import RemoteEntry
+from link_sync.core.model import RemoteEntry
 
 from .files import put, source
 from .targets import OPS, Credentials, Target

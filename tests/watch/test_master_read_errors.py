@@ -19,8 +19,8 @@ import pytest
 import link_sync
 from link_sync.emulator import PrinterSpec
 from link_sync.emulator.testing import FarmFactory
+from link_sync.engine.scan import scan_source
 from link_sync.errors import SafetyRefusal, SourceMissing
-from link_sync.scan import scan_source
 from link_sync.watch.master import SettleClock, look
 
 from sync_helpers import FAST_RETRY, Master

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from link_sync.model import LocalFile
+from link_sync.core.model import LocalFile
 from link_sync.watch.master import SettleClock, is_temporary, look
 from link_sync.watch.netfs import filesystem_type, is_network_fs
 

@@ -19,12 +19,12 @@ import pytest
 import link_sync
 from link_sync.emulator.spec import PrinterSpec
 from link_sync.emulator.testing import FarmFactory
+from link_sync.engine.journal import Journal
+from link_sync.engine.masters import read_master_targets
 from link_sync.engine.options import SyncOptions
-from link_sync.journal import Journal
-from link_sync.routing import read_master_targets
-from link_sync.watch import scheduler
+from link_sync.watch import farm
+from link_sync.watch.farm import FarmWatch, WatchSettings
 from link_sync.watch.master import SettleClock, look
-from link_sync.watch.scheduler import FarmWatch, WatchSettings
 from link_sync.watch.state import FarmState
 
 from sync_helpers import FAST_RETRY, Master
@@ -57,7 +57,7 @@ async def test_a_view_published_during_the_targets_read_is_synced_and_never_call
     config = link_sync.Config(**emulated.config(source=master.root))
     printers = list(config.printers.values())
     held = HeldTargetsRead()
-    monkeypatch.setattr(scheduler, "read_master_targets", held)
+    monkeypatch.setattr(farm, "read_master_targets", held)
 
     state = FarmState([(p.name, p.base_url) for p in printers], master=str(master.root))
     lies: list[str] = []

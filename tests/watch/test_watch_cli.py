@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 import link_sync
-from link_sync.journal import Journal
-from link_sync.printer_locks import PrinterLocks
+from link_sync.engine.journal import Journal
+from link_sync.engine.printer_locks import PrinterLocks
 
 from sync_helpers import Master
 from watch_harness import FarmThread, WatchProcess, cli, spec, wait_until, write_config

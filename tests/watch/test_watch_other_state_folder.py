@@ -80,7 +80,7 @@ def test_status_and_sync_warn_of_a_watch_under_another_state_folder(
 
 
 def test_only_a_private_runtime_folder_of_this_user_is_trusted(tmp_path: Path) -> None:
-    from link_sync.running_watches import runtime_dir
+    from link_sync.engine.running_watches import runtime_dir
 
     environ = {"XDG_RUNTIME_DIR": str(tmp_path)}
     folder = runtime_dir(environ, create=True)

@@ -87,7 +87,7 @@ async def test_printers_lists_every_printer_with_status_and_watch_fields(
 
 def test_a_watched_printer_has_every_field_of_status_json() -> None:
     # One serializer: each printer of /api/printers starts as a `status --json` printer.
-    from link_sync.model import SyncStatus
+    from link_sync.core.model import SyncStatus
     from link_sync.result import PrinterResult, PrinterStatusReport
 
     report = PrinterStatusReport.from_plan(

@@ -1,9 +1,9 @@
 """The interface between the sync engine and a printer API.
 
 A backend only talks to one printer: it lists, uploads, deletes and reports
-state, translating HTTP into `link_sync.model` values and `link_sync.errors`.
+state, translating HTTP into `link_sync.core.model` values and `link_sync.errors`.
 It makes no decisions: what to upload, when to retry and what is safe to
-delete are the engine's (`planner.py`, `execute.py`), the same for every backend.
+delete are the engine's (`core/planner.py`, `engine/`), the same for every backend.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from link_sync.model import PRINT_EXTENSIONS, PrinterInfo, PrinterStatus, RemoteEntry
+from link_sync.core.model import PRINT_EXTENSIONS, PrinterInfo, PrinterStatus, RemoteEntry
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of bytes just sent."""

@@ -13,7 +13,7 @@ from link_sync.backends.base import Capabilities
 from link_sync.backends.names import CONTROL, NameRules
 from link_sync.backends.prusalink import PrusaLinkBackend
 from link_sync.backends.urls import quote_path
-from link_sync.model import PRINT_EXTENSIONS, RemoteEntry
+from link_sync.core.model import PRINT_EXTENSIONS, RemoteEntry
 
 CAPABILITIES = Capabilities(
     case_insensitive=True,

@@ -16,7 +16,7 @@ from link_sync.backends.client import Response
 from link_sync.backends.http import HttpBackend, parse_json
 from link_sync.backends.names import NameRules
 from link_sync.backends.urls import quote_path
-from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry
+from link_sync.core.model import PrinterInfo, PrinterStatus, RemoteEntry
 
 #: Moonraker's VALID_GCODE_EXTS minus .ufp/.nc. Others (.bgcode) are stored but
 #: never listed as G-code, so a sync would send them again on every run.

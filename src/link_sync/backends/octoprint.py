@@ -16,7 +16,7 @@ from link_sync.backends.client import Response
 from link_sync.backends.http import HttpBackend, as_object, parse_json
 from link_sync.backends.names import CONTROL, NameRules
 from link_sync.backends.urls import quote_path
-from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry
+from link_sync.core.model import PrinterInfo, PrinterStatus, RemoteEntry
 
 #: OctoPrint knows these as machine code; anything else (.bgcode, .gc) is refused with 415.
 OCTOPRINT_EXTENSIONS = frozenset({".gcode", ".gco", ".g"})

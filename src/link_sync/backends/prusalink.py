@@ -29,7 +29,7 @@ from link_sync.backends.http import (
 )
 from link_sync.backends.names import NameRules
 from link_sync.backends.urls import quote_path
-from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry, remote_entry
+from link_sync.core.model import PrinterInfo, PrinterStatus, RemoteEntry, remote_entry
 
 if TYPE_CHECKING:
     from aiohttp import ClientRequest, ClientResponse
@@ -346,6 +346,10 @@ class PrusaLinkBackend(HttpBackend):
         await self.request(
             "PUT", self._url(path), f"upload {path}", content=content, headers=headers
         )
+        await self._uploaded(path, size)
+
+    async def _uploaded(self, path: str, size: int) -> None:
+        """After an upload the printer accepted (the Pi waits for its listing)."""
 
     async def download(
         self, entry: RemoteEntry, target: BinaryIO, progress: ProgressCallback | None = None

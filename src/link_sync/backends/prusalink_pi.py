@@ -9,14 +9,13 @@ through inotify, so they lag a moment behind every change.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from link_sync import errors
-from link_sync.backends.base import Capabilities, ProgressCallback
+from link_sync.backends.base import Capabilities
 from link_sync.backends.names import CONTROL, NameRules
 from link_sync.backends.prusalink import PI_SETTLE_ATTEMPTS, PI_SETTLE_DELAY, PrusaLinkBackend
 from link_sync.backends.urls import quote_path
-from link_sync.model import RemoteEntry
+from link_sync.core.model import RemoteEntry
 
 CAPABILITIES = Capabilities(
     case_insensitive=False,
@@ -54,19 +53,7 @@ class PiBackend(PrusaLinkBackend):
     def _download_url(self, entry: RemoteEntry) -> str:
         return f"/api/files/{self.storage}/{quote_path(entry.path)}/raw"
 
-    async def upload(
-        self,
-        path: str,
-        source: Path,
-        size: int,
-        *,
-        overwrite: bool,
-        progress: ProgressCallback | None = None,
-    ) -> None:
-        await super().upload(path, source, size, overwrite=overwrite, progress=progress)
-        await self._settle_size(path, size)
-
-    async def _settle_size(self, path: str, size: int) -> None:
+    async def _uploaded(self, path: str, size: int) -> None:
         """Wait until the printer shows the size just written.
 
         PrusaLink 0.8.1 answers from an index that follows the disk through

@@ -21,13 +21,13 @@ from pathlib import Path, PurePosixPath
 from link_sync import errors
 from link_sync.backends.base import Backend
 from link_sync.config import Config, PrinterConfig, select_printers
+from link_sync.core.model import Op, PrinterState, RemoteEntry, SyncStatus, is_print_file
+from link_sync.core.planner import path_key
 from link_sync.engine.events import Observer
 from link_sync.engine.paths import entries_below, strip_storage
+from link_sync.engine.scan import scan_source
 from link_sync.engine.session import Session
-from link_sync.model import Op, PrinterState, RemoteEntry, SyncStatus, is_print_file
-from link_sync.planner import path_key
 from link_sync.result import ActionResult, PrinterResult, RunResult
-from link_sync.scan import scan_source
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 

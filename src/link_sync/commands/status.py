@@ -13,7 +13,7 @@ from link_sync.commands.output import Output, error, setup_logging
 from link_sync.commands.selection import Selection, configured
 
 if TYPE_CHECKING:
-    from link_sync.execute import Observer
+    from link_sync.engine.events import Observer
     from link_sync.result import StatusReports
 
 

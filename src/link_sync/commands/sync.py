@@ -11,7 +11,7 @@ from link_sync.commands.output import Output, error, setup_logging
 from link_sync.commands.selection import Selection, configured
 
 if TYPE_CHECKING:
-    from link_sync.execute import Observer
+    from link_sync.engine.events import Observer
     from link_sync.result import RunResult
 
 
@@ -28,7 +28,7 @@ def run_sync(
 ) -> None:
     """`sync` and `plan`: run, render as the situation calls for, exit with the run's code."""
     from link_sync._api import sync_async
-    from link_sync.execute import Observer
+    from link_sync.engine.events import Observer
     from link_sync.report import LiveProgress, PlainLog, explain_failures, print_json
 
     setup_logging(output.verbose)

@@ -29,8 +29,8 @@ from link_sync.backends.registry import DEFAULT_TYPE, PRINTER_TYPES, type_names
 from link_sync.config.hosts import normalize_destination, normalize_host
 from link_sync.config.variables import check_secret_pairs, context_of, substitute
 from link_sync.config.wording import reword
+from link_sync.core.printer_models import normalize_model
 from link_sync.errors import ConfigError
-from link_sync.printer_models import normalize_model
 
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 

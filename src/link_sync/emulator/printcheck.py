@@ -4,7 +4,7 @@ The firmware reads the M862.x commands among a file's first 200 G-code commands
 (src/common/gcode/gcode_info.cpp) and asks on its screen when the model group or the
 nozzle differs (marlin_print_preview.cpp `stateFromPrinterCheck`). It does not read
 PrusaSlicer's `; printer_model` comments, so a target found only there is not checked.
-The file is read with link-sync's own reader (`link_sync.targets`), not a second parser.
+The file is read with link-sync's own reader (`link_sync.core.targets`), not a second parser.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from link_sync.printer_models import fits
-from link_sync.targets import Target, read_target
+from link_sync.core.printer_models import fits
+from link_sync.core.targets import Target, read_target
 
 #: where `read_target` found a model / a nozzle that the firmware reads too
 _MODEL_SOURCES = ("M862.3", "M862.2", "bgcode metadata")

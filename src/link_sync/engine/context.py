@@ -17,12 +17,12 @@ from typing import Any, TypeVar
 from link_sync import errors, redact
 from link_sync.backends.base import Backend
 from link_sync.config import PrinterConfig
+from link_sync.core.model import Op, PrinterState, PrinterStatus
+from link_sync.core.planner import Action
 from link_sync.engine.events import Observer
 from link_sync.engine.hashes import LocalHashes
+from link_sync.engine.journal import Journal
 from link_sync.engine.options import SyncOptions
-from link_sync.journal import Journal
-from link_sync.model import Op, PrinterState, PrinterStatus
-from link_sync.planner import Action
 from link_sync.result import ActionResult
 
 log = redact.logger("link_sync")

@@ -11,8 +11,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from link_sync.model import PrinterState
-    from link_sync.planner import Action, Plan
+    from link_sync.core.model import PrinterState
+    from link_sync.core.planner import Action, Plan
     from link_sync.result import ActionResult, PrinterResult
 
 

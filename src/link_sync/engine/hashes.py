@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from link_sync.journal import Journal
-from link_sync.model import LocalFile
-from link_sync.planner import JOURNAL_HASH
-from link_sync.scan import hash_file
+from link_sync.core.model import LocalFile
+from link_sync.core.planner import JOURNAL_HASH
+from link_sync.engine.journal import Journal
+from link_sync.engine.scan import hash_file
 
 
 class LocalHashes:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from link_sync.model import RemoteEntry
-from link_sync.planner import path_key
+from link_sync.core.model import RemoteEntry
+from link_sync.core.planner import path_key
 
 
 def strip_storage(destination: str, storage: str) -> str:

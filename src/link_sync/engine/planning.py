@@ -7,12 +7,12 @@ import asyncio
 import functools
 from collections.abc import Sequence
 
+from link_sync.core.model import LocalFile, RemoteEntry, printing_file
+from link_sync.core.planner import JOURNAL_HASH, Plan, PlanRules, make_plan, path_key
 from link_sync.engine.context import RunContext, cancelled
+from link_sync.engine.journal import JournalEntry
 from link_sync.engine.paths import protected_path
 from link_sync.engine.probe import Place, Probed
-from link_sync.journal import JournalEntry
-from link_sync.model import LocalFile, RemoteEntry, printing_file
-from link_sync.planner import JOURNAL_HASH, Plan, PlanRules, make_plan, path_key
 
 
 async def plan(

@@ -7,11 +7,11 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from link_sync.core.model import LocalFile, PrinterInfo, PrinterState, PrinterStatus, RemoteEntry
+from link_sync.core.routing import MasterTargets, PrinterIdentity, identify_printer, not_wanted
 from link_sync.engine.context import RunContext, cancelled
 from link_sync.engine.events import Activity
 from link_sync.engine.paths import relative_to_folder, strip_storage
-from link_sync.model import LocalFile, PrinterInfo, PrinterState, PrinterStatus, RemoteEntry
-from link_sync.routing import MasterTargets, PrinterIdentity, identify_printer, not_wanted
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,11 @@ import contextlib
 import functools
 
 from link_sync import errors
+from link_sync.core.model import PrinterState, PrinterStatus, printing_file
+from link_sync.core.planner import KEPT_EXCESS, Action, Plan, path_key
 from link_sync.engine.context import RunContext
 from link_sync.engine.events import Activity
 from link_sync.engine.probe import Place
-from link_sync.model import PrinterState, PrinterStatus, printing_file
-from link_sync.planner import KEPT_EXCESS, Action, Plan, path_key
 
 
 async def delete_excess(

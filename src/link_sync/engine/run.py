@@ -17,20 +17,20 @@ from dataclasses import dataclass
 from link_sync import errors
 from link_sync.backends.base import Backend
 from link_sync.config import PrinterConfig
+from link_sync.core.model import LocalFile, Op, PrinterState, PrinterStatus, SyncStatus
+from link_sync.core.planner import Plan
+from link_sync.core.routing import MasterTargets
+from link_sync.core.space import fit_note, space_need
 from link_sync.engine.context import Ledger, RunContext, retrying
 from link_sync.engine.events import Activity, Observer
 from link_sync.engine.hashes import LocalHashes
+from link_sync.engine.journal import Journal
 from link_sync.engine.options import SyncOptions
 from link_sync.engine.planning import plan as make_printer_plan
 from link_sync.engine.probe import Place, Probed, look, probe
 from link_sync.engine.prune import delete_excess, remove_folders
 from link_sync.engine.transfer import Sent, transfer
-from link_sync.journal import Journal
-from link_sync.model import LocalFile, Op, PrinterState, PrinterStatus, SyncStatus
-from link_sync.planner import Plan
 from link_sync.result import ActionResult, PrinterResult
-from link_sync.routing import MasterTargets
-from link_sync.space import fit_note, space_need
 
 #: Gives one printer's backend: the one kept open, or a new one.
 BackendOpener = Callable[[], Awaitable[Backend]]

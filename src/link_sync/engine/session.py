@@ -19,13 +19,13 @@ from typing import Any
 from link_sync.backends import open_backend
 from link_sync.backends.base import Backend
 from link_sync.config import PrinterConfig
+from link_sync.core.routing import unplaced
 from link_sync.engine.events import Observer
 from link_sync.engine.hashes import LocalHashes
+from link_sync.engine.journal import Journal
 from link_sync.engine.options import SyncOptions
 from link_sync.engine.run import Finished, PrinterWork, run_printer
-from link_sync.journal import Journal
 from link_sync.result import PrinterResult, RunResult
-from link_sync.routing import unplaced
 
 #: Opens the backend for a printer that was not given one (`backends.open_backend`:
 #: for `type: prusalink` it asks the printer which firmware it runs). May raise PrinterError.

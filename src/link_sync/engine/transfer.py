@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 from link_sync import errors
 from link_sync.backends.sent import FileChanged, recording_sent
+from link_sync.core.model import LocalFile, Op, PrinterStatus, RemoteEntry
+from link_sync.core.planner import JOURNAL_HASH, Action, Plan
+from link_sync.core.space import fitting_order, not_sent_message, space_need
 from link_sync.engine.context import RunContext, cancelled
 from link_sync.engine.events import Activity
 from link_sync.engine.planning import journal_entry
 from link_sync.engine.probe import Place, Probed
 from link_sync.engine.prune import delete_excess
-from link_sync.model import LocalFile, Op, PrinterStatus, RemoteEntry
-from link_sync.planner import JOURNAL_HASH, Action, Plan
-from link_sync.space import fitting_order, not_sent_message, space_need
 
 
 @dataclass(frozen=True, slots=True)

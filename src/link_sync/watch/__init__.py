@@ -3,8 +3,10 @@
 - `master.py`   the master folder -> settled views (filesystem events or polling, settle,
                 periodic rescan, a vanished or emptied master reported as unavailable)
 - `netfs.py`    is a folder on a network filesystem (no inotify events)?
-- `scheduler.py` one worker per printer: polls its state, syncs it when it is idle and
-                out of date, backs off when it is unreachable
+- `farm.py`     the farm under watch: the master watchers, one worker per printer, and the
+                engine's driver (`engine.session.Session`) that runs every pass
+- `scheduler.py` when each printer syncs: its worker polls its state, has the driver sync
+                it when it is idle and out of date, backs off when it is unreachable
 - `kept_backend.py` a printer's backend kept open between its syncs and polls
 - `output.py`   renderers of the watch's events: plain lines, JSON Lines (--json), the
                 live farm table

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from link_sync import errors
 from link_sync.backends.base import Backend, Capabilities, ProgressCallback
-from link_sync.model import PrinterInfo, PrinterStatus, RemoteEntry
+from link_sync.core.model import PrinterInfo, PrinterStatus, RemoteEntry
 
 #: Seconds a probe's answer is trusted (free space in it is shown, not acted on).
 PROBE_KEPT = 300.0
@@ -58,18 +57,9 @@ class ProbedOnce:
     async def stat(self, path: str) -> RemoteEntry | None:
         return await self._call(lambda: self.inner.stat(path))
 
-    async def upload(
-        self,
-        path: str,
-        source: Path,
-        size: int,
-        *,
-        overwrite: bool,
-        progress: ProgressCallback | None = None,
-    ) -> None:
-        await self._call(
-            lambda: self.inner.upload(path, source, size, overwrite=overwrite, progress=progress)
-        )
+    async def upload(self, *args: Any, **kwargs: Any) -> None:
+        """`Backend.upload`, whatever its arguments."""
+        await self._call(lambda: self.inner.upload(*args, **kwargs))
 
     async def download(
         self, entry: RemoteEntry, target: BinaryIO, progress: ProgressCallback | None = None

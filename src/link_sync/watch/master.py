@@ -25,9 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from link_sync.core.model import LocalFile
+from link_sync.engine.scan import no_print_files, scan_source
 from link_sync.errors import SourceMissing
-from link_sync.model import LocalFile
-from link_sync.scan import no_print_files, scan_source
 from link_sync.watch.netfs import is_network_fs
 
 log = logging.getLogger("link_sync.watch")

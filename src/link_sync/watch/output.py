@@ -21,8 +21,8 @@ from rich.table import Table
 from rich.text import Text
 
 from link_sync import printable
-from link_sync.model import IDLE_STATES
-from link_sync.units import human_bytes
+from link_sync.core.model import IDLE_STATES
+from link_sync.core.units import human_bytes
 from link_sync.watch.state import FarmState, PrinterView, WatchEvent
 
 #: Events shown even with --quiet: something is wrong or needs a person.

@@ -25,16 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from link_sync._api import scan_masters
 from link_sync.commands.selection import Selection, load_selection
 from link_sync.config import Config, PrinterConfig
+from link_sync.engine.journal import Journal
+from link_sync.engine.masters import scan_masters
 from link_sync.engine.options import SyncOptions
+from link_sync.engine.printer_locks import PrinterLocks
+from link_sync.engine.running_watches import WatchRegistration
+from link_sync.engine.statedir import journal_path, state_dir
 from link_sync.errors import LinkSyncError, LockHeld, UsageError
-from link_sync.journal import Journal
-from link_sync.printer_locks import PrinterLocks
-from link_sync.running_watches import WatchRegistration
-from link_sync.statedir import journal_path, state_dir
-from link_sync.watch.scheduler import FarmWatch, WatchSettings
+from link_sync.watch.farm import FarmWatch, WatchSettings
 from link_sync.watch.state import FarmState
 
 log = logging.getLogger("link_sync.watch")

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from link_sync.core.model import CHANGE_OPS, Op, PrinterState, SyncStatus
+from link_sync.core.planner import Action, Plan
 from link_sync.engine.events import Observer
-from link_sync.model import CHANGE_OPS, Op, PrinterState, SyncStatus
-from link_sync.planner import Action, Plan
 from link_sync.result import ActionResult, PrinterResult, printer_snapshot_json
 from link_sync.watch.summary import sync_summary
 

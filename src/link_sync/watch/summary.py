@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from link_sync.units import human_bytes
+from link_sync.core.units import human_bytes
 
 if TYPE_CHECKING:
     from link_sync.watch.state import PrinterView

@@ -17,11 +17,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import NamedTuple
 
+from link_sync.core.model import slot_setters
 from link_sync.errors import JournalError
-from link_sync.model import slot_setters
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
@@ -108,7 +107,7 @@ def journal_entry(
 
 
 class CachedTarget(NamedTuple):
-    """A file's target (link_sync.targets.Target) as remembered for its size and mtime."""
+    """A file's target (link_sync.core.targets.Target) as remembered for its size and mtime."""
 
     size: int
     mtime_ns: int
@@ -160,12 +159,7 @@ class Journal:
     def __enter__(self) -> Journal:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     # ------------------------------------------------------------------ uploads
@@ -329,27 +323,23 @@ def _prepare(db: sqlite3.Connection) -> None:
 
 
 def _create(db: sqlite3.Connection) -> None:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        # Another process may have created it while we waited for the write lock.
-        if db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+    # Another process may have created it while we waited for the write lock.
+    _apply(db, _SCHEMA, "SELECT count(*) FROM sqlite_master", 0)
 
 
 def _migrate(db: sqlite3.Connection, version: int) -> None:
     """Bring a journal of an older schema up to date, keeping what it holds."""
+    # Another process may have migrated it while we waited for the write lock.
+    _apply(db, _MIGRATIONS[version], "PRAGMA user_version", version)
+
+
+def _apply(db: sqlite3.Connection, script: str, check: str, expected: int) -> None:
+    """Run `script` and set the schema version, in one write transaction, if `check`
+    still answers `expected` once the write lock is held."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        # Another process may have migrated it while we waited for the write lock.
-        if db.execute("PRAGMA user_version").fetchone()[0] == version:
-            for statement in _MIGRATIONS[version].split(";"):
+        if db.execute(check).fetchone()[0] == expected:
+            for statement in script.split(";"):
                 if statement.strip():
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

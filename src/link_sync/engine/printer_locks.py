@@ -20,14 +20,13 @@ import hashlib
 import ipaddress
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import urlsplit
 
 from link_sync.backends.registry import PRINTER_TYPES
 from link_sync.config import PrinterConfig, normalize_destination
+from link_sync.engine.lock import RunLock
+from link_sync.engine.statedir import LOCKS_FOLDER
 from link_sync.errors import LockHeld
-from link_sync.lock import RunLock
-from link_sync.statedir import LOCKS_FOLDER
 
 
 def storage_key(printer: PrinterConfig) -> str:
@@ -94,12 +93,7 @@ class PrinterLocks:
     def __enter__(self) -> PrinterLocks:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.release_all()
 
     @property

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+from link_sync.core.model import LocalFile, is_print_file
 from link_sync.errors import SourceMissing
-from link_sync.model import LocalFile, is_print_file
 
 HASH_CHUNK = 1024 * 1024
 

@@ -5,7 +5,7 @@ clean up. When the printer refuses an upload for space (507) or says it has too
 little free space for the plan, the engine deletes the plan's excess first (those
 files are not in the master, so nothing the master has is lost) and then sends the
 rest in `fitting_order`, so one huge file cannot starve the replaces and the small
-files. Pure functions; the engine (`execute.py`) does the I/O.
+files. Pure functions; the engine (`link_sync.engine`) does the I/O.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from link_sync.model import Op
-from link_sync.planner import Action, Plan
-from link_sync.units import human_bytes
+from link_sync.core.model import Op
+from link_sync.core.planner import Action, Plan
+from link_sync.core.units import human_bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,7 +153,7 @@ class Fit:
 
 
 class TargetLike(Protocol):
-    """What `fits` needs of a file's target (`link_sync.targets.Target` has it)."""
+    """What `fits` needs of a file's target (`link_sync.core.targets.Target` has it)."""
 
     @property
     def model(self) -> str | None: ...

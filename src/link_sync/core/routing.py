@@ -1,9 +1,6 @@
 """Model-aware routing: which master files each printer is meant to hold.
 
-Three steps, each its own function:
-- `read_master_targets`: every master file's target (model, nozzle), read once and then
-  cached in the journal under the file's path, size and mtime, so an unchanged master
-  is not read again;
+Pure; the master files' targets are read by the engine (`engine.masters`). Two steps:
 - `identify_printer`: what a printer is, from the config (`model:`, `nozzle:`, `accept:`)
   and from what the printer says of itself (a backend whose capabilities say
   `names_model`: only the Pi PrusaLink; Buddy firmware does not say it, and OctoPrint and
@@ -20,10 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from link_sync.journal import CachedTarget, Journal
-from link_sync.model import LocalFile
-from link_sync.printer_models import fits, lookup_model, same_nozzle
-from link_sync.targets import NO_TARGET, Target, read_target
+from link_sync.core.model import LocalFile
+from link_sync.core.printer_models import fits, lookup_model, same_nozzle
+from link_sync.core.targets import NO_TARGET, Target
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,39 +39,6 @@ class MasterTargets:
 
     def get(self, file: LocalFile) -> Target:
         return self.targets.get(str(file.abspath), NO_TARGET)
-
-
-def read_master_targets(files: Iterable[LocalFile], journal: Journal | None) -> MasterTargets:
-    """Each file's target: from the journal's cache when its size and mtime are unchanged,
-    else read from its head and tail (and remembered). An unreadable file has no target."""
-    cache = journal.cached_targets() if journal is not None else {}
-    targets: dict[str, Target] = {}
-    fresh: list[tuple[str, CachedTarget]] = []
-    cached = 0
-    for file in files:
-        key = str(file.abspath)
-        if key in targets:
-            continue  # the same master folder serves several printers
-        hit = cache.get(key)
-        if hit is not None and hit.size == file.size and hit.mtime_ns == file.mtime_ns:
-            targets[key] = Target(hit.model, hit.nozzle, hit.source)
-            cached += 1
-            continue
-        try:
-            target = read_target(file.abspath)
-        except OSError:
-            targets[key] = NO_TARGET  # the sync reports the file when it tries to send it
-            continue
-        targets[key] = target
-        fresh.append(
-            (
-                key,
-                CachedTarget(file.size, file.mtime_ns, target.model, target.nozzle, target.source),
-            )
-        )
-    if journal is not None:
-        journal.remember_targets(fresh)
-    return MasterTargets(targets, read=len(fresh), cached=cached)
 
 
 @dataclass(frozen=True, slots=True)

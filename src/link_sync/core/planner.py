@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from link_sync.journal import JournalEntry
-from link_sync.model import LocalFile, Op, RemoteEntry, is_print_file
+from link_sync.core.model import LocalFile, Op, RemoteEntry, is_print_file
+from link_sync.engine.journal import JournalEntry
 
 
 @dataclass(frozen=True, slots=True)

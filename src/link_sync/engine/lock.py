@@ -16,7 +16,6 @@ import os
 import socket
 import time
 from pathlib import Path
-from types import TracebackType
 
 from link_sync.errors import LockHeld, UsageError
 
@@ -34,12 +33,7 @@ class RunLock:
         self.acquire()
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.release()
 
     def acquire(self) -> None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from link_sync.printer_models import lookup_model
+from link_sync.core.printer_models import lookup_model
 
 #: The firmware checks M862.x among this many G-code commands at the start of a file.
 FIRST_COMMANDS = 200

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from link_sync.config import PrinterConfig
-from link_sync.printer_locks import lock_name
+from link_sync.engine.printer_locks import lock_name
 
 PREFIX = "watch-"
 
