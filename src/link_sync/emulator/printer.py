@@ -15,14 +15,12 @@ from aiohttp import web
 from link_sync.emulator.auth import BuddyAuth, PiAuth
 from link_sync.emulator.fat import clean_long_name, fat_timestamp
 from link_sync.emulator.faults import Fault, FaultSet
-from link_sync.emulator.listener import Listener
+from link_sync.emulator.listener import Listener, SlotLimits
 from link_sync.emulator.printcheck import read_file_target, wrong_printer
 from link_sync.emulator.profiles import PROFILES, Profile
 from link_sync.emulator.spec import STATES, PrinterSpec
 from link_sync.emulator.storage import Node, Storage, filler
 
-#: Buddy's HTTP server connection slots.
-MAX_CONNECTIONS = 3
 #: Keep the request log bounded for long `link-sync emulate` runs.
 _MAX_RECORDS = 100_000
 
@@ -111,7 +109,12 @@ class EmulatedPrinter:
         from link_sync.emulator.server import make_server  # server imports this module
 
         self.web_server: web.Server = make_server(self)
-        self.listener = Listener(self.web_server, host, port, MAX_CONNECTIONS)
+        limits = SlotLimits(
+            slots=None if self.pi else spec.request_slots,
+            active_timeout=spec.request_timeout,
+            idle_timeout=spec.idle_timeout,
+        )
+        self.listener = Listener(self.web_server, host, port, limits)
 
     # -- identity -------------------------------------------------------------------------
 

@@ -49,7 +49,7 @@ def make_server(printer: EmulatedPrinter) -> web.Server:
         handler.handle,
         handler_cancellation=True,  # a client that goes away cancels its handler
         access_log=None,
-        keepalive_timeout=60.0,  # the firmware's idle keep-alive timeout
+        keepalive_timeout=printer.spec.idle_timeout,  # the firmware's IDLE_TIMEOUT
         lingering_time=2.0,
         read_bufsize=1 << 20,  # room to catch up when a throttled upload falls behind
     )
@@ -80,14 +80,29 @@ class Handler:
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         p = self.p
         code = 0
+        recorded = False
+        conn = p.listener.gate.connection_of(request.transport)
         try:
+            if conn is not None:
+                await conn.begin()  # the request's slot (a pipelined one may wait for it)
             if p.spec.latency:
                 await asyncio.sleep(p.spec.latency)
             resp = await self.dispatch(request)
             code = resp.status
+            self._record(request, code)  # before the answer leaves: a client sees it logged
+            recorded = True
+            if conn is not None:
+                # an upload's answer needs a slot again; the slot is held until the
+                # answer is out, as the firmware's is
+                await conn.acquire()
+                await resp.prepare(request)
+                await resp.write_eof()
             return resp
         finally:
-            self._record(request, code)
+            if conn is not None:
+                conn.end()
+            if not recorded:
+                self._record(request, code)
 
     def _record(self, request: web.BaseRequest, code: int) -> None:
         h = request.headers

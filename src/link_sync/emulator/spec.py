@@ -31,6 +31,12 @@ class PrinterSpec:
     listing_lag: float = 0.0  # mk3: seconds before a change shows in listings
     clock_offset: float = 0.0  # seconds the printer's clock is ahead of ours
     body_timeout: float = 10.0  # seconds without upload body bytes before 408
+    #: Buddy's HTTP server (lib/WUI/nhttp/server.h): requests worked on at once
+    #: (ACTIVE_CONNS), seconds a request may make no progress while it is read
+    #: (ACTIVE_TIMEOUT), seconds an idle keep-alive connection stays open (IDLE_TIMEOUT)
+    request_slots: int = 3
+    request_timeout: float = 10.0
+    idle_timeout: float = 60.0
     #: Buddy: an upload to an idle printer opens its print preview; None = the farm's default
     preview: bool | None = None
     nozzle_diameter: float = 0.4  # Buddy: reported by /api/v1/info, checked against M862.1
@@ -49,6 +55,13 @@ class PrinterSpec:
             raise ValueError("rate must be >= 0")
         if self.latency < 0:
             raise ValueError("latency must be >= 0")
+        slots = self.request_slots
+        if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
+            raise ValueError("request_slots must be a whole number >= 1")
+        for key in ("body_timeout", "request_timeout", "idle_timeout"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"{key} must be a number of seconds > 0")
         if isinstance(self.nozzle_diameter, bool) or not isinstance(
             self.nozzle_diameter, int | float
         ):

@@ -31,6 +31,12 @@ async def receive(ctx: Ctx, length: int, path: str, fault: Fault | None) -> Temp
     content = ctx.request.content
     blob = p.storage.temp()
     p.transfer = transfer = Transfer(p.next_id(), path, length, p.now())
+    # Buddy: the body moves to the transfer slot, freeing the request's slot; the answer
+    # needs one again (server.cpp `inject_transfer`, `TransferSlot::make_response`: the
+    # server's handler takes it before it writes the answer)
+    conn = p.listener.gate.connection_of(ctx.request.transport)
+    if conn is not None:
+        conn.to_transfer()
     try:
         got = 0
         while got < limit:
