@@ -28,8 +28,13 @@ from link_sync.core.printer_models import lookup_model
 class Thumbnail:
     width: int
     height: int
-    fmt: str  # "QOI" or "PNG"
+    fmt: str  # "QOI", "PNG" or "JPG"
     size: int  # bytes of image data (base64 in plain G-code)
+    #: the image itself; None: `size` random bytes stand for it (readers of the target skip it)
+    image: bytes | None = None
+
+    def data(self, rng: random.Random) -> bytes:
+        return self.image if self.image is not None else rng.randbytes(self.size)
 
 
 #: What PrusaSlicer's MK4S profile asks for: `16x16/QOI, 313x173/QOI, 440x240/QOI,
@@ -57,7 +62,7 @@ def _printer_notes(profile: str) -> str:
 def _thumbnail_lines(thumbnails: Sequence[Thumbnail], rng: random.Random) -> list[str]:
     lines: list[str] = []
     for t in thumbnails:
-        encoded = base64.b64encode(rng.randbytes(t.size)).decode()
+        encoded = base64.b64encode(t.data(rng)).decode()
         tag = "thumbnail" if t.fmt == "PNG" else f"thumbnail_{t.fmt}"
         lines += ["", ";", f"; {tag} begin {t.width}x{t.height} {len(encoded)}"]
         lines += [f"; {encoded[i : i + 78]}" for i in range(0, len(encoded), 78)]
@@ -274,8 +279,9 @@ def prusaslicer_bgcode(
         crc=crc,
     )
     for t in thumbnails:
-        params = struct.pack("<HHH", 0 if t.fmt == "PNG" else 2, t.width, t.height)
-        out += bgcode_block(BLOCK_THUMBNAIL, params, rng.randbytes(t.size), crc=crc)
+        kind = {"PNG": 0, "JPG": 1, "QOI": 2}[t.fmt]
+        params = struct.pack("<HHH", kind, t.width, t.height)
+        out += bgcode_block(BLOCK_THUMBNAIL, params, t.data(rng), crc=crc)
     out += bgcode_block(
         BLOCK_PRINT_METADATA,
         encoding,

@@ -23,7 +23,7 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from link_sync.targets import BGCODE_MAGIC, HEAD_LIMIT
+from link_sync.core.targets import BGCODE_MAGIC, HEAD_LIMIT
 
 #: The head of a plain G-code file is read in chunks of this size.
 CHUNK = 64 * 1024
@@ -128,12 +128,18 @@ _BEGIN = re.compile(rb"^;\s*thumbnail(?:_(JPG|QOI|PNG))? begin (\d+)x(\d+) (\d+)
 def _gcode_thumbnails(file: BinaryIO) -> tuple[ThumbnailRef, ...]:
     refs: list[ThumbnailRef] = []
     pos = 0
+    mid_line = False  # after a jump over a thumbnail's data: the rest of a base64 line
     while pos < HEAD_LIMIT:
         file.seek(pos)
         chunk = file.read(min(CHUNK, HEAD_LIMIT - pos))
         if not chunk:
             break
         start = 0
+        if mid_line:
+            start = chunk.find(b"\n") + 1
+            if start == 0:
+                break
+            mid_line = False
         jumped = False
         while True:
             end = chunk.find(b"\n", start)
@@ -161,11 +167,11 @@ def _gcode_thumbnails(file: BinaryIO) -> tuple[ThumbnailRef, ...]:
                 )
                 # its data: at least `length` bytes of comment lines; read on after them
                 pos = next_line + int(length)
-                jumped = True
+                jumped = mid_line = True
                 break
         if jumped:
             continue
-        if start == 0:
+        if chunk.find(b"\n", start) < 0 and start == 0:
             break  # no line end in a whole chunk: not G-code text
         pos += start
     return tuple(refs)
