@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from sliced_files import MINI_THUMBNAILS, MK4_THUMBNAILS, image, png_claiming, sliced, thumbnail
 
 from link_sync.sample_gcode import prusaslicer_gcode
 from link_sync.thumbnail_image import NEUTRAL, ThumbnailCache, browser_image
 from link_sync.thumbnails import find_thumbnails, pick, read_thumbnail
+
+from sliced_files import MINI_THUMBNAILS, MK4_THUMBNAILS, image, png_claiming, sliced, thumbnail
 
 
 def shown(body: bytes) -> Image.Image:
@@ -110,7 +111,9 @@ def damaged_files(tmp_path: Path) -> dict[str, Path]:
         "corrupt": sliced(tmp_path / "corrupt.gcode", "MK4", (junk,)),
         "truncated": truncated,
         "bomb png": sliced(
-            tmp_path / "bomb.gcode", "MK4", (thumbnail(100, 100, "PNG", png_claiming(60000, 60000)),)
+            tmp_path / "bomb.gcode",
+            "MK4",
+            (thumbnail(100, 100, "PNG", png_claiming(60000, 60000)),),
         ),
         "bomb in bgcode": sliced(
             tmp_path / "bomb.bgcode", "MK4", (thumbnail(90, 90, "PNG", png_claiming(4000, 3000)),)

@@ -156,7 +156,7 @@ def make_plan(
 
     for file, key in zip(local, keys, strict=True):
         if _extension(file.path) not in extensions:
-            plan.skipped.append(Problem(file.path, "this printer cannot store this file type"))
+            plan.skipped.append(Problem(file.path, UNSUPPORTED_TYPE))
             continue
         if colliding and key in colliding:
             plan.refused.append(
@@ -224,6 +224,9 @@ def make_plan(
 
 
 JOURNAL_HASH = "sha256"
+
+#: Why a file of a type the printer cannot store is skipped (`Plan.skipped`).
+UNSUPPORTED_TYPE = "this printer cannot store this file type"
 
 # Why the file of an active print is kept as it is (`Plan.kept`).
 KEPT_STALE = "being printed; the master's version goes on after the print"
