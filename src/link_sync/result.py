@@ -67,6 +67,8 @@ class PrinterResult:
     wanted_files: int | None = None
     #: of those, how many it does not hold yet (or holds in an old version)
     wanted_pending: int | None = None
+    #: how its files were chosen: "model", "all" (`route: all`) or "off" (model unknown)
+    routing: str = "off"
 
     def count(self, op: str) -> int:
         """Actions of this kind that succeeded."""
@@ -97,6 +99,7 @@ class PrinterResult:
             "managed_files": self.managed_files,
             "unchanged": self.unchanged,
             "wanted_files": self.wanted_files,
+            "routing": self.routing,
             # files this printer does not get, with why (the contract's `op` values stay
             # the five changes, so scripts counting actions are not surprised)
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
@@ -179,6 +182,8 @@ class PrinterStatusReport:
     refused: int = 0
     #: files kept because they are being printed (stale or excess)
     kept: int = 0
+    #: how its files are chosen: "model", "all" or "off"
+    routing: str = "off"
 
     @classmethod
     def from_plan(cls, printer: PrinterResult) -> PrinterStatusReport:
@@ -215,6 +220,7 @@ class PrinterStatusReport:
             status=printer.status,
             refused=printer.failed,
             kept=len(printer.kept),
+            routing=printer.routing,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -255,6 +261,8 @@ class PrinterFacts(Protocol):
     def free_space(self) -> int | None: ...
     @property
     def error(self) -> str | None: ...
+    @property
+    def routing(self) -> str | None: ...
 
 
 def printer_snapshot_json(printer: PrinterFacts, pending: dict[str, int]) -> dict[str, Any]:
@@ -274,6 +282,7 @@ def printer_snapshot_json(printer: PrinterFacts, pending: dict[str, int]) -> dic
         "managed_files": printer.managed_files,
         "wanted_files": printer.wanted_files,
         "wanted_held": printer.wanted_held,
+        "routing": printer.routing,
         "in_sync": printer.in_sync,
         "pending": pending,
         "free_space": printer.free_space,

@@ -15,7 +15,9 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from watch_process import FarmInThread, WatchServer
@@ -68,11 +70,13 @@ def start_watch(tmp_path: Path, master: Master) -> Iterator[StartWatch]:
     started: list[tuple[FarmInThread, WatchServer]] = []
 
     def start(
-        specs: list[PrinterSpec], http: dict[str, object] | None = None
+        specs: list[PrinterSpec],
+        http: dict[str, object] | None = None,
+        edit: Callable[[dict[str, Any]], None] | None = None,
     ) -> tuple[FarmInThread, WatchServer]:
         farm = FarmInThread(specs).__enter__()
         try:
-            server = WatchServer(farm, master.root, tmp_path, http)
+            server = WatchServer(farm, master.root, tmp_path, http, edit)
         except BaseException:
             farm.__exit__(None, None, None)
             raise
@@ -263,3 +267,34 @@ def test_readable_on_a_phone_and_the_screenshot_for_the_readme(
         assert box is not None and box["height"] >= 44  # a finger can hit it
     finally:
         phone.close()
+
+
+def test_the_page_marks_each_printer_whose_routing_is_off(
+    start_watch: StartWatch, master: Master, page: Page
+) -> None:
+    """Issue 26: a printer whose model is unknown gets every file; the page says so,
+    and /api/printers/{name} and the watch's events carry its routing."""
+    master.write("a.gcode", b"G28\n", mtime=time.time() - 60)
+
+    def forget_the_minis_model(config: dict[str, Any]) -> None:
+        del config["printers"]["mini-03"]["model"]
+
+    _farm, watch = start_watch(
+        [PrinterSpec("mk4-01"), PrinterSpec("mini-03", profile="mini")],
+        edit=forget_the_minis_model,
+    )
+    with httpx.Client(base_url=watch.url, timeout=10) as client:
+        assert client.get("/api/printers/mini-03").json()["printer"]["routing"] == "off"
+        assert client.get("/api/printers/mk4-01").json()["printer"]["routing"] == "model"
+    assert watch.wait_event(printer="mini-03", event="synced")["routing"] == "off"
+    assert watch.wait_event(printer="mk4-01", event="synced")["routing"] == "model"
+
+    page.goto(watch.url + "/")
+    off = row(page, "mini-03")
+    expect(off).to_have_attribute("data-routing", "off")
+    expect(off.locator("td.model")).to_contain_text("routing off")
+    expect(off.locator("td.model")).to_have_attribute("data-tone", "warn")
+    expect(off.locator("td.model")).to_have_attribute("title", re.compile("set model:"))
+    routed = row(page, "mk4-01")
+    expect(routed).to_have_attribute("data-routing", "model")
+    expect(routed.locator("td.model")).to_have_text("MK4")

@@ -45,11 +45,18 @@ class WatchServer:
     """The watch with its web page; `url` once it serves, `events` as it prints them."""
 
     def __init__(
-        self, farm: FarmInThread, master: Path, workdir: Path, http: dict[str, Any] | None = None
+        self,
+        farm: FarmInThread,
+        master: Path,
+        workdir: Path,
+        http: dict[str, Any] | None = None,
+        edit: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         config = farm.farm.config(source=str(master))
         if http:
             config["http"] = http
+        if edit is not None:
+            edit(config)
         path = workdir / "link-sync.yml"
         path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
         path.chmod(0o600)

@@ -14,6 +14,7 @@ for every printer.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -99,6 +100,42 @@ def identify_printer(
         )
         notes.append(f"model unknown: routing is off for this printer, it gets every file ({hint})")
     return PrinterIdentity(model, nozzle, tuple(accept), tuple(notes))
+
+
+class Routing(enum.StrEnum):
+    """How a printer's files are chosen (`routing` in every printer entry of the JSON)."""
+
+    MODEL = "model"  # by the printer's model
+    ALL = "all"  # the config's `route: all`: every file to every printer
+    OFF = "off"  # its model is unknown: it gets every file (set `model:`)
+
+
+def routing_of(
+    route: str, identity: PrinterIdentity | None, configured_model: str | None
+) -> Routing:
+    """How a printer was routed: by its identity when the run learnt it, else by the
+    config (a printer not reached is routed by its `model:` or not at all)."""
+    if route == "all":
+        return Routing.ALL
+    if identity is not None:
+        return Routing.MODEL if identity.routed else Routing.OFF
+    return Routing.MODEL if configured_model else Routing.OFF
+
+
+def routing_off_warning(printers: Iterable[tuple[str, str]]) -> list[str]:
+    """The one warning naming every printer (name, routing) whose routing is off."""
+    off = [name for name, routing in printers if routing == Routing.OFF]
+    if not off:
+        return []
+    if len(off) == 1:
+        return [
+            f"routing is off for {off[0]}: its model is unknown, so it gets every file; "
+            "set model: for it in the config"
+        ]
+    return [
+        f"routing is off for {', '.join(off)}: their models are unknown, so they get every "
+        "file; set model: for each in the config"
+    ]
 
 
 def not_wanted(

@@ -83,6 +83,8 @@ class WatchEvent:
     #: for `synced` / `failed` (no path): the sync's duration; for `uploaded` /
     #: `replaced`: the transfer's (so metrics can tell the upload rate)
     seconds: float | None = None
+    #: for the events that end a printer's pass: how its files were chosen
+    routing: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -97,6 +99,8 @@ class WatchEvent:
             data["message"] = self.message
         if self.seconds is not None:
             data["seconds"] = round(self.seconds, 3)
+        if self.routing is not None:
+            data["routing"] = self.routing
         return data
 
 
@@ -175,6 +179,8 @@ class PrinterView:
     wanted_files: int | None = None
     wanted_held: int | None = None
     in_sync: bool | None = None  # None: not known (never planned, unreachable)
+    #: how its files are chosen: "model", "all" or "off" (from the config until a pass says)
+    routing: str = "off"
     free_space: int | None = None
     error: str | None = None
     pending_files: int = 0
@@ -308,13 +314,15 @@ class FarmState:
 
     # -- changes (the watch) ----------------------------------------------
 
-    def add_printer(self, name: str, host: str) -> PrinterView:
+    def add_printer(self, name: str, host: str, routing: str | None = None) -> PrinterView:
         view = self.printers.get(name)
         if view is None:
             view = self.printers[name] = PrinterView(name=name, host=public_host(host))
             self._removed.pop(name, None)
         else:
             view.host = public_host(host)
+        if routing is not None:
+            view.routing = routing
         self._touch(view)
         return view
 
@@ -549,6 +557,7 @@ class FarmObserver(Observer):
             "last_sync": LastSync(
                 self.farm.clock(), result.status, counts, result.seconds, result.error
             ),
+            "routing": result.routing,
         }
         for key in ("kind", "model", "firmware", "state", "job", "job_progress", "free_space"):
             value = getattr(result, key)
@@ -571,10 +580,15 @@ class FarmObserver(Observer):
             why = result.error or f"{result.failed} file(s) failed"
             changes |= {"in_sync": False, "reason": f"{result.status}: {why}"}
         self.farm.update_printer(name, **changes)
+        routing = str(result.routing)
         if result.status == SyncStatus.SYNCED:
-            self.farm.event(name, "synced", bytes=result.bytes, seconds=result.seconds)
+            self.farm.event(
+                name, "synced", bytes=result.bytes, seconds=result.seconds, routing=routing
+            )
         elif result.status in (SyncStatus.BUSY, SyncStatus.UNREACHABLE):
-            self.farm.event(name, result.status, message=result.state, error=result.error)
+            self.farm.event(
+                name, result.status, message=result.state, error=result.error, routing=routing
+            )
         elif result.status in (SyncStatus.FAILED, SyncStatus.SKIPPED):
             why = result.error or f"{result.failed} file(s) failed"
-            self.farm.event(name, "failed", error=why, seconds=result.seconds)
+            self.farm.event(name, "failed", error=why, seconds=result.seconds, routing=routing)

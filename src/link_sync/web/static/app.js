@@ -143,7 +143,12 @@ function drawRow(p) {
   const c = row.cells;
   setData(row.tr, "name", p.name);
   setText(c.name, p.name);
-  setText(c.model, p.model || "");
+  // Routing is never off in silence: a printer whose model is unknown gets every file.
+  const off = p.routing === "off";
+  setData(row.tr, "routing", p.routing || "");
+  setText(c.model, off ? "⚠ " + (p.model || "model unknown") + " · routing off" : p.model || "");
+  setData(c.model, "tone", off ? "warn" : "");
+  setAttr(c.model, "title", off ? "routing is off: it gets every file (set model: in the config)" : "");
   const [stateText, stateClass] = describeState(p);
   setText(c.state, stateText);
   setData(c.state, "tone", stateClass);
