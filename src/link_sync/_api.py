@@ -25,6 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 from link_sync import config as _config
 from link_sync.config import Config, select_printers
 from link_sync.core.model import SyncStatus
+from link_sync.core.routing import routing_of, routing_off_warning
 from link_sync.engine.events import Observer
 from link_sync.engine.journal import Journal
 from link_sync.engine.masters import route_by_model, scan_masters
@@ -107,7 +108,7 @@ async def run_async(
         # A plan changes nothing: it takes no lock and may run beside a sync or watch.
         refused = {} if options.dry_run else locks.take(work.printer for work in works)
         runnable = [work for work in works if work.printer.name not in refused]
-        skipped = _locked(works, refused, observer)
+        skipped = _locked(works, refused, observer, config.route)
         async with _session(states) as session:
             if config.route == "model":
                 runnable = await route_by_model(runnable, session.journal)
@@ -116,11 +117,16 @@ async def run_async(
     if skipped:
         result.printers = _in_order(works, result.printers, skipped)
     result.warnings = [*config.warnings, *journal_warnings, *warnings, *result.warnings]
+    # last, so the plain output ends with it: routing is never off in silence
+    result.warnings.extend(routing_off_warning((p.name, p.routing) for p in result.printers))
     return result
 
 
 def _locked(
-    works: Sequence[PrinterWork], refused: Mapping[str, str], observer: Observer | None
+    works: Sequence[PrinterWork],
+    refused: Mapping[str, str],
+    observer: Observer | None,
+    route: str,
 ) -> list[PrinterResult]:
     """A `skipped` result for each printer whose lock another run holds."""
     results = []
@@ -133,6 +139,7 @@ def _locked(
             host=work.printer.base_url,
             status=SyncStatus.SKIPPED,
             error=why,
+            routing=routing_of(route, None, work.printer.model),
         )
         if observer is not None:
             observer.printer_started(result.name)

@@ -19,7 +19,7 @@ from link_sync.backends.base import Backend
 from link_sync.config import PrinterConfig
 from link_sync.core.model import LocalFile, Op, PrinterState, PrinterStatus, SyncStatus
 from link_sync.core.planner import Plan
-from link_sync.core.routing import MasterTargets
+from link_sync.core.routing import MasterTargets, routing_of
 from link_sync.core.space import fit_note, space_need
 from link_sync.engine.context import Ledger, RunContext, retrying
 from link_sync.engine.events import Activity, Observer
@@ -191,6 +191,11 @@ def _result(
     result = PrinterResult(work.printer.name, work.printer.base_url, ledger.state, ending.status)
     result.actions, result.kept, result.notes = ledger.actions, ledger.kept, ledger.notes
     result.error = ending.error
+    result.routing = routing_of(
+        "all" if work.targets is None else "model",
+        probed.identity if probed is not None else None,
+        getattr(work.printer, "model", None),
+    )
     if probed is not None:
         info, status = probed.info, probed.status
         result.kind, result.firmware = info.kind, info.firmware

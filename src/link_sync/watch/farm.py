@@ -19,7 +19,7 @@ from typing import Any
 from link_sync.backends import open_backend
 from link_sync.backends.base import Backend
 from link_sync.config import Config, PrinterConfig
-from link_sync.core.routing import MasterTargets
+from link_sync.core.routing import MasterTargets, routing_of
 from link_sync.engine.hashes import LocalHashes
 from link_sync.engine.journal import Journal
 from link_sync.engine.masters import read_master_targets
@@ -124,7 +124,8 @@ class FarmWatch:
                 continue
             if worker is not None:
                 self._stop_task(f"printer {printer.name}")
-            self.state.add_printer(printer.name, printer.base_url)
+            routing = routing_of(self.settings.route, None, printer.model)
+            self.state.add_printer(printer.name, printer.base_url, routing)
             worker = PrinterWorker(self, printer)
             self.workers[printer.name] = worker
             self._start_task(f"printer {printer.name}", worker.run())
