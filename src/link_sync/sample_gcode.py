@@ -14,6 +14,7 @@ PrusaSlicer's.
 from __future__ import annotations
 
 import base64
+import math
 import random
 import struct
 import zlib
@@ -82,6 +83,7 @@ def prusaslicer_gcode(
     moves: int = 400,
     commands_before_checks: int = 0,
     seed: int = 0,
+    layers: bool = False,
 ) -> bytes:
     """A plain G-code file as PrusaSlicer writes it for a printer profile.
 
@@ -92,7 +94,9 @@ def prusaslicer_gcode(
     keep their suffix, as PrusaSlicer's start G-code does). `header_metadata` writes
     PrusaSlicer 2.8's printer metadata comment at the top; `config_block` the config block
     at the end. `commands_before_checks` puts that many commands before the checks (to move
-    them past the firmware's first 200).
+    them past the firmware's first 200). `layers` writes the moves as PrusaSlicer's
+    layers are (perimeters, infill, travels, retractions: what compresses as real
+    prints do) instead of a random walk.
     """
     rng = random.Random(seed)
     nozzle_text = f"{nozzle:g}" if nozzle is not None else ""
@@ -160,6 +164,9 @@ def prusaslicer_gcode(
         lines += ["M862.5 P2 ; g-code level check", 'M862.6 P"Input shaper" ; FW feature check']
     lines += ["M115 U6.1.3+7898", "G90", "M83", "M140 S60", "M104 T0 S170", "G28"]
     x, y, z = 120.0, 100.0, 0.2
+    if layers:
+        lines += _layer_moves(moves, rng)
+        moves = 0
     for i in range(moves):
         if i % 50 == 0:
             z += 0.2
@@ -176,6 +183,52 @@ def prusaslicer_gcode(
     if config_block:
         lines += _config_block(printer_model, nozzle_text, model)
     return ("\n".join(lines) + "\n").encode()
+
+
+def _layer_moves(moves: int, rng: random.Random) -> list[str]:
+    """`moves` G1 moves laid out in layers as PrusaSlicer writes them (abridged)."""
+    lines: list[str] = []
+    layer, z = 0, 0.2
+    cx, cy = 90.0 + rng.uniform(0, 20), 90.0 + rng.uniform(0, 20)
+    while moves > 0:
+        layer += 1
+        z = round(0.2 * layer, 1)
+        lines += [
+            ";LAYER_CHANGE",
+            f";Z:{z:g}",
+            ";HEIGHT:0.2",
+            ";BEFORE_LAYER_CHANGE",
+            "G92 E0.0",
+            f";{z:g}",
+            "G1 E-.7 F2100",
+            f"G1 Z{z:g} F720".replace("Z0.", "Z."),
+            ";AFTER_LAYER_CHANGE",
+            f";{z:g}",
+            f"M73 P{min(99, layer)} R{max(0, 60 - layer)}",
+        ]
+        for kind, loops in (("Perimeter", 2), ("External perimeter", 1)):
+            lines += [f";TYPE:{kind}", ";WIDTH:0.449999", "G1 F1800"]
+            for loop in range(loops):
+                r = 20.0 - 0.45 * loop - 0.45 * (kind == "External perimeter")
+                points = 48
+                lines.append(f"G1 X{cx + r:.3f} Y{cy:.3f} F12000")
+                lines.append("G1 E.7 F2100")
+                lines.append("G1 F1800")
+                for k in range(1, points + 1):
+                    a = 2 * math.pi * k / points
+                    px, py = cx + r * math.cos(a), cy + r * math.sin(a)
+                    e = 0.0226 + rng.uniform(-0.0004, 0.0004)
+                    lines.append(f"G1 X{px:.3f} Y{py:.3f} E{e:.5f}".replace("E0.", "E."))
+                moves -= points
+        lines += [";TYPE:Internal infill", ";WIDTH:0.45", "G1 F4800"]
+        for k in range(24):
+            sx = cx - 18 + 1.5 * k
+            lines.append(f"G1 X{sx:.3f} Y{cy - 18:.3f} F12000")
+            e = 1.2134 + rng.uniform(-0.01, 0.01)
+            lines.append(f"G1 X{sx + 1.5:.3f} Y{cy + 18:.3f} E{e:.5f}")
+            moves -= 2
+        lines += [";WIPE_START", "G1 F8640", f"G1 X{cx:.3f} Y{cy:.3f} E-.7", ";WIPE_END"]
+    return lines
 
 
 def _firmware_spelling(profile: str, firmware_name: str) -> str:
