@@ -9,8 +9,8 @@ import pytest
 
 from link_sync.bgcode import meatpack
 from link_sync.bgcode.writer import convert
+from link_sync.core.targets import read_target
 from link_sync.sample_gcode import PRUSA_THUMBNAILS, prusaslicer_gcode, write_sample
-from link_sync.targets import read_target
 
 from bgcode_reference import decode, is_valid
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from link_sync.targets import HEAD_LIMIT, TAIL_LIMIT, read_target
+from link_sync.core.targets import HEAD_LIMIT, TAIL_LIMIT, read_target
 
 #: Keys PrusaSlicer puts in the print metadata block; other header keys are the printer's.
 PRINT_KEYS = frozenset(
