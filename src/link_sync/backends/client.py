@@ -2,8 +2,9 @@
 and the ONE place where transport failures become `link_sync.errors` exceptions.
 
 Every request reads its whole answer into a `Response` before it returns (answers
-are small JSON documents); downloads stream into a file instead (`download_to`).
-Upload bodies stream from disk with a known length.
+are small JSON documents), at most its cap (`limits`); downloads stream into a file
+instead (`download_to`). Upload bodies stream from disk with a known length. No
+redirect is followed: every request stays on the printer's configured address.
 
 Why aiohttp: per request it costs about a third of the CPU httpx did
 (`bench/request_bench.py`), which is what bounds a farm already in sync and
@@ -13,7 +14,6 @@ Why aiohttp: per request it costs about a third of the CPU httpx did
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import json
 import logging
@@ -27,7 +27,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from link_sync import __version__, errors, redact
-from link_sync.backends import tls
+from link_sync.backends import limits, tls
 
 if TYPE_CHECKING:
     from link_sync.backends.base import ProgressCallback
@@ -101,12 +101,20 @@ class Response:
         self.url = url
 
     def json(self) -> Any:
-        """The body as JSON; `ValueError` if it is not."""
-        return json.loads(self.content)
+        """The body as JSON; `ValueError` if it is not (`JsonTooDeep` if it nests
+        deeper than the parser can follow)."""
+        try:
+            return json.loads(self.content)
+        except RecursionError:
+            raise JsonTooDeep("nested too deeply") from None
 
     @property
     def text(self) -> str:
         return self.content.decode("utf-8", errors="replace")
+
+
+class JsonTooDeep(ValueError):
+    """An answer nested deeper than the JSON parser can follow."""
 
 
 class PrinterClient:
@@ -150,6 +158,7 @@ class PrinterClient:
                 middlewares=(self.auth,) if self.auth is not None else (),
                 cookie_jar=aiohttp.DummyCookieJar(),  # an API client, not a browser
                 trust_env=False,  # never send printer traffic through a proxy from the env
+                trace_configs=[_WIRE_TRACE],
             )
         return self._session
 
@@ -190,28 +199,42 @@ class PrinterClient:
         params: Mapping[str, str] | None = None,
         content: bytes | AsyncIterable[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
+        limit: int = limits.SMALL_ANSWER,
     ) -> Response:
-        """Send one request and read its whole answer. `what` names the action in
-        messages ("read status"); a transport failure raises the `PrinterError` it means."""
+        """Send one request and read its whole answer, at most `limit` bytes of it.
+        `what` names the action in messages ("read status"); a transport failure
+        raises the `PrinterError` it means, as does a redirect or an answer too big.
+
+        A request without a streamed body must be answered whole within the
+        printer's `timeout` (plus a second per `limits.ANSWER_RATE` bytes of
+        answer); an upload waits as long as bytes keep moving."""
         url = self._url(path, params)
         timeout = self._timeout()
         body: _WatchedBody | None = None
         data: bytes | AsyncIterable[bytes] | None = content
-        with _translate_errors(what, self, timeout) as deadline:
+        streamed = content is not None and not isinstance(content, bytes)
+        total = None if streamed else self.waits.inactivity
+        with _translate_errors(what, self, timeout, total) as deadline:
             session = self._open_session()
             if content is not None and not isinstance(content, bytes):
                 body = _WatchedBody(content, deadline, self.waits.inactivity)
                 data = body.chunks()
             try:
-                wait = deadline.scope() if body is not None else contextlib.nullcontext()
                 async with (
-                    wait,
+                    deadline.scope(),
                     session.request(
-                        method, url, data=data, headers=headers, timeout=timeout
+                        method,
+                        url,
+                        data=data,
+                        headers=headers,
+                        timeout=timeout,
+                        allow_redirects=False,
+                        trace_request_ctx=deadline,
                     ) as answer,
                 ):
                     self._note_answer(method, url, answer.status)
-                    payload = await answer.read()
+                    _refuse_redirect(answer, what)
+                    payload = await _read_capped(answer, limit, what, deadline)
             except BaseException:
                 if body is not None and body.local_error is not None:
                     # The master file, not the printer: the caller reports it as such.
@@ -225,23 +248,32 @@ class PrinterClient:
         what: str,
         target: BinaryIO,
         progress: ProgressCallback | None = None,
+        limit: int | None = None,
     ) -> tuple[Response, int]:
         """GET `path` into `target` chunk by chunk: (the answer, bytes written). A failed
-        answer's body is read into the `Response` and nothing is written."""
+        answer's body is read into the `Response` and nothing is written. More than
+        `limit` bytes (None: no limit) is a `ProtocolError`: the download is cut there."""
         url = self._url(path, None)
         timeout = self._timeout()
         written = 0
         with _translate_errors(what, self, timeout):
             session = self._open_session()
-            async with session.get(url, timeout=timeout) as answer:
+            async with session.get(url, timeout=timeout, allow_redirects=False) as answer:
                 self._note_answer("GET", url, answer.status)
+                _refuse_redirect(answer, what)
                 if answer.status >= 400:
-                    payload = await answer.read()
+                    payload = await _read_capped(answer, limits.SMALL_ANSWER, what, None)
                 else:
                     payload = b""
                     async for chunk in answer.content.iter_chunked(CHUNK_SIZE):
-                        target.write(chunk)
                         written += len(chunk)
+                        if limit is not None and written > limit:
+                            answer.close()
+                            raise errors.ProtocolError(
+                                f"{what}: the printer sent more than the {limit:,} bytes "
+                                "expected; cut there"
+                            )
+                        target.write(chunk)
                         if progress is not None:
                             progress(len(chunk))
         response = Response(
@@ -257,11 +289,20 @@ class PrinterClient:
 
 
 class _Deadline:
-    """The wait for a streamed upload body: it ends when no chunk has gone out for
-    `inactivity` seconds (aiohttp's own waits cover connecting and reading only)."""
+    """The waits aiohttp's own (connecting, reading) do not cover.
 
-    def __init__(self) -> None:
+    A streamed upload body: the wait ends when no chunk has gone out for
+    `inactivity` seconds. Any other request (`total` set): the whole answer must
+    be in within `total` seconds of the request going out, plus a second per
+    `limits.ANSWER_RATE` bytes received, however slowly the bytes trickle in.
+    """
+
+    def __init__(self, total: float | None = None) -> None:
         self._scope: asyncio.Timeout | None = None
+        self.total = total
+        self._since: float | None = None
+        #: bytes of the answer in so far
+        self.got = 0
 
     def scope(self) -> asyncio.Timeout:
         self._scope = asyncio.timeout(None)
@@ -272,8 +313,86 @@ class _Deadline:
             when = None if seconds is None else asyncio.get_running_loop().time() + seconds
             self._scope.reschedule(when)
 
+    def sent(self) -> None:
+        """The request went out (it had waited its turn for a connection until now)."""
+        if self.total is not None and self._since is None and self._scope is not None:
+            self._since = asyncio.get_running_loop().time()
+            self._scope.reschedule(self._since + self.total)
+
+    def received(self, count: int) -> None:
+        """`count` bytes of the answer are in."""
+        self.got = count
+        if self._since is not None and self._scope is not None and self.total is not None:
+            self._scope.reschedule(self._since + self.total + count / limits.ANSWER_RATE)
+
     def fired(self) -> bool:
         return self._scope is not None and self._scope.expired()
+
+    def trickled(self) -> bool:
+        """The answer began but was not in whole before the deadline."""
+        return self._since is not None and self.got > 0 and self.fired()
+
+
+async def _on_request_sent(
+    session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestHeadersSentParams
+) -> None:
+    deadline = context.trace_request_ctx
+    if isinstance(deadline, _Deadline):
+        deadline.sent()
+
+
+#: Starts a request's whole-answer deadline once it is on the wire, not while it
+#: waits for one of the printer's connections.
+_WIRE_TRACE = aiohttp.TraceConfig()
+_WIRE_TRACE.on_request_headers_sent.append(_on_request_sent)
+_WIRE_TRACE.freeze()
+
+
+async def _read_capped(
+    answer: aiohttp.ClientResponse, cap: int, what: str, deadline: _Deadline | None
+) -> bytes:
+    """The answer's body chunk by chunk; `ProtocolError` past `cap` bytes (decoded:
+    a compressed answer counts as it unpacks)."""
+    declared = answer.content_length
+    if declared is not None and declared > cap:
+        answer.close()
+        raise limits.too_large(what, cap)
+    payload = bytearray()
+    while chunk := await answer.content.readany():
+        payload += chunk
+        if len(payload) > cap:
+            answer.close()
+            raise limits.too_large(what, cap)
+        if deadline is not None:
+            deadline.received(len(payload))
+    return bytes(payload)
+
+
+def _refuse_redirect(answer: aiohttp.ClientResponse, what: str) -> None:
+    """A 3xx answer is an error: following it would send the request (and the
+    printer's credentials) wherever the printer says."""
+    if 300 <= answer.status < 400:
+        location = _shown_location(answer.headers.get("Location"))
+        answer.close()
+        raise errors.ProtocolError(
+            f"{what}: the printer answered a redirect (HTTP {answer.status}) to {location}; "
+            "link-sync follows none"
+        )
+
+
+def _shown_location(value: str | None) -> str:
+    """A redirect's target as it may be shown: no credentials, no query, cut short."""
+    if not value:
+        return "nowhere"
+    try:
+        url = URL(value)
+        if url.user is not None or url.password is not None:
+            url = url.with_user(None)
+        shown = str(url.with_query(None).with_fragment(None))
+    except ValueError:
+        return "an address link-sync cannot read"
+    shown = redact.redact(shown)
+    return shown if len(shown) <= 200 else shown[:200] + "..."
 
 
 class _WatchedBody:
@@ -310,11 +429,17 @@ class _translate_errors:
     a printer rebooting or at its connection limit refuses for a moment.
     """
 
-    def __init__(self, what: str, client: PrinterClient, timeout: aiohttp.ClientTimeout) -> None:
+    def __init__(
+        self,
+        what: str,
+        client: PrinterClient,
+        timeout: aiohttp.ClientTimeout,
+        total: float | None = None,
+    ) -> None:
         self.what = what
         self.client = client
         self.timeout = timeout
-        self.deadline = _Deadline()
+        self.deadline = _Deadline(total)
 
     def __enter__(self) -> _Deadline:
         return self.deadline
@@ -359,6 +484,11 @@ def _error_for(
         return errors.NoAnswer(f"{what}: no answer in {_seconds(timeout.sock_connect)}")
     if isinstance(exc, aiohttp.SocketTimeoutError):
         return errors.NoAnswer(f"{what}: no answer in {_seconds(timeout.sock_read)}")
+    if isinstance(exc, TimeoutError) and deadline.trickled():
+        return errors.NoAnswer(
+            f"{what}: the answer was not in whole after {_seconds(deadline.total)} "
+            "(the printer sends too slowly)"
+        )
     if isinstance(exc, TimeoutError):
         wait = client.waits.inactivity if deadline.fired() else timeout.sock_read
         return errors.NoAnswer(f"{what}: no answer in {_seconds(wait)}")

@@ -16,9 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from link_sync import errors, redact
-from link_sync.backends import names, sent
+from link_sync.backends import limits, names, sent
 from link_sync.backends.base import Capabilities, ProgressCallback
-from link_sync.backends.client import CHUNK_SIZE, Middleware, PrinterClient, Response
+from link_sync.backends.client import (
+    CHUNK_SIZE,
+    JsonTooDeep,
+    Middleware,
+    PrinterClient,
+    Response,
+)
 
 if TYPE_CHECKING:
     from link_sync.config import PrinterConfig
@@ -67,13 +73,15 @@ class HttpBackend:
         params: dict[str, str] | None = None,
         content: bytes | AsyncIterable[bytes] | None = None,
         headers: dict[str, str] | None = None,
+        limit: int = limits.SMALL_ANSWER,
     ) -> Response:
         """Send one request; a failed answer raises, unless its status is in `accept`.
 
-        `what` names the action in messages ("read status", "upload a.gcode").
+        `what` names the action in messages ("read status", "upload a.gcode");
+        `limit` is the most read of the answer (`limits.LISTING_ANSWER` for a listing).
         """
         response = await self._client.request(
-            method, url, what, params=params, content=content, headers=headers
+            method, url, what, params=params, content=content, headers=headers, limit=limit
         )
         if response.status_code not in accept:
             self.check(response, what)
@@ -96,10 +104,19 @@ class HttpBackend:
         return as_object(parse_json(response, what), what)
 
     async def stream_to(
-        self, url: str, target: BinaryIO, what: str, progress: ProgressCallback | None = None
+        self,
+        url: str,
+        target: BinaryIO,
+        what: str,
+        progress: ProgressCallback | None = None,
+        *,
+        listed: int | None = None,
     ) -> int:
-        """GET `url` and write the body into `target` chunk by chunk; return the byte count."""
-        response, written = await self._client.download_to(url, what, target, progress)
+        """GET `url` and write the body into `target` chunk by chunk; return the byte
+        count. A file `listed` at a size is cut a little past it (`limits.download_cap`)."""
+        response, written = await self._client.download_to(
+            url, what, target, progress, limits.download_cap(listed)
+        )
         self.check(response, what)
         return written
 
@@ -266,6 +283,8 @@ def parse_json(response: Response, what: str) -> object:
     """The JSON body, or `ProtocolError` naming the action."""
     try:
         return response.json()
+    except JsonTooDeep as exc:
+        raise errors.ProtocolError(f"{what}: the printer's answer is nested too deeply") from exc
     except ValueError as exc:
         raise errors.ProtocolError(f"{what}: the printer's answer is not JSON") from exc
 

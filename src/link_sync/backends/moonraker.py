@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from link_sync import errors
+from link_sync.backends import limits
 from link_sync.backends.base import Capabilities, ProgressCallback
 from link_sync.backends.client import Response
 from link_sync.backends.http import HttpBackend, parse_json
@@ -136,18 +137,26 @@ class MoonrakerBackend(HttpBackend):
 
     async def list_tree(self, folder: str) -> list[RemoteEntry]:
         entries: list[RemoteEntry] = []
-        pending = [folder.strip("/")]
+        bounds = limits.ListingBounds(f"list {folder.strip('/') or '/'}")
+        pending = [(folder.strip("/"), 0)]
         while pending:
-            current = pending.pop()
-            listing = await self._directory(current, f"list {current or '/'}")
-            if listing is None:
+            current, depth = pending.pop()
+            bounds.depth(depth)
+            answer = await self._sized_directory(current, f"list {current or '/'}")
+            if answer is None:
                 continue  # gone meanwhile, or `folder` does not exist
+            listing, size = answer
+            dirs, files = listing.get("dirs", []), listing.get("files", [])
+            count = (len(dirs) if isinstance(dirs, list) else 0) + (
+                len(files) if isinstance(files, list) else 0
+            )
+            bounds.folder(count, current, size)
             prefix = f"{current}/" if current else ""
             for item in listing.get("dirs", []):
                 entry = _entry(prefix, item, "dirname", is_dir=True)
                 if entry is not None:
                     entries.append(entry)
-                    pending.append(entry.path)
+                    pending.append((entry.path, depth + 1))
             for item in listing.get("files", []):
                 entry = _entry(prefix, item, "filename", is_dir=False)
                 if entry is not None:
@@ -166,6 +175,11 @@ class MoonrakerBackend(HttpBackend):
 
     async def _directory(self, folder: str, what: str) -> dict[str, Any] | None:
         """One level of `folder` (dirs, files, disk_usage), or None if it does not exist."""
+        answer = await self._sized_directory(folder, what)
+        return None if answer is None else answer[0]
+
+    async def _sized_directory(self, folder: str, what: str) -> tuple[dict[str, Any], int] | None:
+        """`_directory` and the size of the answer."""
         path = f"{ROOT}/{folder}" if folder else ROOT
         response = await self.request(
             "GET",
@@ -173,11 +187,12 @@ class MoonrakerBackend(HttpBackend):
             what,
             params={"path": path, "extended": "false"},
             accept=(400, 404),
+            limit=limits.LISTING_ANSWER,
         )
         if response.status_code in (400, 404) and "does not exist" in response.text:
             return None
         self.check(response, what)
-        return _result(response, what)
+        return _result(response, what), len(response.content)
 
     async def _result(self, url: str, what: str) -> dict[str, Any]:
         return _result(await self.request("GET", url, what), what)
@@ -223,7 +238,9 @@ class MoonrakerBackend(HttpBackend):
         self, entry: RemoteEntry, target: BinaryIO, progress: ProgressCallback | None = None
     ) -> int:
         url = f"/server/files/gcodes/{quote_path(entry.path)}"
-        return await self.stream_to(url, target, f"download {entry.path}", progress)
+        return await self.stream_to(
+            url, target, f"download {entry.path}", progress, listed=entry.size
+        )
 
     async def delete(self, path: str) -> None:
         await self.request("DELETE", f"/server/files/{ROOT}/{quote_path(path)}", f"delete {path}")

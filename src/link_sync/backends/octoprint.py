@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from link_sync import errors
+from link_sync.backends import limits
 from link_sync.backends.base import Capabilities, ProgressCallback
 from link_sync.backends.client import Response
 from link_sync.backends.http import HttpBackend, as_object, parse_json
@@ -116,7 +117,14 @@ class OctoPrintBackend(HttpBackend):
         if folder.strip("/"):
             url += "/" + quote_path(folder)
         what = f"list {folder or '/'}"
-        response = await self.request("GET", url, what, params={"recursive": "true"}, accept=(404,))
+        response = await self.request(
+            "GET",
+            url,
+            what,
+            params={"recursive": "true"},
+            accept=(404,),
+            limit=limits.LISTING_ANSWER,
+        )
         if response.status_code == 404:
             return []
         body = as_object(parse_json(response, what), what)
@@ -127,7 +135,7 @@ class OctoPrintBackend(HttpBackend):
         else:
             children = body.get("files", [])
         entries: list[RemoteEntry] = []
-        _collect(children, entries, what)
+        _collect(children, entries, what, limits.ListingBounds(what))
         return entries
 
     async def stat(self, path: str) -> RemoteEntry | None:
@@ -171,7 +179,9 @@ class OctoPrintBackend(HttpBackend):
         self, entry: RemoteEntry, target: BinaryIO, progress: ProgressCallback | None = None
     ) -> int:
         url = f"/downloads/files/local/{quote_path(entry.path)}"
-        return await self.stream_to(url, target, f"download {entry.path}", progress)
+        return await self.stream_to(
+            url, target, f"download {entry.path}", progress, listed=entry.size
+        )
 
     async def delete(self, path: str) -> None:
         await self._delete(path, f"delete {path}")
@@ -198,16 +208,27 @@ class OctoPrintBackend(HttpBackend):
         self.check(response, what)  # an existing folder answers 201 too
 
 
-def _collect(children: object, out: list[RemoteEntry], what: str) -> None:
+def _collect(
+    children: object,
+    out: list[RemoteEntry],
+    what: str,
+    bounds: limits.ListingBounds,
+    depth: int = 0,
+) -> None:
+    """The entries of one folder of OctoPrint's recursive listing, and below it."""
     if not isinstance(children, list):
         raise errors.ProtocolError(f"{what}: 'children' is not a list")
+    bounds.depth(depth)
+    text = 0  # OctoPrint sends every entry's full path
     for child in children:
         if not isinstance(child, dict):
             continue
         entry = _entry(child, what)
         out.append(entry)
+        text += len(entry.path)
         if entry.is_dir:
-            _collect(child.get("children", []), out, what)
+            _collect(child.get("children", []), out, what, bounds, depth + 1)
+    bounds.folder(len(children), "", text)
 
 
 def _entry(item: dict[str, Any], what: str) -> RemoteEntry:

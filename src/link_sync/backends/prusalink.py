@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from link_sync import errors
+from link_sync.backends import limits
 from link_sync.backends.client import PrinterClient
 from link_sync.backends.http import (
     HttpBackend,
@@ -260,16 +261,20 @@ class PrusaLinkBackend(HttpBackend):
 
     async def list_tree(self, folder: str) -> list[RemoteEntry]:
         entries: list[RemoteEntry] = []
-        # (display path, request path); Buddy folders are visited by short name
-        # so that deep URLs stay within the firmware's 168-byte limit.
-        pending: list[tuple[str, str]] = [(folder, folder)]
+        bounds = limits.ListingBounds(f"list {folder or '/'}")
+        # (display path, request path, depth); Buddy folders are visited by short
+        # name so that deep URLs stay within the firmware's 168-byte limit.
+        pending: list[tuple[str, str, int]] = [(folder, folder, 0)]
         while pending:
-            display, request_path = pending.pop()
-            listing = await self._list_folder(request_path)
-            if listing is None:
+            display, request_path, depth = pending.pop()
+            bounds.depth(depth)
+            answer = await self._list_folder(request_path)
+            if answer is None:
                 if display == folder:
                     return []
                 continue
+            listing, size = answer
+            bounds.folder(len(listing), display, size)
             for child in listing:
                 entry = _entry(display, request_path, child)
                 if entry is None:
@@ -279,12 +284,15 @@ class PrusaLinkBackend(HttpBackend):
                     )
                 entries.append(entry)
                 if entry.is_dir:
-                    pending.append((entry.path, entry.short_path or entry.path))
+                    pending.append((entry.path, entry.short_path or entry.path, depth + 1))
         return entries
 
-    async def _list_folder(self, path: str) -> list[dict[str, Any]] | None:
+    async def _list_folder(self, path: str) -> tuple[list[dict[str, Any]], int] | None:
+        """The folder's entries and the size of the answer; None if it is not there."""
         what = f"list {path or '/'}"
-        response = await self.request("GET", self._url(path) + "/", what, accept=(404,))
+        response = await self.request(
+            "GET", self._url(path) + "/", what, accept=(404,), limit=limits.LISTING_ANSWER
+        )
         if response.status_code == 404:
             return None
         body = parse_json(response, what)
@@ -295,7 +303,7 @@ class PrusaLinkBackend(HttpBackend):
             raise errors.ProtocolError(f"{what}: 'children' is missing or not a list")
         if not all(isinstance(c, dict) for c in children):
             raise errors.ProtocolError(f"{what}: an entry is not a JSON object")
-        return children
+        return children, len(response.content)
 
     async def stat(self, path: str) -> RemoteEntry | None:
         what = f"read {path}"
@@ -359,7 +367,9 @@ class PrusaLinkBackend(HttpBackend):
             url = urllib.parse.quote(entry.download_ref, safe="/%~")
         else:
             url = self._download_url(entry)
-        return await self.stream_to(url, target, f"download {entry.path}", progress)
+        return await self.stream_to(
+            url, target, f"download {entry.path}", progress, listed=entry.size
+        )
 
     def _download_url(self, entry: RemoteEntry) -> str:
         raise NotImplementedError

@@ -82,9 +82,9 @@ class PiBackend(PrusaLinkBackend):
         """
         parent, _, name = path.strip("/").rpartition("/")
         for attempt in range(PI_SETTLE_ATTEMPTS):
-            listing = await self._list_folder(parent)
-            if listing is None or all(
-                name not in (child.get("display_name"), child.get("name")) for child in listing
+            answer = await self._list_folder(parent)
+            if answer is None or all(
+                name not in (child.get("display_name"), child.get("name")) for child in answer[0]
             ):
                 return
             if attempt + 1 < PI_SETTLE_ATTEMPTS:

@@ -212,17 +212,27 @@ async def _download(
     candidate: Candidate, target: Path, name: str, observer: Observer, *, conflict: str | None
 ) -> None:
     final = target / name
-    if not _inside(final, target):
-        _report(candidate, observer, name, ok=False, error="refused: path leaves the target")
+    try:
+        if not _inside(final, target):
+            _report(candidate, observer, name, ok=False, error="refused: path leaves the target")
+            return
+        if final.exists() or final.is_symlink():
+            _report(candidate, observer, name, ok=True, note="kept the local file (exists)")
+            return
+        final.parent.mkdir(parents=True, exist_ok=True)
+        prefix = f".{final.name}."
+        fd, part_name = tempfile.mkstemp(dir=final.parent, prefix=prefix, suffix=".part")
+    except OSError as exc:
+        # A name this computer cannot hold (ENAMETOOLONG), a folder it cannot write:
+        # this file fails, the pull goes on. Not str(exc): it repeats the whole name.
+        reason = exc.strerror or type(exc).__name__
+        _report(candidate, observer, name, ok=False, error=f"cannot be written here: {reason}")
         return
-    if final.exists() or final.is_symlink():
-        _report(candidate, observer, name, ok=True, note="kept the local file (exists)")
-        return
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, part_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
     part = Path(part_name)
     try:
         with os.fdopen(fd, "wb") as handle:
+            # The printer's listed size bounds what is read (`limits.download_cap`):
+            # an endless download cannot fill the disk.
             written = await candidate.backend.download(candidate.entry, handle)
             handle.flush()
             os.fsync(handle.fileno())

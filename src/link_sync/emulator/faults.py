@@ -12,9 +12,14 @@ from typing import Any
 
 #: Faults in what the printer says rather than how: `emulator/hostile_text.py`.
 HOSTILE_TEXT_KINDS = frozenset({"echo_credentials", "control_chars"})
+#: A hostile or broken printer's answers: `emulator/hostile.py`.
+HOSTILE_ANSWER_KINDS = frozenset(
+    {"redirect", "endless", "huge", "deep_json", "drip", "long_download"}
+)
 KINDS = (
     frozenset({"reset", "status", "stall", "offline_after", "slow", "malformed"})
     | HOSTILE_TEXT_KINDS
+    | HOSTILE_ANSWER_KINDS
 )
 OPS = frozenset({"upload", "delete", "mkdir", "list", "status", "info", "print", "any"})
 MALFORMED_MODES = frozenset({"missing_keys", "wrong_types", "garbage"})
@@ -45,6 +50,16 @@ class Fault:
       "echo_credentials" the printer's password (and API key) in every word it shows: firmware,
                        state, job and file (display) names (`emulator/hostile_text.py`)
       "control_chars"  a newline, a forged log line, ESC sequences, CR and C1 in those words
+    A hostile or broken printer's answers (`emulator/hostile.py`):
+      "redirect"       answer 307 (or `status`, if a 3xx) with `Location: location`, instead
+                       of carrying the request out
+      "endless"        answer 200 with a JSON body that never ends (chunked)
+      "huge"           answer 200 with a JSON body of `size` bytes (default 100 MB), its
+                       Content-Length announced
+      "deep_json"      answer 200 with JSON nested `depth` levels (default 100,000)
+      "drip"           send the real answer one byte every `seconds` (default 2)
+      "long_download"  a download sends `size` bytes more than the file holds (None: never
+                       ends); it hits downloads whatever `op` says
     op: which requests it hits: upload, delete, mkdir, list, status, info, print or any.
     """
 
@@ -56,6 +71,9 @@ class Fault:
     seconds: float | None = None
     requests: int | None = None
     mode: str = "missing_keys"
+    location: str | None = None
+    size: int | None = None
+    depth: int = 100_000
     hits: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
@@ -67,10 +85,15 @@ class Fault:
             raise ValueError(f"unknown malformed mode {self.mode!r}")
         if self.kind == "offline_after" and self.seconds is None and self.requests is None:
             raise ValueError("offline_after needs seconds or requests")
+        if self.kind == "redirect" and not self.location:
+            raise ValueError("redirect needs a location")
+        if self.size is not None and (isinstance(self.size, bool) or self.size < 0):
+            raise ValueError("size must be a number of bytes >= 0")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fault:
         known = {"kind", "op", "count", "status", "after_bytes", "seconds", "requests", "mode"}
+        known |= {"location", "size", "depth"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fault key(s): {', '.join(sorted(unknown))}")
