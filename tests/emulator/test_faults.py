@@ -151,3 +151,56 @@ async def test_raw_reset_is_a_tcp_reset(farm_factory: Any) -> None:
     with pytest.raises(ConnectionResetError):
         await asyncio.wait_for(reader.read(100), 2)
     w.close()
+
+
+async def test_hostile_faults_from_a_farm_entry(farm_factory: Any, client: Any) -> None:
+    """The hostile kinds (issue 29), set as a --farm file sets them."""
+    spec = PrinterSpec.from_dict(
+        {
+            "name": "p",
+            "files": {"a.gcode": "0123456789"},
+            "faults": [
+                {"kind": "redirect", "op": "delete", "location": "http://10.0.0.9/x"},
+                {"kind": "huge", "op": "info", "size": 3_000_000},
+                {"kind": "deep_json", "op": "list", "depth": 5000},
+                {"kind": "drip", "op": "status", "seconds": 0.01},
+                {"kind": "long_download", "size": 1000},
+            ],
+        }
+    )
+    farm = await farm_factory([spec])
+    p = farm["p"]
+    c = client(p)
+    r = await c.delete("/api/v1/files/usb/a.gcode")
+    assert r.status_code == 307 and r.headers["Location"] == "http://10.0.0.9/x"
+    assert "a.gcode" in p.files()  # a redirect changes nothing here
+    r = await c.get("/api/version")
+    assert len(r.content) == 3_000_000 and r.json()["pad"].startswith("xxx")
+    assert r.json()["api"]  # the real answer's members follow the padding
+    r = await c.get("/api/v1/files/usb/")
+    assert r.content.startswith(b'{"deep":' + b"[" * 5000)
+    started = asyncio.get_running_loop().time()
+    r = await c.get("/api/v1/status")
+    assert r.json()["printer"]["state"] == "IDLE"
+    assert asyncio.get_running_loop().time() - started >= 0.01 * (len(r.content) - 1)
+    r = await c.get("/usb/A~1.GCO")
+    assert r.content == b"0123456789" + b"x" * 1000
+    with pytest.raises(ValueError, match="redirect needs a location"):
+        Fault("redirect")
+
+
+async def test_endless_answer_goes_on_until_the_client_leaves(
+    farm_factory: Any, client: Any
+) -> None:
+    p = await one(farm_factory, faults=[Fault("endless", op="status")])
+    fault = p.faults.items[0]
+    c = client(p)
+    await c.get("/api/version")  # the digest challenge
+    got = 0
+    auth = {"Authorization": c.authorization("GET", "/api/v1/status")}
+    async with c.http.stream("GET", "/api/v1/status", headers=auth) as answer:
+        async for chunk in answer.aiter_bytes():
+            got += len(chunk)
+            if got > 5_000_000:
+                break
+    assert got > 5_000_000 and fault.sent > 5_000_000

@@ -353,7 +353,7 @@ async def _read_capped(
 ) -> bytes:
     """The answer's body chunk by chunk; `ProtocolError` past `cap` bytes (decoded:
     a compressed answer counts as it unpacks)."""
-    declared = answer.content_length
+    declared = answer.content_length if answer.method != "HEAD" else None
     if declared is not None and declared > cap:
         answer.close()
         raise limits.too_large(what, cap)
@@ -449,7 +449,8 @@ class _translate_errors:
     ) -> None:
         if exc is None or not isinstance(exc, Exception) or isinstance(exc, errors.PrinterError):
             return
-        if isinstance(exc, OSError) and not isinstance(exc, aiohttp.ClientError):
+        ours = isinstance(exc, TimeoutError) and self.deadline.fired()  # an OSError too
+        if isinstance(exc, OSError) and not isinstance(exc, aiohttp.ClientError) and not ours:
             return  # a local file error (see _WatchedBody), passed on as it is
         error = _error_for(exc, self.what, self.client, self.timeout, self.deadline)
         if error is not None:

@@ -75,6 +75,8 @@ class Fault:
     size: int | None = None
     depth: int = 100_000
     hits: int = field(default=0, compare=False)
+    #: bytes a hostile answer (endless, huge, long_download) has sent so far
+    sent: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

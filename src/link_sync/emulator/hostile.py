@@ -12,6 +12,7 @@ import asyncio
 
 from aiohttp import web
 
+from link_sync.emulator.faults import Fault
 from link_sync.emulator.http import Ctx
 
 _REDIRECT = frozenset({"redirect"})
@@ -45,8 +46,9 @@ async def answer(ctx: Ctx, response: web.StreamResponse) -> web.StreamResponse:
         return await _drip(ctx.request, response, fault.seconds or 2.0)
     real = _body(response)
     if fault.kind == "huge":
-        return await _huge(ctx.request, real, fault.size if fault.size is not None else 100_000_000)
-    return await _endless(ctx.request, b'{"pad":"', None)
+        size = fault.size if fault.size is not None else 100_000_000
+        return await _huge(ctx.request, fault, real, size)
+    return await _endless(ctx.request, fault, b'{"pad":"', None)
 
 
 async def download(ctx: Ctx, response: web.StreamResponse) -> web.StreamResponse:
@@ -56,7 +58,7 @@ async def download(ctx: Ctx, response: web.StreamResponse) -> web.StreamResponse
     fault = faults.take(due.op, _DOWNLOAD) if due is not None else None
     if fault is None:
         return response
-    return await _endless(ctx.request, _body(response), fault.size)
+    return await _endless(ctx.request, fault, _body(response), fault.size)
 
 
 def _body(response: web.StreamResponse) -> bytes:
@@ -64,7 +66,9 @@ def _body(response: web.StreamResponse) -> bytes:
     return body if isinstance(body, bytes) else b""
 
 
-async def _huge(request: web.BaseRequest, real: bytes, size: int) -> web.StreamResponse:
+async def _huge(
+    request: web.BaseRequest, fault: Fault, real: bytes, size: int
+) -> web.StreamResponse:
     """A JSON object of `size` bytes: a long "pad" member, then the real answer's members."""
     head = b'{"pad":"'
     tail = b'",' + real[1:] if real.startswith(b"{") and real.strip() != b"{}" else b'"}'
@@ -75,25 +79,31 @@ async def _huge(request: web.BaseRequest, real: bytes, size: int) -> web.StreamR
     try:
         await out.write(head)
         while pad > 0:
-            await out.write(_PAD[: min(pad, _CHUNK)])
-            pad -= _CHUNK
+            step = min(pad, _CHUNK)
+            await out.write(_PAD[:step])
+            fault.sent += step
+            pad -= step
         await out.write(tail)
     except _GONE:
         pass
     return out
 
 
-async def _endless(request: web.BaseRequest, head: bytes, extra: int | None) -> web.StreamResponse:
+async def _endless(
+    request: web.BaseRequest, fault: Fault, head: bytes, extra: int | None
+) -> web.StreamResponse:
     """`head`, then `extra` bytes of padding (None: padding until the client leaves)."""
     out = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     out.enable_chunked_encoding()
     await out.prepare(request)
     try:
         await out.write(head)
+        fault.sent += len(head)
         left = extra
         while left is None or left > 0:
             step = _CHUNK if left is None else min(left, _CHUNK)
             await out.write(_PAD[:step])
+            fault.sent += step
             if left is not None:
                 left -= step
     except _GONE:
