@@ -12,7 +12,7 @@ from typing import Any
 
 #: Faults in what the printer says rather than how: `emulator/hostile_text.py`.
 HOSTILE_TEXT_KINDS = frozenset({"echo_credentials", "control_chars"})
-#: A hostile or broken printer's answers: `emulator/hostile.py`.
+#: A hostile or broken printer's answers: `emulator/hostile_answers.py`.
 HOSTILE_ANSWER_KINDS = frozenset(
     {"redirect", "endless", "huge", "deep_json", "drip", "long_download"}
 )
@@ -50,7 +50,7 @@ class Fault:
       "echo_credentials" the printer's password (and API key) in every word it shows: firmware,
                        state, job and file (display) names (`emulator/hostile_text.py`)
       "control_chars"  a newline, a forged log line, ESC sequences, CR and C1 in those words
-    A hostile or broken printer's answers (`emulator/hostile.py`):
+    A hostile or broken printer's answers (`emulator/hostile_answers.py`):
       "redirect"       answer 307 (or `status`, if a 3xx) with `Location: location`, instead
                        of carrying the request out
       "endless"        answer 200 with a JSON body that never ends (chunked)

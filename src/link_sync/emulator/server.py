@@ -11,7 +11,7 @@ import time
 
 from aiohttp import web
 
-from link_sync.emulator import buddy_files, hostile, pi_files, status
+from link_sync.emulator import buddy_files, hostile_answers, pi_files, status
 from link_sync.emulator.auth import AuthRequest, BuddyAuth, Verdict
 from link_sync.emulator.faults import STATUS_MESSAGES, Fault
 from link_sync.emulator.http import Ctx, HttpError, flag, hang, stall_or_reset
@@ -134,14 +134,16 @@ class Handler:
             if not (p.pi and request.method == "HEAD"):  # Pi serves HEAD without auth
                 self.authenticate(request)
             if parts[0] == "usb":
-                return await hostile.download(ctx, await buddy_files.download(ctx, parts[1:]))
+                return await hostile_answers.download(
+                    ctx, await buddy_files.download(ctx, parts[1:])
+                )
             api = parts[1:]
             ctx.op = classify(request.method, api, flag(request.headers.get("Create-Folder")))
-            redirect = hostile.redirect(ctx)
+            redirect = hostile_answers.redirect(ctx)
             if redirect is not None:
                 return redirect
             body_fault = await self.faults(ctx)
-            return await hostile.answer(ctx, await self.route(ctx, api, body_fault))
+            return await hostile_answers.answer(ctx, await self.route(ctx, api, body_fault))
         except HttpError as err:
             return ctx.error(err)
 
@@ -255,7 +257,9 @@ class Handler:
                 raise HttpError(403, "Forbidden")
             return await self._buddy_files(ctx, method, rest, body_fault)
         if p.pi and api[:1] == ["files"] and len(api) > 2 and api[-1] == "raw":
-            return await hostile.download(ctx, await pi_files.download(ctx, api[1], api[2:-1]))
+            return await hostile_answers.download(
+                ctx, await pi_files.download(ctx, api[1], api[2:-1])
+            )
         if method == "GET":
             doc = self._document(ctx, api)
             if doc is not None:
