@@ -98,9 +98,11 @@ class HttpBackend:
         than the status; None for the generic meaning (`status_error`)."""
         return None
 
-    async def get_json(self, url: str, what: str) -> dict[str, Any]:
+    async def get_json(
+        self, url: str, what: str, *, limit: int = limits.SMALL_ANSWER
+    ) -> dict[str, Any]:
         """GET a JSON object."""
-        response = await self.request("GET", url, what)
+        response = await self.request("GET", url, what, limit=limit)
         return as_object(parse_json(response, what), what)
 
     async def stream_to(

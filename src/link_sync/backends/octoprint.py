@@ -72,7 +72,8 @@ class OctoPrintBackend(HttpBackend):
         if not self.printer.api_key:
             # /api/version answers anonymous clients too; file access would not.
             raise errors.AuthFailed("OctoPrint needs an api_key in the config")
-        files = await self.get_json("/api/files/local", "read storage")
+        # The root's listing (for its free space): as big as a listing can be.
+        files = await self.get_json("/api/files/local", "read storage", limit=limits.LISTING_ANSWER)
         profiles = await self.get_json("/api/printerprofiles", "read printer profiles")
         free = files.get("free")
         return PrinterInfo(
