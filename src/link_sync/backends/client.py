@@ -369,9 +369,9 @@ async def _read_capped(
 
 
 def _refuse_redirect(answer: aiohttp.ClientResponse, what: str) -> None:
-    """A 3xx answer is an error: following it would send the request (and the
-    printer's credentials) wherever the printer says."""
-    if 300 <= answer.status < 400:
+    """A redirect is an error: following it would send the request (and the
+    printer's credentials) wherever the printer says. (304 Not Modified is none.)"""
+    if 300 <= answer.status < 400 and answer.status != 304:
         location = _shown_location(answer.headers.get("Location"))
         answer.close()
         raise errors.ProtocolError(
