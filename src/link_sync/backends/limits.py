@@ -23,7 +23,7 @@ lists in about 150 kB) and are named in the README.
 from __future__ import annotations
 
 from link_sync import errors
-from link_sync.units import human_bytes
+from link_sync.core.units import human_bytes
 
 #: sizes are decimal, as `human_bytes` shows them
 MB = 1000 * 1000
