@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from link_sync import errors, redact
 from link_sync.backends.base import Backend
@@ -69,15 +69,9 @@ class RunContext:
     def name(self) -> str:
         return self.printer.name
 
-    async def retrying(
-        self, what: str, call: Callable[[], Awaitable[T]], *, restart: Action | None = None
-    ) -> T:
-        """`call()`, again after a pause on retryable errors, a bounded number of times."""
-        return await retrying(self.name, self.options, self.observer, what, call, restart=restart)
-
     async def read_status(self) -> PrinterStatus:
         """Ask the printer what it is doing now (its state is noted in the ledger)."""
-        return self.saw(await self.retrying("read status", self.backend.status))
+        return self.saw(await retrying(self, "read status", self.backend.status))
 
     def saw(self, status: PrinterStatus) -> PrinterStatus:
         """Note the state the printer was found in."""
@@ -99,7 +93,7 @@ class RunContext:
     async def do(self, action: Action, call: Callable[[], Awaitable[None]]) -> bool:
         """One change (a folder made, a file deleted); False when it failed (reported)."""
         try:
-            await self.retrying(f"{action.op} {action.path}", call)
+            await retrying(self, f"{action.op} {action.path}", call)
         except errors.PrinterError as exc:
             self.failed(action, await self.explain_busy(action, exc))
             return False
@@ -129,18 +123,38 @@ class RunContext:
         return errors.FileBusy(why, status=exc.status)
 
 
+class Retries(Protocol):
+    """Who retries: a `RunContext`, or a run still connecting (`Connecting`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def options(self) -> SyncOptions: ...
+
+    @property
+    def observer(self) -> Observer: ...
+
+
+class Connecting(NamedTuple):
+    """A printer's run before its backend is open."""
+
+    name: str
+    options: SyncOptions
+    observer: Observer
+
+
 async def retrying(
-    name: str,
-    options: SyncOptions,
-    observer: Observer,
+    who: Retries,
     what: str,
     call: Callable[[], Awaitable[T]],
     *,
     restart: Action | None = None,
 ) -> T:
     """`call()`, again after a pause on retryable errors, a bounded number of times
-    (`options.retry`); printer `name`'s restarted transfer is told to `observer`."""
-    delays = options.retry.delays()
+    (`who.options.retry`); a restarted transfer is told to `who.observer`."""
+    name, observer = who.name, who.observer
+    delays = who.options.retry.delays()
     for attempt in range(len(delays) + 1):
         try:
             return await call()

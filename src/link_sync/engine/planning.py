@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from link_sync.core.model import LocalFile, RemoteEntry, printing_file
 from link_sync.core.planner import JOURNAL_HASH, Plan, PlanRules, make_plan, path_key
-from link_sync.engine.context import RunContext, cancelled
+from link_sync.engine.context import RunContext, cancelled, retrying
 from link_sync.engine.journal import JournalEntry
 from link_sync.engine.paths import protected_path
 from link_sync.engine.probe import Place, Probed
@@ -74,8 +74,8 @@ async def _stat_all(
 
     async def ask() -> None:
         for path in pending:
-            stats[path] = await ctx.retrying(
-                f"read {path}", functools.partial(ctx.backend.stat, place.remote_path(path))
+            stats[path] = await retrying(
+                ctx, f"read {path}", functools.partial(ctx.backend.stat, place.remote_path(path))
             )
 
     askers = [asyncio.ensure_future(ask()), asyncio.ensure_future(ask())]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from link_sync.core.model import LocalFile, PrinterInfo, PrinterState, PrinterStatus, RemoteEntry
 from link_sync.core.routing import MasterTargets, PrinterIdentity, identify_printer, not_wanted
-from link_sync.engine.context import RunContext, cancelled
+from link_sync.engine.context import RunContext, cancelled, retrying
 from link_sync.engine.events import Activity
 from link_sync.engine.paths import relative_to_folder, strip_storage
 
@@ -57,9 +57,9 @@ async def probe(
     """What the printer is and what it is doing, asked at once: two requests on its
     two connections cost one round trip. The probe's failure is the one reported."""
     backend = ctx.backend
-    reading = asyncio.ensure_future(ctx.retrying("read status", backend.status))
+    reading = asyncio.ensure_future(retrying(ctx, "read status", backend.status))
     try:
-        info = await ctx.retrying("connect", backend.probe)
+        info = await retrying(ctx, "connect", backend.probe)
     except BaseException:
         await cancelled(reading)
         raise
@@ -84,7 +84,7 @@ async def look(ctx: RunContext, probed: Probed) -> Place:
     storage = probed.info.storage
     journal_key = f"{ctx.name}|{ctx.printer.base_url}|{storage}|{destination}"
     ctx.observer.printer_state(ctx.name, Activity.LISTING)
-    listing = await ctx.retrying("list files", lambda: ctx.backend.list_tree(destination))
+    listing = await retrying(ctx, "list files", lambda: ctx.backend.list_tree(destination))
     ci = ctx.backend.capabilities.case_insensitive
     remote = relative_to_folder(listing, destination, ci)
     return Place(destination, journal_key, remote, listed=bool(listing))

@@ -9,7 +9,7 @@ import functools
 from link_sync import errors
 from link_sync.core.model import PrinterState, PrinterStatus, printing_file
 from link_sync.core.planner import KEPT_EXCESS, Action, Plan, path_key
-from link_sync.engine.context import RunContext
+from link_sync.engine.context import RunContext, retrying
 from link_sync.engine.events import Activity
 from link_sync.engine.probe import Place
 
@@ -55,7 +55,8 @@ async def _delete(ctx: RunContext, remote_path: str) -> None:
 
 async def _rmdir(ctx: RunContext, place: Place, action: Action) -> None:
     try:
-        await ctx.retrying(
+        await retrying(
+            ctx,
             f"remove folder {action.path}",
             lambda: ctx.backend.rmdir(place.remote_path(action.path)),
         )

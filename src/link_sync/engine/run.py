@@ -21,7 +21,7 @@ from link_sync.core.model import LocalFile, Op, PrinterState, PrinterStatus, Syn
 from link_sync.core.planner import Plan
 from link_sync.core.routing import MasterTargets, routing_of
 from link_sync.core.space import fit_note, space_need
-from link_sync.engine.context import Ledger, RunContext, retrying
+from link_sync.engine.context import Connecting, Ledger, RunContext, retrying
 from link_sync.engine.events import Activity, Observer
 from link_sync.engine.hashes import LocalHashes
 from link_sync.engine.journal import Journal
@@ -83,7 +83,7 @@ async def run_printer(
     planned: Plan | None = None
     try:
         observer.printer_state(name, Activity.CONNECTING)
-        backend = await retrying(name, options, observer, "connect", opener)
+        backend = await retrying(Connecting(name, options, observer), "connect", opener)
         ctx = RunContext(work.printer, backend, options, journal, hashes, observer, ledger)
         probed = await probe(ctx, work.files, work.targets)
         if not probed.state.idle and not options.include_busy:

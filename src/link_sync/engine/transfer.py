@@ -20,7 +20,7 @@ from link_sync.backends.sent import FileChanged, recording_sent
 from link_sync.core.model import LocalFile, Op, PrinterStatus, RemoteEntry
 from link_sync.core.planner import JOURNAL_HASH, Action, Plan
 from link_sync.core.space import fitting_order, not_sent_message, space_need
-from link_sync.engine.context import RunContext, cancelled
+from link_sync.engine.context import RunContext, cancelled, retrying
 from link_sync.engine.events import Activity
 from link_sync.engine.planning import journal_entry
 from link_sync.engine.probe import Place, Probed
@@ -77,7 +77,7 @@ async def _make_destination(ctx: RunContext, place: Place) -> None:
     parts = place.destination.split("/")
     for depth in range(1, len(parts) + 1):
         folder = "/".join(parts[:depth])
-        await ctx.retrying(f"create folder {folder}", functools.partial(ctx.backend.mkdir, folder))
+        await retrying(ctx, f"create folder {folder}", functools.partial(ctx.backend.mkdir, folder))
 
 
 class _Sender:
@@ -125,7 +125,7 @@ class _Sender:
             if self.checking is not None and ctx.backend.capabilities.opens_preview:
                 # What the uploads left on the printer's screen is read while the last
                 # one is checked (`screen.check` looks at it).
-                after = asyncio.ensure_future(ctx.retrying("read status", ctx.backend.status))
+                after = asyncio.ensure_future(retrying(ctx, "read status", ctx.backend.status))
             await self._checked()
             status = await after if after is not None and self.uploaded else None
         except BaseException:
@@ -202,7 +202,7 @@ class _Sender:
             self.sent_hashes[action.path] = sent.content_hash
 
         try:
-            await ctx.retrying(f"upload {action.path}", attempt, restart=action)
+            await retrying(ctx, f"upload {action.path}", attempt, restart=action)
         except errors.StorageFull:
             raise  # the caller makes room or stops sending
         except errors.PrinterError as exc:
@@ -241,7 +241,7 @@ class _Sender:
         """An upload counts only when the printer then shows the expected size."""
         assert action.local is not None
         ctx = self.ctx
-        entry = await ctx.retrying(f"check {action.path}", lambda: ctx.backend.stat(remote_path))
+        entry = await retrying(ctx, f"check {action.path}", lambda: ctx.backend.stat(remote_path))
         if entry is None:
             raise errors.ProtocolError(
                 f"upload {action.path}: accepted, but the file is not on the printer"
