@@ -67,3 +67,31 @@ def png_claiming(width: int, height: int) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
+
+
+#: A file name a page must show as text, never as markup.
+HOSTILE_NAME = "<img src=x onerror=window.pwned=1>&amp;.gcode"
+
+
+def fill_master(root: Path) -> dict[str, int]:
+    """The done-when master: PrusaSlicer-like files for the MINI and the MK4 (PNG and QOI
+    thumbnails, plain and binary G-code), files naming no printer (one with a hostile
+    name), a file without thumbnails. Returns each file's size by path; mtimes an hour old."""
+    import os
+    import time
+
+    written = [
+        sliced(root / "clip_MINI.gcode", "MINI", MINI_THUMBNAILS),
+        sliced(root / "minis/clip_MINI.bgcode", "MINI", MINI_THUMBNAILS),
+        sliced(root / "bracket_MK4.gcode", "MK4", MK4_THUMBNAILS),
+        sliced(root / "bracket_MK4.bgcode", "MK4", MK4_THUMBNAILS),
+        sliced(root / "any/calibration.gcode", None, MINI_THUMBNAILS, nozzle=None),
+        sliced(root / HOSTILE_NAME, None, MK4_THUMBNAILS, nozzle=None),
+    ]
+    plain = root / "plain.gcode"
+    plain.write_bytes(b"G28\nG1 X10 Y10\n")
+    written.append(plain)
+    old = time.time() - 3600
+    for path in written:
+        os.utime(path, (old, old))
+    return {p.relative_to(root).as_posix(): p.stat().st_size for p in written}

@@ -25,6 +25,7 @@ from link_sync.engine.journal import Journal
 from link_sync.engine.masters import read_master_targets
 from link_sync.engine.options import SyncOptions
 from link_sync.engine.session import Session
+from link_sync.watch.files import locate
 from link_sync.watch.kept_backend import ProbedOnce
 from link_sync.watch.master import MasterView, MasterWatcher
 from link_sync.watch.scheduler import PrinterWorker
@@ -134,6 +135,8 @@ class FarmWatch:
             self._stop_task(f"master {root}")
             del self.watchers[root]
             self.views.pop(root, None)
+            self._stop_task(f"files {root}")
+            self.state.files.drop_master(root)
         for root in roots:
             if root in self.watchers:
                 continue
@@ -152,6 +155,9 @@ class FarmWatch:
             self.watchers[root] = watcher
             self._publish_master(self.views[root])
             self._start_task(f"master {root}", watcher.run())
+            self._show_files(self.views[root])
+        for root in roots:
+            self.state.files.set_printers(root, [w.name for w in self._workers_of(root)])
 
     def _start_task(self, key: str, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine, name=key)
@@ -199,6 +205,22 @@ class FarmWatch:
                 worker.want_pass()
         for worker in self._workers_of(view.root):
             worker.show()
+        self._show_files(view)
+
+    def _show_files(self, view: MasterView) -> None:
+        """Put the view into the files view once its targets and thumbnails are read."""
+        self._stop_task(f"files {view.root}")  # a newer view replaces one still read
+        self._start_task(f"files {view.root}", self._files_of(view))
+
+    async def _files_of(self, view: MasterView) -> None:
+        files = view.files if view.usable else ()
+        known = await self.targets_for(view) if view.usable else None
+        if known is None:  # route: all, yet the view shows each file's target
+            known = await asyncio.to_thread(read_master_targets, files, self.journal)
+        thumbnails = self.state.files.thumbnails
+        located = await asyncio.to_thread(locate, view.root, files, thumbnails)
+        names = [w.name for w in self._workers_of(view.root)]
+        self.state.files.set_master(view.root, files, names, known.targets, located)
 
     def _publish_master(self, view: MasterView) -> None:
         # The page shows one master; with per-printer folders, the first unusable one wins.

@@ -20,9 +20,9 @@ from link_sync import errors
 from link_sync.backends.base import Backend
 from link_sync.config import PrinterConfig
 from link_sync.core.model import CHANGE_OPS, IDLE_STATES, SyncStatus
-from link_sync.engine.events import Observer
 from link_sync.engine.run import PrinterWork
 from link_sync.result import PrinterResult
+from link_sync.watch.files import PlanRecorder
 from link_sync.watch.state import FarmObserver
 
 if TYPE_CHECKING:
@@ -280,7 +280,9 @@ class PrinterWorker:
             run = session.sync_printer(
                 job,
                 self.farm.settings.sync,
-                FarmObserver(self.farm.state, current=lambda: self.wanted == generation),
+                FarmObserver(
+                    self.farm.state, current=lambda: self.wanted == generation, files=job.files
+                ),
                 self.farm.hashes_for(view),
             )
             self._pass = asyncio.create_task(run, name=f"pass {self.name}")
@@ -345,7 +347,10 @@ class PrinterWorker:
         if job is None or view is None:
             return
         result = await self.farm.session.sync_printer(
-            job, self.farm.settings.sync.planning(), Observer(), self.farm.hashes_for(view)
+            job,
+            self.farm.settings.sync.planning(),
+            PlanRecorder(self.farm.state.files, job.files),
+            self.farm.hashes_for(view),
         )
         self._pending_for = generation
         if result.status != SyncStatus.PLANNED:

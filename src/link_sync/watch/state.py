@@ -23,15 +23,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from link_sync.core.model import CHANGE_OPS, Op, PrinterState, SyncStatus
+from link_sync.core.model import CHANGE_OPS, LocalFile, Op, PrinterState, SyncStatus
 from link_sync.core.planner import Action, Plan
 from link_sync.engine.events import Observer
 from link_sync.result import ActionResult, PrinterResult, printer_snapshot_json
+from link_sync.watch.files import FarmFiles
 from link_sync.watch.summary import sync_summary
 
 #: Event names, and what each means. `watch --json` and `GET /api/events` print the same.
@@ -254,6 +255,10 @@ class EventLog:
         start = len(self._ring) - kept
         return [self._ring[i] for i in range(start, len(self._ring))], wanted - kept
 
+    def recent(self, count: int) -> list[WatchEvent]:
+        """The newest `count` events kept, oldest first (what a new reader starts with)."""
+        return list(self._ring)[-count:] if count > 0 else []
+
 
 class Subscription:
     """One reader's position in the farm's event stream, from the moment it subscribed."""
@@ -309,6 +314,8 @@ class FarmState:
         self._wakeup: asyncio.Event | None = None
         self._listeners: list[Listener] = []
         self._progress_sent: dict[str, float] = {}
+        #: the farm by file (the files view); its changes wake readers too
+        self.files = FarmFiles(self._bump)
         for name, host in printers:
             self.add_printer(name, host)
 
@@ -332,6 +339,7 @@ class FarmState:
             self._json.pop(name, None)
             self._bump()
             self._removed[name] = self.version
+            self.files.remove_printer(name)
 
     def update_printer(self, name: str, **changes: Any) -> PrinterView:
         """Sets fields of one printer's view (names as in PrinterView); KeyError if unknown."""
@@ -474,8 +482,14 @@ def public_host(host: str) -> str:
 class FarmObserver(Observer):
     """Feeds a FarmState from the sync engine's callbacks (views and events)."""
 
-    def __init__(self, farm: FarmState, current: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        farm: FarmState,
+        current: Callable[[], bool] | None = None,
+        files: Sequence[LocalFile] | None = None,
+    ) -> None:
         self.farm = farm
+        self._files = files  # the pass's master files, for the files view
         #: whether the master the pass synced from is still the newest (the watch: a
         #: newer view may have come meanwhile); a pass of an older one is not "in sync"
         self._current = current or (lambda: True)
@@ -501,6 +515,8 @@ class FarmObserver(Observer):
         if changed:
             noun = "file" if files == 1 else "files"
             self.farm.event(name, "pending", bytes=size, message=f"{files} {noun}")
+        if self._files is not None:
+            self.farm.files.planned(name, self._files, plan)
         for problem in plan.refused:  # never sent: bad names, case collisions
             self.farm.event(name, "failed", path=problem.path, error=problem.reason)
 
@@ -523,6 +539,8 @@ class FarmObserver(Observer):
         ended: dict[str, Any] = {}
         if view.transfer is not None and view.transfer.path == result.path:
             ended["transfer"] = None
+        if result.op in (Op.UPLOAD, Op.REPLACE):
+            self.farm.files.done(name, result.path, result.ok, result.error)
         if not result.ok:
             if ended:
                 self.farm.update_printer(name, **ended)

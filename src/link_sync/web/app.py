@@ -25,6 +25,7 @@ from aiohttp import web
 from link_sync import printable
 from link_sync.watch.state import EVENTS, Control, FarmState
 from link_sync.web.events import MAX_STREAMS, EventStreams
+from link_sync.web.files import add_routes as add_file_routes
 from link_sync.web.metrics import Metrics
 
 log = logging.getLogger("link_sync.web")
@@ -32,7 +33,9 @@ log = logging.getLogger("link_sync.web")
 #: The page's files: name -> content type. Nothing else is served from the package.
 ASSETS = {
     "index.html": "text/html; charset=utf-8",
+    "files.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "files.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 
@@ -98,9 +101,12 @@ def make_app(
     async def page(request: web.Request) -> web.Response:
         return _static("index.html", assets)
 
+    async def files_page(request: web.Request) -> web.Response:
+        return _static("files.html", assets)
+
     async def static(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        if name not in ASSETS or name == "index.html":
+        if name not in ASSETS or name.endswith(".html"):
             return answer(404, "not found")
         return _static(name, assets)
 
@@ -160,6 +166,7 @@ def make_app(
     app.router.add_get("/api/printers/{name}", printer)
     app.router.add_get("/api/events", events)
     app.router.add_get("/metrics", metrics.handle)
+    add_file_routes(app, farm, answer, files_page)
     app.router.add_post("/api/sync", write("sync", lambda c, _: c.sync_all()))
     app.router.add_post(
         "/api/printers/{name}/sync", write("sync", lambda c, n: c.sync_printer(_named(n)))

@@ -2,9 +2,13 @@
 
 Unnamed messages (`onmessage`) are exactly the events `watch --json` prints, one
 JSON object each. Named ones are for the page:
-- `snapshot`: the whole farm (`/api/printers`' body), first on every connection;
+- `snapshot`: the whole farm (`/api/printers`' body), first on every connection,
+  followed by the last `RECENT_ON_CONNECT` events the watch kept (progress left out),
+  so a page opened after a sync shows it;
 - `printers`: the views changed since the last message, plus totals and master;
-- `lost`: how many events this client missed by reading too slowly.
+- `lost`: how many events this client missed by reading too slowly;
+- `files`: `{"version": n}` when the farm by file changed (the files view reloads
+  `/api/files`).
 
 A stream wakes when the farm changes and then waits `FLUSH_EVERY` before writing,
 so a busy farm (1,000 changes a second) costs each client a few writes a second,
@@ -37,6 +41,8 @@ KEEPALIVE = 15.0
 MAX_STREAMS = 64
 #: Seconds between two looks at whether a quiet stream's client is still connected.
 LEFT_CHECK = 1.0
+#: Events a new stream starts with (the page shows 40).
+RECENT_ON_CONNECT = 40
 
 
 def sse(data: Any, event: str | None = None) -> str:
@@ -152,8 +158,15 @@ class EventStreams:
             await response.prepare(request)
             subscription = farm.subscribe()
             version = farm.version
-            await response.write(("retry: 1000\n" + sse(farm.to_json(), "snapshot")).encode())
+            recent = [
+                e for e in farm.events.recent(10 * RECENT_ON_CONNECT) if e.event != "progress"
+            ]
+            start = "".join(self._event_text(e) for e in recent[-RECENT_ON_CONNECT:])
+            await response.write(
+                ("retry: 1000\n" + sse(farm.to_json(), "snapshot") + start).encode()
+            )
             shown = (farm.master.to_json(), farm.running)
+            files_shown = farm.files.version
             quiet = 0.0
             while True:
                 if not await farm.wait_changed(version, LEFT_CHECK):
@@ -176,6 +189,9 @@ class EventStreams:
                 if farm.version != version or now_shown != shown:
                     chunks.append(self._update_text(version, force=now_shown != shown))
                     shown = now_shown
+                if farm.files.version != files_shown:
+                    files_shown = farm.files.version
+                    chunks.append(sse({"version": files_shown}, "files"))
                 version = farm.version
                 text = "".join(chunks)
                 if text:

@@ -290,6 +290,9 @@ function takePrinter(p) {
 }
 
 function onSnapshot(data) {
+  // the stream goes on with the last events the watch kept: a reconnection starts afresh
+  recent.length = 0;
+  recentDirty = true;
   const seen = new Set();
   for (const p of data.printers) {
     takePrinter(p);
