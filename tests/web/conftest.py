@@ -1,12 +1,17 @@
-"""Fixtures for the web tests: a recording Control and a real server on loopback."""
+"""Fixtures for the web tests: a recording Control, a real server on loopback, and the
+browser tests' headless Chromium (Playwright driving /usr/bin/chromium)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from aiohttp import web
+from playwright.sync_api import Browser, Page, sync_playwright
 from web_helpers import ServerFactory
 
 from link_sync.watch.state import Control, FarmState
@@ -28,3 +33,37 @@ async def serve() -> AsyncIterator[ServerFactory]:
     yield start
     for runner in runners:
         await runner.cleanup()
+
+
+CHROMIUM = os.environ.get("LINK_SYNC_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (see .ci/run)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], f"the page threw: {errors}"

@@ -19,50 +19,18 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from watch_process import FarmInThread, WatchServer
 
 from link_sync.emulator import PrinterSpec
 
 from sync_helpers import Master
 
-CHROMIUM = os.environ.get("LINK_SYNC_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TOKEN = "farm-floor-token-5f1e"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "farm-page.png"
 HOSTILE = "<img src=x onerror=window.pwned=1>.gcode"
 
 StartWatch = Callable[..., tuple[FarmInThread, WatchServer]]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (see .ci/run)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == [], f"the page threw: {errors}"
 
 
 @pytest.fixture
