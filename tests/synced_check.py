@@ -9,6 +9,7 @@ the printer cannot hold (reported as skipped) are left out of the master's side;
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,41 @@ def storage_relative(destination: str, storage: str) -> str:
     return "/".join(parts)
 
 
+def _as_binary(
+    expected: dict[str, int], source: Path, files: Mapping[str, bytes], prefix: str
+) -> dict[str, int]:
+    """`expected` on a `send_as: bgcode` printer: each plain file as `.bgcode` (unless the
+    master holds that too), which libbgcode must decode to exactly the master's bytes."""
+    from link_sync.core.send_as import binary_name
+
+    from bgcode_reference import decode
+
+    mapped: dict[str, int] = {}
+    lead = prefix + "/" if prefix else ""
+    for path, size in expected.items():
+        binary = binary_name(path)
+        if binary is None:
+            mapped[path] = size
+            continue
+        if binary in expected:
+            continue  # the master's own .bgcode goes instead
+        data = files.get(lead + binary)
+        if data is None and lead + path in files:
+            mapped[path] = size  # a file that does not convert goes as it is
+            continue
+        if data is None:
+            mapped[binary] = -1  # missing: reported below
+            continue
+        with tempfile.TemporaryDirectory() as folder:
+            copy = Path(folder) / "held.bgcode"
+            copy.write_bytes(data)
+            assert decode(copy).gcode == (source / path).read_bytes(), (
+                f"{binary} does not decode to the master's {path}"
+            )
+        mapped[binary] = len(data)
+    return mapped
+
+
 def assert_synced_printers_hold_the_master(
     result: RunResult,
     printers: Iterable[Any],
@@ -72,7 +108,12 @@ def assert_synced_printers_hold_the_master(
         expected = master_sizes(source)
         for path, _reason in report.skipped:
             expected.pop(path, None)
-        held = managed_sizes(printer.files(), storage_relative(destination, storage))
+        files = printer.files()
+        prefix = storage_relative(destination, storage)
+        held = managed_sizes(files, prefix)
+        send_as = entry.get("send_as", config.get("defaults", {}).get("send_as"))
+        if send_as == "bgcode" and not printer.pi:
+            expected = _as_binary(expected, source, files, prefix)
         if not delete:
             held = {path: size for path, size in held.items() if path in expected}
         missing = sorted(set(expected) - set(held))

@@ -63,6 +63,8 @@ class PlainLog(Observer):
     def action_done(self, name: str, result: ActionResult) -> None:
         if result.ok:
             size = f" ({human_bytes(result.bytes)})" if result.bytes else ""
+            if result.source is not None:
+                size = f" ({human_bytes(result.bytes)}, {_from(result)})"
             self._line(f"{name}: {VERBS.get(result.op, result.op)} {result.path}{size}")
         else:
             self.told.add((name, result.op, result.path))
@@ -72,6 +74,8 @@ class PlainLog(Observer):
         if self.dry_run and result.status == SyncStatus.PLANNED:
             for action in result.actions:
                 why = f" ({action.reason})" if action.reason else ""
+                if action.source is not None:
+                    why += f" ({_from(action)})"
                 self._line(f"{result.name}: would {action.op} {action.path}{why}")
         if result.status in (SyncStatus.FAILED, SyncStatus.UNREACHABLE, SyncStatus.SKIPPED):
             # Each failure by name and reason, also those refused before anything was
@@ -88,6 +92,11 @@ class PlainLog(Observer):
             self._line(f"{result.name}: {summary_line(result)}")
         for note in result.notes:
             self._line(f"{result.name}: note: {note}")
+
+
+def _from(action: ActionResult) -> str:
+    """What a file sent as binary G-code was in the master."""
+    return f"from {action.source}, {human_bytes(action.source_bytes or 0)}"
 
 
 def summary_line(result: PrinterResult) -> str:

@@ -23,6 +23,9 @@ class ActionResult:
     ok: bool = True
     error: str | None = None
     reason: str = ""
+    #: `send_as: bgcode`: the master file sent converted as `path`, and its size
+    source: str | None = None
+    source_bytes: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -34,6 +37,8 @@ class ActionResult:
         }
         if self.reason:
             data["reason"] = self.reason
+        if self.source is not None:
+            data["source"], data["source_bytes"] = self.source, self.source_bytes
         return data
 
 

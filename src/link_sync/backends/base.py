@@ -41,6 +41,9 @@ class Capabilities:
     #: `model:` in the config; Buddy firmware does not say it, OctoPrint and Moonraker
     #: do not know it.
     names_model: bool = False
+    #: The printer prints binary G-code (`.bgcode`), so `send_as: bgcode` applies: Buddy
+    #: firmware does; the Pi PrusaLink, OctoPrint and Moonraker hosts do not.
+    prints_bgcode: bool = False
 
 
 class Backend(Protocol):

@@ -22,6 +22,8 @@ CAPABILITIES = Capabilities(
     # The firmware does not name its model (basic_gets.cpp `get_version`, `get_info`;
     # only Prusa Connect is told the printer type): routing needs the config's `model:`.
     names_model=False,
+    # Every Buddy printer (MK4/MK4S, MK3.5/3.9, XL, MINI, CORE One) prints .bgcode.
+    prints_bgcode=True,
 )
 
 #: Buddy refuses a request line whose URL is longer than this (414).

@@ -33,6 +33,10 @@ class PrinterType:
     reads_storage: bool = False
     #: Whether paths on the storage may be case-insensitive (a Buddy's FAT stick).
     case_insensitive: bool = False
+    #: Whether a printer of this type may print binary G-code (`send_as: bgcode`): a
+    #: PrusaLink printer does when it runs Buddy firmware (its backend says so at the
+    #: probe), OctoPrint and Moonraker hosts never.
+    may_print_bgcode: bool = False
 
     async def open(self, printer: PrinterConfig) -> Backend:
         module_name, _, class_name = self.backend.partition(":")
@@ -50,6 +54,7 @@ PRINTER_TYPES: dict[str, PrinterType] = {
             default_storages=("usb", "local"),
             reads_storage=True,
             case_insensitive=True,
+            may_print_bgcode=True,
         ),
         PrinterType(
             "octoprint",

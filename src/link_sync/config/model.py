@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from link_sync.backends.registry import DEFAULT_TYPE, PRINTER_TYPES
 from link_sync.config.hosts import absolute_setting, normalize_destination, printer_source
 from link_sync.config.printer import (
     HttpConfig,
@@ -168,10 +169,17 @@ class _Resolver:
         _validate(PrinterConfig, _defaults_as_printer(top.defaults), "defaults: ", self.context)
         source = self._top_source(top.source)
         destination = _destination(top.destination, "")
+        self.as_is: list[str] = []  # printers that cannot take `defaults:`'s send_as
         printers = {
             name: self._printer(name, top.defaults, value, source, destination)
             for name, value in _printer_items(top.printers)
         }
+        if self.as_is:
+            self.warnings.append(
+                f"{self.shown}: defaults: send_as: bgcode does not apply to "
+                f"{', '.join(self.as_is)} (OctoPrint and Moonraker cannot print binary "
+                "G-code): they get the master's files as they are"
+            )
         return {
             "source": source,
             "destination": destination,
@@ -203,6 +211,11 @@ class _Resolver:
         for key in own:
             merged.pop(SECRET_PARTNERS.get(key, ""), None)
         merged.update(own)
+        if "send_as" not in own and merged.get("send_as") == "bgcode":
+            kind = PRINTER_TYPES.get(str(merged.get("type", DEFAULT_TYPE)))
+            if kind is not None and not kind.may_print_bgcode:
+                merged["send_as"] = "as-is"  # from `defaults:`: one note, not an error
+                self.as_is.append(name)
         context = Context(
             self.context.base, self.context.environ, self.context.path, True, name=name
         )

@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -84,6 +84,8 @@ class PrinterConfig(BaseModel):
     nozzle: Annotated[float, Field(gt=0, le=5, allow_inf_nan=False)] | None = None
     #: other models whose files this printer takes
     accept: tuple[str, ...] = ()
+    #: `bgcode`: plain G-code master files reach this printer as binary G-code (`.bgcode`)
+    send_as: Literal["as-is", "bgcode"] = "as-is"
     #: not a file key: the printer's name in `Config.printers`
     name: str = ""
     #: its `source` as given (for `with_source`)
@@ -112,6 +114,7 @@ class PrinterConfig(BaseModel):
             model: str | None = None,
             nozzle: float | None = None,
             accept: Sequence[str] = (),
+            send_as: Literal["as-is", "bgcode"] = ...,
             name: str = "",
         ) -> None: ...
 
@@ -135,9 +138,15 @@ class PrinterConfig(BaseModel):
                 data = substitute(dict(data), (), context.environ, where)
             check_secret_pairs(data, where)
         try:
-            return handler(data)
+            printer = handler(data)
         except ValidationError as exc:
             raise ConfigError(where + reword(exc)) from None
+        if printer.send_as == "bgcode" and not PRINTER_TYPES[printer.type].may_print_bgcode:
+            raise ConfigError(
+                f"{where}key 'send_as': a {printer.type} printer cannot print binary G-code "
+                "(bgcode); remove the key or set it to as-is"
+            )
+        return printer
 
     @field_validator("type")
     @classmethod

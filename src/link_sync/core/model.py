@@ -31,6 +31,10 @@ class LocalFile:
     abspath: Path
     size: int
     mtime_ns: int
+    #: `send_as: bgcode`: the master path of the plain G-code file this is the binary
+    #: form of (`path` is then the printer's `.bgcode` name; `abspath`, `size` and
+    #: `mtime_ns` are the plain file's)
+    converted_from: str | None = None
 
     @property
     def mtime(self) -> float:

@@ -228,6 +228,9 @@ JOURNAL_HASH = "sha256"
 #: Why a file of a type the printer cannot store is skipped (`Plan.skipped`).
 UNSUPPORTED_TYPE = "this printer cannot store this file type"
 
+#: Why a `.bgcode` on the printer is replaced by the master file's conversion.
+UNKNOWN_CONVERSION = "its binary form on the printer is not one link-sync sent"
+
 # Why the file of an active print is kept as it is (`Plan.kept`).
 KEPT_STALE = "being printed; the master's version goes on after the print"
 KEPT_EXCESS = "being printed; not in the master, it is deleted after the print"
@@ -281,6 +284,10 @@ def _compare(
 
     # The journal has no word on this file (or the printer's copy changed since):
     # fall back to what the listing shows.
+    if file.converted_from is not None:
+        # The printer's copy is binary: neither its size nor its hash is the master
+        # file's, and only the journal knows which conversion it is.
+        return Stale(UNKNOWN_CONVERSION)
     if remote.content_hash is not None:
         algorithm = remote.content_hash.split(":", 1)[0]
         local_hash = hashes.get((file.path, algorithm))

@@ -19,6 +19,7 @@ from link_sync.backends.base import Backend
 from link_sync.config import PrinterConfig
 from link_sync.core.model import Op, PrinterState, PrinterStatus
 from link_sync.core.planner import Action
+from link_sync.engine.conversions import Conversions
 from link_sync.engine.events import Observer
 from link_sync.engine.hashes import LocalHashes
 from link_sync.engine.journal import Journal
@@ -64,6 +65,8 @@ class RunContext:
     hashes: LocalHashes
     observer: Observer
     ledger: Ledger
+    #: the session's binary G-code conversions (`send_as: bgcode`)
+    conversions: Conversions | None = None
 
     @property
     def name(self) -> str:
@@ -78,8 +81,14 @@ class RunContext:
         self.ledger.state = PrinterState(status.state)
         return status
 
-    def succeeded(self, action: Action) -> None:
-        result = ActionResult(action.op, action.path, action.bytes, reason=action.reason)
+    def succeeded(self, action: Action, sent: int | None = None) -> None:
+        """`action` done; `sent`: the bytes that went out, when not the master file's
+        (a file sent converted)."""
+        result = ActionResult(
+            action.op, action.path, action.bytes if sent is None else sent, reason=action.reason
+        )
+        if action.local is not None and action.local.converted_from is not None:
+            result.source, result.source_bytes = action.local.converted_from, action.local.size
         self.ledger.actions.append(result)
         self.observer.action_done(self.name, result)
 

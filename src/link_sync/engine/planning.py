@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from link_sync.core.model import LocalFile, RemoteEntry, printing_file
 from link_sync.core.planner import JOURNAL_HASH, Plan, PlanRules, make_plan, path_key
+from link_sync.core.send_as import AS_IS, BGCODE, as_binary
 from link_sync.engine.context import RunContext, cancelled, retrying
 from link_sync.engine.journal import JournalEntry
 from link_sync.engine.paths import protected_path
@@ -36,6 +37,7 @@ async def plan(
         unreadable=tuple(unreadable),
     )
     journal = ctx.journal.entries(place.journal_key) if ctx.journal is not None else {}
+    files, not_wanted = _as_sent(ctx, files, probed)
     # Every master file on every printer: the lookups are taken out of the loop.
     check_name = ctx.backend.check_name
     prefix = f"{place.destination}/" if place.destination else ""
@@ -53,7 +55,7 @@ async def plan(
             local_hashes=local_hashes,
             stat_results=stats,
             name_problems=problems,
-            not_wanted=probed.routed_away,
+            not_wanted=not_wanted,
         )
         if planned.is_final:
             break
@@ -62,6 +64,31 @@ async def plan(
         await _stat_all(ctx, place, planned.needs_stat, stats)
     await _remember_confirmed(ctx, place, planned)
     return planned
+
+
+def _as_sent(
+    ctx: RunContext, files: Sequence[LocalFile], probed: Probed
+) -> tuple[Sequence[LocalFile], Mapping[str, str]]:
+    """The master's files under the names this printer holds them by: with `send_as:
+    bgcode` on a printer that prints it, plain G-code becomes `.bgcode` (`core/send_as`)."""
+    if getattr(ctx.printer, "send_as", AS_IS) != BGCODE:
+        return files, probed.routed_away
+    if not ctx.backend.capabilities.prints_bgcode:
+        ctx.ledger.note(
+            f"send_as: bgcode does not apply: this printer ({probed.info.kind}) cannot "
+            "print binary G-code, so it gets the master's files as they are"
+        )
+        return files, probed.routed_away
+    conversions = ctx.conversions
+    keep_plain = conversions.failed(list(files), ctx.journal) if conversions else set()
+    form = as_binary(
+        files,
+        probed.routed_away,
+        keep_plain=keep_plain,
+        case_insensitive=ctx.backend.capabilities.case_insensitive,
+    )
+    ctx.ledger.notes.extend(form.notes)
+    return form.files, form.not_wanted
 
 
 async def _stat_all(

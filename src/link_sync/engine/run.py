@@ -18,10 +18,11 @@ from link_sync import errors
 from link_sync.backends.base import Backend
 from link_sync.config import PrinterConfig
 from link_sync.core.model import LocalFile, Op, PrinterState, PrinterStatus, SyncStatus
-from link_sync.core.planner import Plan
+from link_sync.core.planner import Action, Plan
 from link_sync.core.routing import MasterTargets, routing_of
 from link_sync.core.space import fit_note, space_need
 from link_sync.engine.context import Connecting, Ledger, RunContext, retrying
+from link_sync.engine.conversions import Conversions
 from link_sync.engine.events import Activity, Observer
 from link_sync.engine.hashes import LocalHashes
 from link_sync.engine.journal import Journal
@@ -73,6 +74,7 @@ async def run_printer(
     journal: Journal | None,
     hashes: LocalHashes,
     observer: Observer,
+    conversions: Conversions | None = None,
 ) -> Finished:
     """Sync (or, with `options.dry_run`, plan) one printer; never raises a PrinterError."""
     started = time.monotonic()
@@ -84,7 +86,9 @@ async def run_printer(
     try:
         observer.printer_state(name, Activity.CONNECTING)
         backend = await retrying(Connecting(name, options, observer), "connect", opener)
-        ctx = RunContext(work.printer, backend, options, journal, hashes, observer, ledger)
+        ctx = RunContext(
+            work.printer, backend, options, journal, hashes, observer, ledger, conversions
+        )
         probed = await probe(ctx, work.files, work.targets)
         if not probed.state.idle and not options.include_busy:
             observer.printer_busy(name, probed.state)
@@ -121,9 +125,7 @@ async def _carry_out(ctx: RunContext, probed: Probed, place: Place, plan: Plan) 
         if note is not None:
             ledger.note(note)
     if ctx.options.dry_run:
-        ledger.actions.extend(
-            ActionResult(a.op, a.path, a.bytes, reason=a.reason) for a in plan.actions
-        )
+        ledger.actions.extend(_planned(ctx, a) for a in plan.actions)
         return Ending(SyncStatus.FAILED if ledger.failed else SyncStatus.PLANNED)
     sent = await transfer(ctx, probed, place, plan)
     status = await _screen_after(ctx, sent)
@@ -140,6 +142,19 @@ async def _carry_out(ctx: RunContext, probed: Probed, place: Place, plan: Plan) 
         # the file of a print: the print is the reason, as for a printer found printing.
         return Ending(SyncStatus.BUSY, sent.error)
     return Ending(SyncStatus.SYNCED, sent.error)
+
+
+def _planned(ctx: RunContext, action: Action) -> ActionResult:
+    """A dry run's action; a file to be sent converted names its master file, and its
+    binary size where a conversion is cached (else the master file's, an upper bound)."""
+    result = ActionResult(action.op, action.path, action.bytes, reason=action.reason)
+    local = action.local
+    if local is not None and local.converted_from is not None:
+        result.source, result.source_bytes = local.converted_from, local.size
+        known = ctx.conversions.known(local, ctx.journal) if ctx.conversions else None
+        if known is not None:
+            result.bytes = known.size
+    return result
 
 
 async def _screen_after(ctx: RunContext, sent: Sent) -> PrinterStatus | None:

@@ -20,6 +20,7 @@ from link_sync.backends import open_backend
 from link_sync.backends.base import Backend
 from link_sync.config import PrinterConfig
 from link_sync.core.routing import unplaced
+from link_sync.engine.conversions import Conversions
 from link_sync.engine.events import Observer
 from link_sync.engine.hashes import LocalHashes
 from link_sync.engine.journal import Journal
@@ -58,6 +59,8 @@ class Session:
         self._busy: dict[str, asyncio.Lock] = {}
         self._turns: asyncio.Semaphore | None = None
         self.parallel = parallel
+        #: master files converted to binary G-code, for every printer and run
+        self.conversions = Conversions.for_journal(journal)
 
     @property
     def parallel(self) -> int | None:
@@ -147,13 +150,16 @@ class Session:
         async with self._busy.setdefault(name, asyncio.Lock()):
             observer.printer_started(name)
             opener = functools.partial(self.backend, work.printer)
-            finished = await run_printer(work, opener, options, self.journal, hashes, observer)
+            finished = await run_printer(
+                work, opener, options, self.journal, hashes, observer, self.conversions
+            )
             observer.printer_done(finished.result)
             return finished
 
     async def aclose(self) -> None:
         """Close the backends this session made (not the given ones, not the journal)."""
         made, self._made = self._made, {}
+        self.conversions.close()
         for _, backend in made.values():
             with contextlib.suppress(Exception):  # closing must not hide the run's outcome
                 await backend.aclose()

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from link_sync import errors
 from link_sync.backends.sent import FileChanged, recording_sent
 from link_sync.core.model import LocalFile, Op, PrinterStatus, RemoteEntry
-from link_sync.core.planner import JOURNAL_HASH, Action, Plan
+from link_sync.core.planner import JOURNAL_HASH, Action, Plan, path_key
 from link_sync.core.space import fitting_order, not_sent_message, space_need
 from link_sync.engine.context import RunContext, cancelled, retrying
+from link_sync.engine.conversions import Conversion, NotConverted
 from link_sync.engine.events import Activity
 from link_sync.engine.planning import journal_entry
 from link_sync.engine.probe import Place, Probed
@@ -94,6 +97,10 @@ class _Sender:
         self.checking: tuple[Action, asyncio.Future[bool]] | None = None
         #: the content hash of what each upload sent (by plan path), until it is recorded
         self.sent_hashes: dict[str, str | None] = {}
+        #: `send_as: bgcode`: conversions under way or done, by plan path (the next
+        #: file is converted while the current one is sent), and the sizes they sent
+        self.converting: dict[str, asyncio.Future[Conversion]] = {}
+        self.sent_sizes: dict[str, int] = {}
 
     async def send(self, transfers: Sequence[Action]) -> Sent:
         ctx, plan = self.ctx, self.plan
@@ -108,6 +115,7 @@ class _Sender:
         try:
             while pending:
                 action = pending.pop(0)
+                self._convert_ahead(pending[:1])
                 ctx.observer.printer_state(ctx.name, Activity.UPLOADING)
                 try:
                     sent = await self._upload(action)
@@ -120,8 +128,8 @@ class _Sender:
                     error = await self._not_sent([action, *pending], exc)
                     break
                 await self._checked()
-                if sent:
-                    self.checking = (action, asyncio.ensure_future(self._check(action)))
+                if sent is not None:
+                    self.checking = (sent, asyncio.ensure_future(self._check(sent)))
             if self.checking is not None and ctx.backend.capabilities.opens_preview:
                 # What the uploads left on the printer's screen is read while the last
                 # one is checked (`screen.check` looks at it).
@@ -134,6 +142,8 @@ class _Sender:
         finally:
             if self.checking is not None:  # the printer failed us meanwhile; its error counts
                 await cancelled(self.checking[1])
+            for converting in self.converting.values():
+                await cancelled(converting)
         if status is None:
             await cancelled(after)  # nothing arrived: the state is as it was
         return Sent(tuple(self.uploaded), room_made, postponed, error, status)
@@ -179,11 +189,64 @@ class _Sender:
             ctx.failed(action, errors.StorageFull("storage full: not sent"))
         return message
 
-    async def _upload(self, action: Action) -> bool:
-        """Send one file; False when that failed (and is reported). `_check` then
-        decides whether it arrived."""
+    def _convert_ahead(self, actions: Sequence[Action]) -> None:
+        """Start converting the files of `actions` that go as binary G-code."""
+        conversions = self.ctx.conversions
+        for action in actions:
+            local = action.local
+            if local is None or local.converted_from is None or conversions is None:
+                continue
+            if action.path not in self.converting:
+                self.converting[action.path] = asyncio.ensure_future(
+                    conversions.get(local, self.ctx.hashes)
+                )
+
+    async def _converted(self, action: Action) -> Action | Conversion | None:
+        """The conversion to send for `action`; or, for a file that does not convert,
+        the action that sends it as it is; None when it failed (reported)."""
+        self._convert_ahead([action])
+        try:
+            return await self.converting.pop(action.path)
+        except NotConverted as exc:
+            return self._as_is(action, str(exc))
+        except OSError as exc:  # FileChanged too: the file is being written
+            self.ctx.failed(action, errors.Refused(str(exc)))
+            return None
+
+    def _as_is(self, action: Action, why: str) -> Action:
+        """`action` for a file that does not convert: its master file goes as it is,
+        replacing a copy the plan meant to delete as excess."""
+        assert action.local is not None and action.local.converted_from is not None
+        plain = action.local.converted_from
+        self.ctx.ledger.note(f"{plain} is sent as it is: it does not convert ({why})")
+        key = path_key(plain, self.ctx.backend.capabilities.case_insensitive)
+        ci = self.ctx.backend.capabilities.case_insensitive
+        there = [d for d in self.plan.deletes if path_key(d.path, ci) == key]
+        self.plan.deletes[:] = [d for d in self.plan.deletes if d not in there]
+        local = dataclasses.replace(action.local, path=plain, converted_from=None)
+        if there:
+            return Action(Op.REPLACE, plain, local, there[0].remote, "does not convert")
+        return Action(Op.UPLOAD, plain, local, reason="does not convert")
+
+    async def _upload(self, action: Action) -> Action | None:
+        """Send one file; the action sent (another for a file that does not convert),
+        or None when that failed (and is reported). `_check` then decides whether it
+        arrived."""
         assert action.local is not None
-        ctx, local = self.ctx, action.local
+        ctx = self.ctx
+        source: Path = action.local.abspath
+        size, sent_hash = action.local.size, None
+        if action.local.converted_from is not None:
+            converted = await self._converted(action)
+            if converted is None:
+                return None
+            if isinstance(converted, Action):
+                action = converted
+            else:
+                source, size, sent_hash = converted.path, converted.size, converted.source_hash
+                self.sent_sizes[action.path] = size
+        local = action.local
+        assert local is not None
         remote_path = self.place.remote_path(action.path)
 
         async def attempt() -> None:
@@ -191,15 +254,16 @@ class _Sender:
             _check_unchanged(local)
             # What is recorded is what went out: the body's own hash, never the file's
             # later (a file rewritten mid-upload is refused by the body: FileChanged).
+            # A converted file's record is the master content it was converted from.
             with recording_sent() as sent:
                 await ctx.backend.upload(
                     remote_path,
-                    local.abspath,
-                    local.size,
+                    source,
+                    size,
                     overwrite=action.op == Op.REPLACE,
                     progress=lambda n: ctx.observer.transfer_progress(ctx.name, n),
                 )
-            self.sent_hashes[action.path] = sent.content_hash
+            self.sent_hashes[action.path] = sent_hash or sent.content_hash
 
         try:
             await retrying(ctx, f"upload {action.path}", attempt, restart=action)
@@ -207,14 +271,14 @@ class _Sender:
             raise  # the caller makes room or stops sending
         except errors.PrinterError as exc:
             ctx.failed(action, await ctx.explain_busy(action, exc))
-            return False
+            return None
         except FileChanged as exc:
             ctx.failed(action, errors.Refused(str(exc)))
-            return False
+            return None
         except OSError as exc:
             ctx.failed(action, errors.Refused(f"cannot read the master file: {exc}"))
-            return False
-        return True
+            return None
+        return action
 
     async def _check(self, action: Action) -> bool:
         """An upload counts once the printer shows the file at its size; then it is
@@ -234,7 +298,7 @@ class _Sender:
         except OSError as exc:  # gone or unreadable since it was sent: not vouched for
             ctx.failed(action, errors.Refused(f"cannot read the master file: {exc}"))
             return False
-        ctx.succeeded(action)
+        ctx.succeeded(action, self.sent_sizes.pop(action.path, None))
         return True
 
     async def _verify(self, action: Action, remote_path: str) -> RemoteEntry:
@@ -246,10 +310,10 @@ class _Sender:
             raise errors.ProtocolError(
                 f"upload {action.path}: accepted, but the file is not on the printer"
             )
-        if entry.size is not None and entry.size != action.local.size:
+        expected = self.sent_sizes.get(action.path, action.local.size)
+        if entry.size is not None and entry.size != expected:
             raise errors.ProtocolError(
-                f"upload {action.path}: the printer holds {entry.size} bytes, "
-                f"expected {action.local.size}"
+                f"upload {action.path}: the printer holds {entry.size} bytes, expected {expected}"
             )
         return entry
 
