@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -186,3 +188,41 @@ def test_a_page_opened_after_a_sync_gets_that_syncs_events(
     }
     assert any(e["event"] == "failed" and e["printer"] == "mk4-01" for e in got)
     assert all(e["event"] != "progress" for e in got)
+
+
+def test_status_files_lists_the_same_files_without_asking_the_watch(
+    watched: tuple[WatchServer, dict[str, int]], tmp_path: Path
+) -> None:
+    server, _ = watched
+    body = settled(server)
+    env = {**os.environ, "LINK_SYNC_STATE_DIR": str(tmp_path / "state")}  # the watch's
+    config = str(tmp_path / "link-sync.yml")
+    done = subprocess.run(
+        [sys.executable, "-m", "link_sync", "status", "--files", "--json", "-c", config],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    # status's exit code: the hostile name is refused by the FAT storages, a problem
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    document = json.loads(done.stdout)
+    assert document["ok"] is False
+    keys = ("path", "bytes", "model", "nozzle", "counts")
+    assert [{k: f[k] for k in keys} for f in document["files"]] == [
+        {k: f[k] for k in keys} for f in body["files"]
+    ]
+    assert all(f["thumbnail"] is None for f in document["files"])
+    table = subprocess.run(
+        [sys.executable, "-m", "link_sync", "status", "--files", "-c", config],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert table.returncode == 1, table.stderr
+    line = next(x for x in table.stdout.splitlines() if x.startswith("bracket_MK4.bgcode"))
+    assert "MK4, 0.4 mm" in line and "1 held, 1 pending, 1 not wanted" in line

@@ -1,5 +1,4 @@
-"""OctoPrint with its virtual printer, headless, on 127.0.0.1: 1.11.8, and the next
-release, 2.0.0rc7 (its API versioning, bearer tokens and renames), side by side."""
+"""OctoPrint 1.11.8 with its virtual printer, headless, on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -12,11 +11,6 @@ import httpx
 import yaml
 
 from ._base import RealServer, ServerSetupError, is_root, wait_for
-
-#: The OctoPrint versions link-sync is proven against (the one place they are pinned):
-#: the current release and the next one.
-OCTOPRINT_VERSION = "1.11.8"
-OCTOPRINT_NEXT_VERSION = "2.0.0rc7"
 
 CONFIG = """\
 server:
@@ -43,16 +37,10 @@ plugins:
 class OctoPrintServer(RealServer):
     name = "octoprint"
     package = "octoprint"
-    version = OCTOPRINT_VERSION
+    version = "1.11.8"
     api_key = "LINKSYNCTESTKEY0123456789ABCDEF0"
     username = "admin"
     password = "admin-pass"
-
-    def __init__(
-        self, data_dir: Path, *, port: int | None = None, version: str = OCTOPRINT_VERSION
-    ) -> None:
-        self.version = version  # before the base class picks the cached venv
-        super().__init__(data_dir, port=port)
 
     @property
     def basedir(self) -> Path:
