@@ -127,6 +127,23 @@ def run() -> None:
     main(prog_name="link-sync")
 
 
+def discover_options(func: F) -> F:
+    """--timeout and --interface, of `discover` and `init --discover`."""
+    func = click.option(
+        "--interface",
+        metavar="ADDR",
+        default=None,
+        help="The address of this machine to listen on (default: every interface).",
+    )(func)
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(0.1, 600),
+        default=3.0,
+        show_default=True,
+        help="Seconds to listen for printers.",
+    )(func)
+
+
 def selection_options(func: F) -> F:
     """-c, -s, -p, -x, --json, -q, -v: shared by sync, plan, status and pull."""
     decorators = [
@@ -420,22 +437,74 @@ def demo_command(workdir: Path | None) -> None:
     metavar="NAME=HOST",
     help="A printer to put in the config (repeatable); default: commented examples.",
 )
+@click.option(
+    "--discover",
+    is_flag=True,
+    help="Put the printers found on the network in the config (added to an existing one).",
+)
+@discover_options
 @reports_errors
-def init_command(file: Path, source: str, printers: tuple[str, ...]) -> None:
+def init_command(
+    file: Path,
+    source: str,
+    printers: tuple[str, ...],
+    discover: bool,
+    timeout: float,
+    interface: str | None,
+) -> None:
     """Write a commented example config (YAML) explaining every key.
 
-    Refuses to overwrite an existing file. The file is created readable by you only,
-    since it may hold printer passwords.
+    Refuses to overwrite an existing file; with --discover it adds the printers found
+    on the network that the file does not have yet, leaving the rest as it is. The file
+    is created readable by you only, since it may hold printer passwords.
 
     \b
     Examples:
-      link-sync init
+      link-sync init --discover
       link-sync init farm.yml -s /mnt/nas/gcodes -p mk4-01=192.168.1.50 -p xl-01=192.168.1.60
     """
     from link_sync.commands.init import parse_printer_arguments, render_config, write_config
 
+    if discover:
+        if printers:
+            raise UsageError("--discover and --printer do not go together")
+        from link_sync.commands.init_discover_run import run_init_discover
+
+        run_init_discover(file, source, timeout, interface)
+        return
     write_config(file, render_config(source, parse_printer_arguments(printers)))
     click.echo(f"wrote {file}; edit it, then check it with: link-sync plan -c {file}")
+
+
+@main.command("discover")
+@discover_options
+@click.option(
+    "-c",
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A config whose printers' credentials identify them (default: the usual one).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@reports_errors
+def discover_command(
+    timeout: float, interface: str | None, config: Path | None, as_json: bool
+) -> None:
+    """Find printers on the local network by mDNS and say what each is.
+
+    Listens for PrusaLink (Buddy firmware and the Raspberry-Pi PrusaLink), OctoPrint
+    and Moonraker announcements. Credentials from the config or the environment
+    (FARM_PASSWORD, OCTOPRINT_API_KEY, MOONRAKER_API_KEY) let it ask each printer more.
+
+    \b
+    Examples:
+      link-sync discover
+      link-sync discover --json --timeout 5 --interface 192.168.1.10
+    """
+    from link_sync.commands.discover import run_discover
+
+    run_discover(timeout, interface, config, as_json)
 
 
 #: What watch/cli.py takes from here.

@@ -27,9 +27,12 @@ from .targets import (
     Target,
 )
 from real_servers.fixtures import mark_real_server
+from real_servers.servers import OCTOPRINT_NEXT_VERSION, OCTOPRINT_VERSION
 
-TARGETS = ["buddy-emu", "pi-emu", "prusalink-0.8.1", "octoprint-1.11.8", "moonraker-0.11.0"]
-REAL = {"prusalink-0.8.1", "octoprint-1.11.8", "moonraker-0.11.0"}
+OCTOPRINT = f"octoprint-{OCTOPRINT_VERSION}"
+OCTOPRINT_NEXT = f"octoprint-{OCTOPRINT_NEXT_VERSION}"
+TARGETS = ["buddy-emu", "pi-emu", "prusalink-0.8.1", OCTOPRINT, OCTOPRINT_NEXT, "moonraker-0.11.0"]
+REAL = {"prusalink-0.8.1", OCTOPRINT, OCTOPRINT_NEXT, "moonraker-0.11.0"}
 
 _folders = itertools.count(1)
 
@@ -59,8 +62,10 @@ async def target(request: pytest.FixtureRequest, farm_factory: FarmFactory) -> T
         return EmulatedTarget(which, farm["pi"], PI)
     if which == "prusalink-0.8.1":
         return RealPrusaLink(request.getfixturevalue("prusalink_server"))
-    if which == "octoprint-1.11.8":
+    if which == OCTOPRINT:
         return RealOctoPrint(request.getfixturevalue("octoprint_server"))
+    if which == OCTOPRINT_NEXT:
+        return RealOctoPrint(request.getfixturevalue("octoprint_next_server"))
     return RealMoonraker(request.getfixturevalue("moonraker_server"))
 
 

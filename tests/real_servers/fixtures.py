@@ -12,7 +12,13 @@ from typing import TypeVar
 
 import pytest
 
-from .servers import MoonrakerServer, OctoPrintServer, PrusaLinkServer, RealServer
+from .servers import (
+    OCTOPRINT_NEXT_VERSION,
+    MoonrakerServer,
+    OctoPrintServer,
+    PrusaLinkServer,
+    RealServer,
+)
 from .servers._base import ServerSetupError
 
 #: First installs take about a minute each; the per-test default is too tight for them.
@@ -30,7 +36,7 @@ def _run(server: S) -> Iterator[S]:
     except ServerSetupError as exc:
         server.stop()
         pytest.fail(f"{server.name} {server.version} could not be set up:\n{exc}", pytrace=False)
-    _timings[server.name] = server.timings
+    _timings[f"{server.name} {server.version}"] = server.timings
     try:
         yield server
     finally:
@@ -40,6 +46,15 @@ def _run(server: S) -> Iterator[S]:
 @pytest.fixture(scope="session")
 def octoprint_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OctoPrintServer]:
     server = OctoPrintServer(tmp_path_factory.mktemp("octoprint"))
+    yield from _run(server)
+
+
+@pytest.fixture(scope="session")
+def octoprint_next_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OctoPrintServer]:
+    """The next OctoPrint (2.0.0rc7), beside the current one."""
+    server = OctoPrintServer(
+        tmp_path_factory.mktemp("octoprint-next"), version=OCTOPRINT_NEXT_VERSION
+    )
     yield from _run(server)
 
 

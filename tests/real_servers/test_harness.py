@@ -5,18 +5,33 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
-from .servers import MoonrakerServer, OctoPrintServer, PrusaLinkServer, slow_gcode
+from .servers import (
+    OCTOPRINT_NEXT_VERSION,
+    OCTOPRINT_VERSION,
+    MoonrakerServer,
+    OctoPrintServer,
+    PrusaLinkServer,
+    slow_gcode,
+)
 
 
-def test_octoprint_answers_with_the_api_key(octoprint_server: OctoPrintServer) -> None:
-    with octoprint_server.client() as client:
-        version = client.get("/api/version")
+@pytest.mark.parametrize(
+    ("fixture", "version"),
+    [("octoprint_server", OCTOPRINT_VERSION), ("octoprint_next_server", OCTOPRINT_NEXT_VERSION)],
+)
+def test_octoprint_answers_with_the_api_key(
+    request: pytest.FixtureRequest, fixture: str, version: str
+) -> None:
+    server: OctoPrintServer = request.getfixturevalue(fixture)
+    with server.client() as client:
+        answer = client.get("/api/version")
         wrong = client.get("/api/files/local", headers={"X-Api-Key": "wrong"})
-    assert version.status_code == 200
-    assert version.json()["server"] == "1.11.8"
+    assert answer.status_code == 200
+    assert answer.json()["server"] == version
     assert wrong.status_code == 403
-    assert octoprint_server.storage.is_dir()
+    assert server.storage.is_dir()
 
 
 def test_moonraker_answers_with_the_api_key(moonraker_server: MoonrakerServer) -> None:

@@ -85,7 +85,7 @@ async def test_octoprint_and_moonraker_without_model_get_every_file_with_a_note(
     assert any("routing is off for this printer" in note for note in mine.notes), show(mine)
 
 
-@pytest.mark.parametrize("real", ["octoprint", "moonraker"], indirect=True)
+@pytest.mark.parametrize("real", ["octoprint", "octoprint-next", "moonraker"], indirect=True)
 async def test_octoprint_and_moonraker_with_model_route(
     real: RealPrinter,  # noqa: F811
     master: Master,

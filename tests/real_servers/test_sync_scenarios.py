@@ -49,6 +49,19 @@ UNSUPPORTED = {BGCODE}
 JOB = "Teile und Halter/Druckauftrag läuft.gcode"
 
 SERVERS = ["octoprint", "moonraker", "prusalink"]
+#: The next OctoPrint (2.0.0rc7): every scenario that adds proof for it (a first sync and
+#: the nothing after it, a replacement its listing has no hash for, the file being
+#: printed, a wrong key, routing, the mixed farm); the others are the same code path as
+#: 1.11.8's and would only cost CI time.
+OCTOPRINT_NEXT = "octoprint-next"
+WITH_NEXT = [*SERVERS, OCTOPRINT_NEXT]
+#: each kind of real printer: its session fixture
+FIXTURES = {
+    "octoprint": "octoprint_server",
+    OCTOPRINT_NEXT: "octoprint_next_server",
+    "moonraker": "moonraker_server",
+    "prusalink": "prusalink_server",
+}
 
 Server = OctoPrintServer | MoonrakerServer | PrusaLinkServer
 
@@ -67,7 +80,7 @@ class RealPrinter:
             "destination": destination,
         }
         if self.kind != "prusalink":
-            entry["type"] = self.kind
+            entry["type"] = "octoprint" if self.kind.startswith("octoprint") else self.kind
         return entry
 
     @property
@@ -91,7 +104,7 @@ class RealPrinter:
 @pytest.fixture(params=SERVERS)
 def real(request: pytest.FixtureRequest) -> RealPrinter:
     kind: str = request.param
-    return RealPrinter(kind, request.getfixturevalue(f"{kind}_server"))
+    return RealPrinter(kind, request.getfixturevalue(FIXTURES[kind]))
 
 
 @pytest.fixture
@@ -201,6 +214,7 @@ class Watch:
 # -- scenarios, once per real server ---------------------------------------------------
 
 
+@pytest.mark.parametrize("real", WITH_NEXT, indirect=True)
 async def test_first_sync_then_nothing(
     real: RealPrinter, destination: str, master: Master, sync: Runner
 ) -> None:
@@ -229,6 +243,7 @@ async def test_first_sync_then_nothing(
     assert real.files(destination) == want
 
 
+@pytest.mark.parametrize("real", WITH_NEXT, indirect=True)
 async def test_local_change_is_replaced_in_place(
     real: RealPrinter, destination: str, master: Master, sync: Runner
 ) -> None:
@@ -278,6 +293,7 @@ async def test_local_removal_deletes_file_and_emptied_folder(
 
 
 @pytest.mark.parametrize("include_busy", [False, True], ids=["busy-skipped", "include-busy"])
+@pytest.mark.parametrize("real", WITH_NEXT, indirect=True)
 async def test_file_being_printed_is_never_deleted_or_overwritten(
     printing: RealPrinter, destination: str, master: Master, sync: Runner, include_busy: bool
 ) -> None:
@@ -344,6 +360,7 @@ async def test_file_being_printed_is_never_deleted_or_overwritten(
     )
 
 
+@pytest.mark.parametrize("real", WITH_NEXT, indirect=True)
 async def test_wrong_api_key_fails_that_printer_only(
     real: RealPrinter,
     destination: str,
@@ -371,7 +388,7 @@ async def test_wrong_api_key_fails_that_printer_only(
     assert farm["mk4-emu"].files() == MASTER
 
 
-# -- one mixed farm: emulated Buddy printers and all three real servers -------------------
+# -- one mixed farm: emulated Buddy printers and all the real servers ---------------------
 
 
 async def test_mixed_farm_reaches_the_master_in_one_run(
@@ -389,7 +406,7 @@ async def test_mixed_farm_reaches_the_master_in_one_run(
             PrinterSpec("mini-1", profile="mini"),
         ]
     )
-    reals = [RealPrinter(kind, request.getfixturevalue(f"{kind}_server")) for kind in SERVERS]
+    reals = [RealPrinter(kind, request.getfixturevalue(FIXTURES[kind])) for kind in WITH_NEXT]
     printers: dict[str, Any] = dict(farm.config()["printers"])
     for real in reals:
         printers[real.kind] = real.entry(destination)
@@ -407,3 +424,20 @@ async def test_mixed_farm_reaches_the_master_in_one_run(
     second = await sync(printers)
     assert second.exit_code == 0, show(second)
     assert {p.name: p.actions for p in second.printers} == {name: [] for name in printers}
+
+
+@pytest.mark.parametrize("real", ["octoprint", OCTOPRINT_NEXT], indirect=True)
+async def test_a_file_whose_thumbnail_is_no_image_is_stored_and_counts(
+    real: RealPrinter, destination: str, master: Master, sync: Runner
+) -> None:
+    """OctoPrint 2.0 stores an upload, then reads the thumbnails in it and answers 500
+    when one is no image; the file is there whole, and counts (1.11.8 answers 201)."""
+    broken = b"; thumbnail begin 16x16 24\n; bm90IGFuIGltYWdlIGF0IGFsbA==\n; thumbnail end\n"
+    files = {"thumb/broken preview.gcode": broken + b"G28\nG1 X5\n" * 50}
+    fill(master, files)
+    printers = {real.kind: real.entry(destination)}
+    result = await sync(printers)
+    assert result.exit_code == 0, show(result)
+    assert real.files(destination) == files
+    again = await sync(printers)
+    assert (again.exit_code, report(again, real.kind).actions) == (0, []), show(again)

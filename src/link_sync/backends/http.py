@@ -135,6 +135,24 @@ class HttpBackend:
     ) -> object:
         """POST `source` as the form's `file` (named as `path`'s last part) after
         `fields`, streamed from disk; the JSON answer (OctoPrint, Moonraker)."""
+        response = await self.post_file_response(
+            url, path, fields, source, size, progress, sha256_field=sha256_field
+        )
+        return parse_json(response, f"upload {path}")
+
+    async def post_file_response(
+        self,
+        url: str,
+        path: str,
+        fields: dict[str, str],
+        source: Path,
+        size: int,
+        progress: ProgressCallback | None,
+        *,
+        sha256_field: str | None = None,
+        accept: Collection[int] = (),
+    ) -> Response:
+        """`post_file`, answering the response itself (statuses in `accept` included)."""
         from link_sync.backends.multipart import MultipartFile
 
         name = path.strip("/").rpartition("/")[2]
@@ -142,8 +160,9 @@ class HttpBackend:
             fields, "file", name, source, size, progress, sha256_field=sha256_field
         )
         what = f"upload {path}"
-        response = await self.request("POST", url, what, content=body.body(), headers=body.headers)
-        return parse_json(response, what)
+        return await self.request(
+            "POST", url, what, content=body.body(), headers=body.headers, accept=accept
+        )
 
     async def post_form(
         self, url: str, fields: dict[str, str], what: str, *, accept: Collection[int] = ()

@@ -102,14 +102,17 @@ EXAMPLE_PRINTERS = """\
 """
 
 
-def render_config(source: str, printers: Sequence[tuple[str, str]] = ()) -> str:
-    """The example config; `printers` (name, host) replace the example printers."""
-    if printers:
+def render_config(
+    source: str, printers: Sequence[tuple[str, str]] = (), body: str | None = None
+) -> str:
+    """The example config; `printers` (name, host), or a ready `body` of printer
+    entries, replace the example printers."""
+    if body is None and printers:
         body = "".join(
             f"  {name}:\n    host: {host}\n    # model: MK4S   # set it: routes files by model\n"
             for name, host in printers
         )
-    else:
+    elif body is None:
         body = EXAMPLE_PRINTERS
     return TEMPLATE.format(
         source=source, printers=body, default_type=DEFAULT_TYPE, types=printer_type_lines("#     ")

@@ -115,21 +115,31 @@ def _raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-async def _serve(farm: Farm, config_out: Path | None) -> None:
+async def _serve(farm: Farm, config_out: Path | None, announce: bool = False) -> None:
     await farm.start()
     try:
         if config_out is not None:
             config_out.write_text(yaml.safe_dump(farm.config(), sort_keys=False))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        for p in farm:
-            sys.stdout.write(f"{p.name} {p.url} {p.spec.profile}\n")
-        sys.stdout.flush()
-        await stop.wait()
+        async with contextlib.AsyncExitStack() as stack:
+            if announce:
+                from link_sync.emulator.announce import Announcer
+
+                await stack.enter_async_context(Announcer(farm, farm.host))
+            await _until_stopped(farm)
     finally:
         await farm.stop()
+
+
+async def _until_stopped(farm: Farm) -> None:
+    """Prints each printer's line, then waits for SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    for p in farm:
+        sys.stdout.write(f"{p.name} {p.url} {p.spec.profile}\n")
+    sys.stdout.flush()
+    await stop.wait()
 
 
 @click.command("emulate")
@@ -197,6 +207,11 @@ async def _serve(farm: Farm, config_out: Path | None) -> None:
     help="Write a link-sync config for the farm, then keep serving.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback).")
+@click.option(
+    "--announce",
+    is_flag=True,
+    help="Each printer announces itself by mDNS as its firmware does, on --host.",
+)
 def emulate_command(
     count: int,
     port: int,
@@ -210,6 +225,7 @@ def emulate_command(
     no_preview: bool,
     config_out: Path | None,
     host: str,
+    announce: bool,
 ) -> None:
     """Serve emulated PrusaLink printers on 127.0.0.1 until SIGINT/SIGTERM.
 
@@ -238,7 +254,7 @@ def emulate_command(
     _raise_fd_limit()
     farm = Farm(specs, storage_dir=storage_dir, host=host, base_port=port, preview=not no_preview)
     try:
-        asyncio.run(_serve(farm, config_out))
+        asyncio.run(_serve(farm, config_out, announce))
     except OSError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)

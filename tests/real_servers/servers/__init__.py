@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from ._base import CACHE_ROOT, RealServer, ServerSetupError, free_port
 from .moonraker import MoonrakerServer
-from .octoprint import OctoPrintServer, slow_gcode
+from .octoprint import OCTOPRINT_NEXT_VERSION, OCTOPRINT_VERSION, OctoPrintServer, slow_gcode
 from .prusalink import PrusaLinkServer
 
 __all__ = [
     "CACHE_ROOT",
+    "OCTOPRINT_NEXT_VERSION",
+    "OCTOPRINT_VERSION",
     "MoonrakerServer",
     "OctoPrintServer",
     "PrusaLinkServer",

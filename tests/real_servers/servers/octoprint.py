@@ -1,4 +1,5 @@
-"""OctoPrint 1.11.8 with its virtual printer, headless, on 127.0.0.1."""
+"""OctoPrint with its virtual printer, headless, on 127.0.0.1: 1.11.8, and the next
+release, 2.0.0rc7 (its API versioning, bearer tokens and renames), side by side."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ import httpx
 import yaml
 
 from ._base import RealServer, ServerSetupError, is_root, wait_for
+
+#: The OctoPrint versions link-sync is proven against (the one place they are pinned):
+#: the current release and the next one.
+OCTOPRINT_VERSION = "1.11.8"
+OCTOPRINT_NEXT_VERSION = "2.0.0rc7"
 
 CONFIG = """\
 server:
@@ -37,10 +43,16 @@ plugins:
 class OctoPrintServer(RealServer):
     name = "octoprint"
     package = "octoprint"
-    version = "1.11.8"
+    version = OCTOPRINT_VERSION
     api_key = "LINKSYNCTESTKEY0123456789ABCDEF0"
     username = "admin"
     password = "admin-pass"
+
+    def __init__(
+        self, data_dir: Path, *, port: int | None = None, version: str = OCTOPRINT_VERSION
+    ) -> None:
+        self.version = version  # before the base class picks the cached venv
+        super().__init__(data_dir, port=port)
 
     @property
     def basedir(self) -> Path:
