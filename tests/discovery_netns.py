@@ -67,6 +67,33 @@ def link_sync(cwd: Path, *args: str, env: dict[str, str] | None = None) -> dict[
     }
 
 
+def init_on_a_terminal(folder: Path, init: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """`init --discover` on a terminal: it asks each Buddy printer's model."""
+    import pexpect
+
+    folder.mkdir()
+    child = pexpect.spawn(
+        sys.executable, ["-m", "link_sync", *init], cwd=str(folder), env=env, encoding="utf-8"
+    )
+    prompts = []
+    child.expect(r"prusa-mini at \S+: its model \(MINI\), empty to leave it \[MINI\]: ", 60)
+    prompts.append(child.after)
+    child.sendline("")  # the suggestion
+    child.expect(r"prusa-mk4 at \S+: its model \(MK4, MK4S, MK3.9\), empty to leave it: ", 30)
+    prompts.append(child.after)
+    child.sendline("MK5")  # not a model: asked again
+    child.expect("'MK5' is not a model link-sync knows", 30)
+    child.expect("prusa-mk4 at ", 30)
+    child.sendline("mk4s")
+    child.expect(pexpect.EOF, 30)
+    child.close()
+    return {
+        "code": child.exitstatus,
+        "prompts": prompts,
+        "config": (folder / "link-sync.yml").read_text(),
+    }
+
+
 def main(out: Path) -> None:
     loopback_with_multicast()
     (out / "farm.yml").write_text(FARM)
@@ -118,6 +145,8 @@ def main(out: Path) -> None:
         results["plan_json"] = link_sync(empty, "plan", "--json", env=with_password)
         results["init_again"] = link_sync(empty, *init, env=with_password)
         results["config_after_again"] = (empty / "link-sync.yml").read_text()
+
+        results["terminal"] = init_on_a_terminal(out / "terminal", init, with_password)
 
         existing = out / "existing"
         existing.mkdir()

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,7 @@ def test_discover_with_credentials_names_the_pis_model(netns: dict[str, Any]) ->
     assert found["mk3-1"]["firmware"]
     assert found["mini-1"]["model"] is None  # a Buddy printer never says it
     assert found["mini-1"]["suggested_model"] == "MINI"
+    assert found["mini-1"]["serial"].startswith("EMU")  # /api/v1/info, with credentials
 
 
 def test_discover_prints_a_table(netns: dict[str, Any]) -> None:
@@ -137,6 +139,17 @@ def test_the_written_config_plans_with_routing_said(netns: dict[str, Any]) -> No
             "set model: for it in the config"
         )
     )
+
+
+def test_init_discover_on_a_terminal_asks_each_buddy_printers_model(
+    netns: dict[str, Any],
+) -> None:
+    terminal = netns["terminal"]
+    assert terminal["code"] == 0
+    printers = yaml.safe_load(terminal["config"])["printers"]
+    assert printers["prusa-mini"]["model"] == "MINI"  # the suggestion, taken with Enter
+    assert printers["prusa-mk4"]["model"] == "MK4S"  # typed "mk4s" after a wrong "MK5"
+    assert printers["mk3-1"]["model"] == "MK3S"  # the Pi says it: not asked
 
 
 def test_init_discover_again_adds_nothing(netns: dict[str, Any]) -> None:
@@ -277,6 +290,17 @@ def test_adding_to_a_file_keeps_its_comments_and_other_keys(tmp_path: Path) -> N
     assert "    voron:\n        # found as voron\n" in after  # the block's own indent
     assert "# about route\nroute: all\n" in after
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_printer_whose_address_changed_is_known_by_its_serial(tmp_path: Path) -> None:
+    path = tmp_path / "farm.yml"
+    path.write_text("printers:\n  xl:\n    # found as prusa-xl, serial SN123\n    host: 10.0.0.1\n")
+    moved = Found("10.0.0.7", "prusalink", "prusa-xl", (), "10.0.0.7", 80, serial="SN123")
+    other = Found("10.0.0.8", "prusalink", "prusa-xl", (), "10.0.0.8", 80, serial="SN999")
+    assert add_to_file(path, [moved, replace(other, name="prusa-xl")], None) == (1, 1)
+    after = path.read_text()
+    assert "10.0.0.7" not in after
+    assert "# found as prusa-xl, serial SN999\n" in after
 
 
 def test_a_file_without_printers_gets_a_block_and_a_flow_mapping_is_refused(

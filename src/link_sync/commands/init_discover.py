@@ -5,7 +5,7 @@ An existing file is never re-serialised: the new printers' lines are inserted at
 end of its `printers:` block (or a `printers:` block is appended), so its comments and
 layout stay as they are; the result is parsed again and must hold the old printers
 unchanged plus the new ones, or nothing is written. A printer already in the file (the
-same host, or the same serial) is not added again.
+same host, or the serial written in its comment when it was found) is not added again.
 
 `model:` is written where the printer says it, or where a Buddy firmware's default
 hostname names one compatibility group (`prusa-mini`: a MINI), with a comment saying
@@ -16,6 +16,7 @@ or written as a commented line to complete.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,9 @@ from link_sync.discovery.hostnames import family_of
 from link_sync.discovery.identify import Found
 from link_sync.errors import UsageError
 
+#: A serial number in an entry's comment, as `entry_lines` writes it.
+_SERIAL = re.compile(r"^\s*# found as .*, serial (\S+)\s*$", re.MULTILINE)
+
 #: Asks the user for a printer's model: (printer, suggestion) -> answer ("" = leave it)
 Ask = Callable[[Found, str | None], str]
 
@@ -40,9 +44,14 @@ class Existing:
     names: frozenset[str]
     hosts: frozenset[str]
     has_password: bool
+    #: serial numbers named in the file's comments (`# found as ..., serial S`): a
+    #: printer whose address changed is still the same printer
+    serials: frozenset[str] = frozenset()
 
     def holds(self, printer: Found) -> bool:
-        return _url(printer.host) in self.hosts
+        return _url(printer.host) in self.hosts or (
+            printer.serial is not None and printer.serial in self.serials
+        )
 
 
 def _url(host: str) -> str:
@@ -75,7 +84,8 @@ def read_existing(path: Path) -> tuple[str, Existing]:
     has_password = isinstance(defaults, dict) and bool(
         defaults.get("password") or defaults.get("password_file")
     )
-    return text, Existing(frozenset(map(str, printers)), frozenset(hosts), has_password)
+    serials = frozenset(_SERIAL.findall(text))
+    return text, Existing(frozenset(map(str, printers)), frozenset(hosts), has_password, serials)
 
 
 def model_lines(printer: Found, ask: Ask | None) -> list[str]:
@@ -123,6 +133,8 @@ def entry_lines(printer: Found, existing: Existing | None, ask: Ask | None) -> l
     found_as = f"found as {printer.hostname}"
     if printer.firmware:
         found_as += f", firmware {printer.firmware}"
+    if printer.serial:
+        found_as += f", serial {printer.serial}"
     return [f"# {found_as}", *lines]
 
 

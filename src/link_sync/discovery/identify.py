@@ -189,9 +189,11 @@ async def _identify(found: Found, credentials: Credentials | None) -> Found:
         connect_timeout=REQUEST_SECONDS,
     )
     backend = None
+    serial: str | None = None
     try:
         backend = await open_backend(printer)
         info = await backend.probe()
+        serial = await _serial(backend)
     except PrinterError as exc:
         return replace(found, error=str(exc))
     finally:
@@ -204,8 +206,24 @@ async def _identify(found: Found, credentials: Credentials | None) -> Found:
         kind=info.kind,
         model=said.name if said else found.model,
         firmware=info.firmware or found.firmware,
+        serial=serial,
         identified_by="credentials",
     )
+
+
+async def _serial(backend: object) -> str | None:
+    """A PrusaLink printer's serial number (`/api/v1/info`), where it answers one."""
+    from link_sync.backends.prusalink import PrusaLinkBackend
+    from link_sync.errors import PrinterError
+
+    if not isinstance(backend, PrusaLinkBackend):
+        return None
+    try:
+        body = await backend.get_json("/api/v1/info", "read info")
+    except PrinterError:
+        return None
+    serial = body.get("serial") if isinstance(body, dict) else None
+    return str(serial) if serial else None
 
 
 async def _moonraker_info(found: Found) -> Found:
