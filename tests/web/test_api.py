@@ -294,8 +294,9 @@ async def test_events_stream_starts_with_a_snapshot_then_sends_events_and_change
     ):
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = response.aiter_lines()
-        [(kind, snapshot)] = await read_sse(lines, 1, 5)
-        assert kind == "snapshot"
+        [(kind, snapshot), (then, recent)] = await read_sse(lines, 2, 5)
+        assert (kind, then) == ("snapshot", "recent")  # the events kept so far follow
+        assert isinstance(recent, list)
         assert [p["name"] for p in snapshot["printers"]] == ["mk4-01", "xl-02"]
         loop = asyncio.get_running_loop()
         changed_at = loop.time()

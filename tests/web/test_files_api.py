@@ -164,25 +164,19 @@ def test_a_page_opened_after_a_sync_gets_that_syncs_events(
     uploaded = {e["path"] for e in server.find(printer="mini-01", event="uploaded")}
     assert len(uploaded) == 5
     assert uploaded
-    got: list[dict[str, Any]] = []
-    named: list[str] = []
+    named: list[tuple[str, Any]] = []
     with httpx.stream("GET", server.url + "/api/events", timeout=10) as stream:
         event = None
         for line in stream.iter_lines():
             if line.startswith("event: "):
                 event = line[7:]
             elif line.startswith("data: "):
-                if event is None:
-                    got.append(json.loads(line[6:]))
-                else:
-                    named.append(event)
+                named.append((event or "message", json.loads(line[6:])))
                 event = None
-            elif line == "" and any(
-                e["printer"] == "mk4-01" and e["event"] == "failed" and e["path"] is None
-                for e in got
-            ):
-                break  # without the recent events, this waits for the read timeout
-    assert named[0] == "snapshot"
+                if len(named) == 2:
+                    break
+    assert [name for name, _ in named] == ["snapshot", "recent"]
+    got = named[1][1]
     assert uploaded <= {
         e["path"] for e in got if e["printer"] == "mini-01" and e["event"] == "uploaded"
     }

@@ -103,3 +103,10 @@ def test_the_view_follows_the_master_live(watch: WatchServer, page: Page, master
     expect(page.locator("#files tbody tr[data-path]")).to_have_count(7)
     master.write("new_part.gcode", b"G28\n")
     expect(file_row(page, "new_part.gcode")).to_have_count(1, timeout=15_000)
+
+
+def test_a_page_opened_after_the_sync_lists_its_events(watch: WatchServer, page: Page) -> None:
+    page.goto(watch.url + "/")
+    events = page.locator("#events li")
+    expect(events.filter(has_text="mini-01  uploaded  clip_MINI.gcode")).to_have_count(1)
+    expect(events.filter(has_text="mk4-01  uploaded  bracket_MK4.bgcode")).to_have_count(1)

@@ -2,9 +2,9 @@
 
 Unnamed messages (`onmessage`) are exactly the events `watch --json` prints, one
 JSON object each. Named ones are for the page:
-- `snapshot`: the whole farm (`/api/printers`' body), first on every connection,
-  followed by the last `RECENT_ON_CONNECT` events the watch kept (progress left out),
-  so a page opened after a sync shows it;
+- `snapshot`: the whole farm (`/api/printers`' body), first on every connection;
+- `recent`: then, a list of the last `RECENT_ON_CONNECT` events the watch kept (progress
+  left out), so a page opened after a sync shows it;
 - `printers`: the views changed since the last message, plus totals and master;
 - `lost`: how many events this client missed by reading too slowly;
 - `files`: `{"version": n}` when the farm by file changed (the files view reloads
@@ -161,7 +161,7 @@ class EventStreams:
             recent = [
                 e for e in farm.events.recent(10 * RECENT_ON_CONNECT) if e.event != "progress"
             ]
-            start = "".join(self._event_text(e) for e in recent[-RECENT_ON_CONNECT:])
+            start = sse([e.to_json() for e in recent[-RECENT_ON_CONNECT:]], "recent")
             await response.write(
                 ("retry: 1000\n" + sse(farm.to_json(), "snapshot") + start).encode()
             )

@@ -290,7 +290,7 @@ function takePrinter(p) {
 }
 
 function onSnapshot(data) {
-  // the stream goes on with the last events the watch kept: a reconnection starts afresh
+  // `recent` follows with the last events the watch kept: a reconnection starts afresh
   recent.length = 0;
   recentDirty = true;
   const seen = new Set();
@@ -331,6 +331,7 @@ function connect() {
   source.addEventListener("error", () => setConnection("connection lost, reconnecting…", "bad"));
   source.addEventListener("snapshot", (m) => onSnapshot(JSON.parse(m.data)));
   source.addEventListener("printers", (m) => onUpdate(JSON.parse(m.data)));
+  source.addEventListener("recent", (m) => JSON.parse(m.data).forEach(onEvent));
   source.addEventListener("message", (m) => onEvent(JSON.parse(m.data)));
 }
 
