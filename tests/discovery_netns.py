@@ -127,6 +127,9 @@ def main(out: Path) -> None:
         listen = ["--interface", "127.0.0.1", "--timeout", "3"]
         results["discover_plain"] = link_sync(home, "discover", *listen, env=env)
         results["discover_json"] = link_sync(home, "discover", "--json", *listen, env=env)
+        results["discover_config"] = link_sync(
+            home, "discover", "--json", "-c", str(out / "emulated.yml"), *listen, env=env
+        )
         with_password = {**env, "FARM_PASSWORD": "maker-pass"}
         results["discover_credentials"] = link_sync(
             home, "discover", "--json", *listen, env=with_password

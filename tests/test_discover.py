@@ -101,6 +101,17 @@ def test_discover_with_credentials_names_the_pis_model(netns: dict[str, Any]) ->
     assert found["mini-1"]["serial"].startswith("EMU")  # /api/v1/info, with credentials
 
 
+def test_discover_uses_the_credentials_of_a_config_naming_the_same_host(
+    netns: dict[str, Any],
+) -> None:
+    done = netns["discover_config"]  # emulate --config-out's file, no FARM_PASSWORD
+    assert done["code"] == 0, done["stderr"]
+    found = by_port(netns, json.loads(done["stdout"]))
+    assert found["mk3-1"]["model"] == "MK3S"
+    assert {p["identified_by"] for p in found.values()} == {"credentials"}
+    assert "maker-pass" not in done["stdout"] + done["stderr"]
+
+
 def test_discover_prints_a_table(netns: dict[str, Any]) -> None:
     lines = netns["discover_plain"]["stdout"].splitlines()
     assert lines[0].split() == ["NAME", "HOST", "TYPE", "MODEL", "FIRMWARE", "SERIAL/UUID"]
