@@ -49,7 +49,7 @@ def test_every_registered_type_names_an_http_backend_class(type_name: str) -> No
 
 @pytest.mark.parametrize(
     ("profile", "api_key", "backend_class", "kind"),
-    [("mk4", None, BuddyBackend, "buddy"), ("mk3", "pi-key", PiBackend, "prusalink-pi")],
+    [("mk4", None, BuddyBackend, "buddy"), ("mk3", "PiBackendKey-4711", PiBackend, "prusalink-pi")],
 )
 async def test_prusalink_is_buddy_or_pi_as_probing_shows(
     farm_factory: Any, profile: str, api_key: str | None, backend_class: type, kind: str
