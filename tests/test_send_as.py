@@ -301,3 +301,26 @@ def test_send_as_on_a_host_that_cannot_print_bgcode(tmp_path: Path) -> None:
     assert [p.send_as for p in config.printers.values()] == ["as-is", "as-is", "bgcode"]
     assert len([w for w in config.warnings if "send_as" in w]) == 1
     assert "o, m" in config.warnings[-1]
+
+
+async def test_a_broken_conversion_shows_on_the_printer(
+    farm_factory: Any, master: Master, run_sync: SyncRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emulator checks .bgcode as Buddy does: a block whose CRC does not match opens
+    the preview on the firmware's file error, and the run says so."""
+    from link_sync.bgcode import writer
+
+    good_block = writer.block
+
+    def bad_crc(*args: Any, **kwargs: Any) -> bytes:
+        data = good_block(*args, **kwargs)
+        return data[:-1] + bytes([data[-1] ^ 1])
+
+    monkeypatch.setattr(writer, "block", bad_crc)
+    _fill(master, {"a_MINI.gcode": MINI})
+    farm = await farm_factory([PrinterSpec("mini-1", profile="mini")], preview=True)
+    result = await run_sync(farm, config_extra=BGCODE)
+    assert result.exit_code == 1
+    report = result.printers[0]
+    assert report.status == "failed" and "ATTENTION" in (report.error or "")
+    assert farm.printers[0].question == "The file is not a valid bgcode file."

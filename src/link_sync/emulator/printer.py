@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from link_sync.emulator.auth import BuddyAuth, PiAuth
+from link_sync.emulator.bgcode_check import bgcode_file_error
 from link_sync.emulator.fat import clean_long_name, fat_timestamp
 from link_sync.emulator.faults import Fault, FaultSet
 from link_sync.emulator.listener import Listener, SlotLimits
@@ -219,14 +220,30 @@ class EmulatedPrinter:
         "wrong printer" question, ATTENTION, with a job (the preview counts it as
         started) until someone answers on the screen.
         """
-        problem = None if self.pi else self.wrong_printer(node)
+        problem = None if self.pi else self.file_error(node) or self.wrong_printer(node)
         if problem is None:
             self.start_print(self.storage.path_of(node))
             return
+        self._ask(node, problem)
+
+    def _ask(self, node: Node, problem: str) -> None:
+        """The screen asks about `node` before any print: ATTENTION, with a job."""
         self.preview = None
         self.job = Job(self.next_id(), node, time.monotonic())
         self.question = problem
         self.state = "ATTENTION"
+
+    def file_error(self, node: Node) -> str | None:
+        """Buddy: the file error its preview or print reports for a `.bgcode` file with a
+        bad header or a block whose CRC does not match (the upload stored it as sent)."""
+        if self.pi or not node.name.lower().endswith(".bgcode"):
+            return None
+        disk = self.storage.disk_root
+        if disk is not None:
+            data = (disk / self.storage.path_of(node)).read_bytes()
+        else:
+            data = self.storage.read(node)
+        return bgcode_file_error(data)
 
     def wrong_printer(self, node: Node) -> str | None:
         """Why the firmware would ask before printing this file (None: it would not)."""
@@ -286,6 +303,9 @@ class EmulatedPrinter:
         self.job = None
         self.state = "IDLE"
         self.preview = node
+        error = self.file_error(node)
+        if error is not None:  # the preview opens on the file error instead
+            self._ask(node, error)
 
     def press_print(self) -> bool:
         """Someone presses Print on the preview; False when no preview is open."""
