@@ -324,3 +324,87 @@ async def test_a_broken_conversion_shows_on_the_printer(
     report = result.printers[0]
     assert report.status == "failed" and "ATTENTION" in (report.error or "")
     assert farm.printers[0].question == "The file is not a valid bgcode file."
+
+
+async def test_pull_takes_only_a_printer_only_bgcode_as_it_is(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    from link_sync.commands.pull import PullRequest, pull_async
+
+    _fill(master, {"a_MINI.gcode": MINI})
+    farm = await farm_factory([PrinterSpec("mini-1", profile="mini")])
+    await run_sync(farm, config_extra=BGCODE)
+    mini = farm.printers[0]
+    own = mini.files()["a_MINI.bgcode"]
+    mini.write_file("theirs.bgcode", own)  # put there by someone else
+    config = farm.config(source=str(master.root))
+    config.update(BGCODE)
+    result = await pull_async(PullRequest(Config(**config)))
+    assert result.exit_code == 0, result.to_json()
+    # the .bgcode sent for a_MINI.gcode is that file; only the printer's own comes back
+    assert [(a.op, a.path) for a in result.printers[0].actions] == [("pull", "theirs.bgcode")]
+    assert master.files() == {"a_MINI.gcode": MINI, "theirs.bgcode": own}
+
+
+async def test_plan_names_both_files_and_both_sizes(
+    farm_factory: Any, master: Master, run_sync: SyncRunner, state_env: dict[str, str]
+) -> None:
+    import io
+
+    import link_sync
+    from link_sync.report import PlainLog
+
+    _fill(master, {"a_MINI.gcode": MINI})
+    farm = await farm_factory(
+        [PrinterSpec("mini-1", profile="mini"), PrinterSpec("mini-2", profile="mini")]
+    )
+    config_data = farm.config(source=str(master.root))
+    config_data.update(BGCODE)
+    config = Config(**config_data)
+    states = state_env["LINK_SYNC_STATE_DIR"]
+
+    # before any conversion: the master file's size, an upper bound
+    text = io.StringIO()
+    planned = await link_sync.plan_async(
+        config, state_dir=states, observer=PlainLog(text, dry_run=True)
+    )
+    action = planned.to_json()["printers"][0]["actions"][0]
+    assert action == {
+        "op": "upload",
+        "path": "a_MINI.bgcode",
+        "bytes": len(MINI),
+        "ok": True,
+        "error": None,
+        "reason": "missing",
+        "source": "a_MINI.gcode",
+        "source_bytes": len(MINI),
+    }
+    assert "mini-1: would upload a_MINI.bgcode (missing) (from a_MINI.gcode, " in text.getvalue()
+
+    # once converted (for mini-1), mini-2's plan says the size it will send
+    await run_sync(farm, config_extra=BGCODE, printers=["mini-1"])
+    sent = len(farm.printers[0].files()["a_MINI.bgcode"])
+    planned = await link_sync.plan_async(config, state_dir=states, printers=["mini-2"])
+    action = planned.to_json()["printers"][0]["actions"][0]
+    assert (action["bytes"], action["source_bytes"]) == (sent, len(MINI))
+
+
+def test_the_files_view_names_a_converted_file_by_its_master_file(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from link_sync.core.file_states import FileState, printer_files
+    from link_sync.core.model import Op
+    from link_sync.core.planner import Action, Plan, Problem
+
+    plain = LocalFile("a.gcode", tmp_path / "a.gcode", 10, 1)
+    other = LocalFile("b.gcode", tmp_path / "b.gcode", 10, 1)
+    held = LocalFile("c.gcode", tmp_path / "c.gcode", 10, 1)
+    sent = replace(plain, path="a.bgcode", converted_from="a.gcode")
+    plan = Plan(
+        transfers=[Action(Op.UPLOAD, "a.bgcode", sent, reason="missing")],
+        refused=[Problem("b.bgcode", "a folder of that name is on the printer")],
+    )
+    placed = printer_files([plain, other, held], plan)
+    assert placed.placement(plain, plain).state == FileState.PENDING
+    assert placed.placement(other, other).state == FileState.REFUSED
+    assert placed.placement(held, held).state == FileState.HELD

@@ -23,6 +23,7 @@ from link_sync.backends.base import Backend
 from link_sync.config import Config, PrinterConfig, select_printers
 from link_sync.core.model import Op, PrinterState, RemoteEntry, SyncStatus, is_print_file
 from link_sync.core.planner import path_key
+from link_sync.core.send_as import BGCODE, binary_name
 from link_sync.engine.events import Observer
 from link_sync.engine.paths import entries_below, strip_storage
 from link_sync.engine.scan import scan_source
@@ -144,7 +145,11 @@ async def _remote_only(
         return []
     local: set[str] = set()
     if target.is_dir():
-        local = {path_key(f.path, ci) for f in scan_source(target).files}
+        paths = [f.path for f in scan_source(target).files]
+        if printer.send_as == BGCODE and backend.capabilities.prints_bgcode:
+            # `X.bgcode` sent for the master's `X.gcode` is that file, not the printer's own
+            paths += [b for p in paths if (b := binary_name(p)) is not None]
+        local = {path_key(path, ci) for path in paths}
     elif target.exists():
         raise errors.UsageError(f"{target} is not a folder")
     return [

@@ -24,6 +24,7 @@ from typing import Any
 
 from link_sync.core.model import LocalFile, Op
 from link_sync.core.planner import UNSUPPORTED_TYPE, Plan
+from link_sync.core.send_as import binary_name
 from link_sync.core.targets import NO_TARGET, Target
 
 
@@ -83,14 +84,18 @@ def printer_files(files: Sequence[LocalFile], plan: Plan) -> PrinterFiles:
     """Each file of `files` on the printer `plan` was made for (a final plan)."""
     other: dict[str, Placement] = {}
     for action in plan.transfers:
+        # a file sent as binary G-code (`send_as: bgcode`) is its master file's state
+        local = action.local
+        path = local.converted_from or action.path if local is not None else action.path
         if action.op == Op.UPLOAD:
-            other[action.path] = Placement(FileState.PENDING, "missing on the printer")
+            other[path] = Placement(FileState.PENDING, "missing on the printer")
         else:
-            other[action.path] = Placement(FileState.STALE, f"older there ({action.reason})")
+            other[path] = Placement(FileState.STALE, f"older there ({action.reason})")
+    master_path = _master_paths(files, plan)
     for problem in plan.kept:  # being printed: stale (a master file) or excess (not one)
-        other.setdefault(problem.path, Placement(FileState.STALE, problem.reason))
+        other.setdefault(master_path(problem.path), Placement(FileState.STALE, problem.reason))
     for problem in plan.refused:
-        other[problem.path] = Placement(FileState.REFUSED, problem.reason)
+        other[master_path(problem.path)] = Placement(FileState.REFUSED, problem.reason)
     for problem in plan.skipped:
         state = FileState.REFUSED if problem.reason == UNSUPPORTED_TYPE else FileState.NOT_WANTED
         other[problem.path] = Placement(state, problem.reason)
@@ -99,6 +104,17 @@ def printer_files(files: Sequence[LocalFile], plan: Plan) -> PrinterFiles:
     if paths is not None:
         other = {p: v for p, v in other.items() if p in paths}
     return PrinterFiles(files, other)
+
+
+def _master_paths(files: Sequence[LocalFile], plan: Plan) -> Callable[[str], str]:
+    """The master path of a plan's path: a `.bgcode` sent for a plain master file is
+    named by that file (built only when the plan names one that is not a master file)."""
+    names = [p.path for p in (*plan.kept, *plan.refused)]
+    if not names or not any(n.lower().endswith(".bgcode") for n in names):
+        return lambda path: path
+    paths = {f.path for f in files}
+    back = {b: f.path for f in files if (b := binary_name(f.path)) is not None}
+    return lambda path: path if path in paths else back.get(path, path)
 
 
 @dataclass(frozen=True, slots=True)
