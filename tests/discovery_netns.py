@@ -94,6 +94,27 @@ def init_on_a_terminal(folder: Path, init: list[str], env: dict[str, str]) -> di
     }
 
 
+def two_xls(home: Path, listen: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Two XLs of one emulator, of one default hostname: each is announced (the second
+    renamed by mDNS) and found."""
+    second = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "link_sync", "emulate", "--port", "0"),
+            *("--printers", "2", "--profile", "xl", "--announce"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert second.stdout is not None
+        urls = [second.stdout.readline().split()[1] for _ in range(2)]
+        return {"urls": urls, "discover": link_sync(home, "discover", "--json", *listen, env=env)}
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(15)
+
+
 def main(out: Path) -> None:
     loopback_with_multicast()
     (out / "farm.yml").write_text(FARM)
@@ -158,6 +179,7 @@ def main(out: Path) -> None:
         results["existing_before"] = text
         results["init_existing"] = link_sync(existing, *init, env=with_password)
         results["existing_after"] = (existing / "link-sync.yml").read_text()
+        results["two_xls"] = two_xls(home, listen, env)
     finally:
         emulator.send_signal(signal.SIGTERM)
         try:

@@ -112,6 +112,18 @@ def test_discover_uses_the_credentials_of_a_config_naming_the_same_host(
     assert "maker-pass" not in done["stdout"] + done["stderr"]
 
 
+def test_printers_of_one_default_hostname_are_each_announced_and_found(
+    netns: dict[str, Any],
+) -> None:
+    xls = netns["two_xls"]
+    printers = json.loads(xls["discover"]["stdout"])["printers"]
+    hosts = {f"http://{p['host']}": p for p in printers}
+    assert set(xls["urls"]) | set(netns["urls"].values()) == set(hosts)  # five, each once
+    found = [hosts[url] for url in xls["urls"]]
+    assert sorted(p["name"] for p in found) == ["prusa-xl", "prusa-xl-2"]
+    assert {p["suggested_model"] for p in found} == {"XL"}
+
+
 def test_discover_prints_a_table(netns: dict[str, Any]) -> None:
     lines = netns["discover_plain"]["stdout"].splitlines()
     assert lines[0].split() == ["NAME", "HOST", "TYPE", "MODEL", "FIRMWARE", "SERIAL/UUID"]

@@ -54,20 +54,31 @@ class Announcer:
         self._zc = zc
         packed = socket.inet_aton(self.address if interfaces else "127.0.0.1")
         try:
-            # registering probes the network first (about a second); all at once
-            pending = []
-            for printer in self.printers:
-                for service, name, txt in announcements(printer, self.address):
-                    info = ServiceInfo(
-                        service,
-                        f"{name}.{service}",
-                        port=printer.port,
-                        properties=txt,
-                        server=f"{printer.hostname}.local.",
-                        addresses=[packed],
-                    )
-                    pending.append(await zc.async_register_service(info, allow_name_change=True))
-            await asyncio.gather(*pending)
+            # registering probes the network first (about a second): the names at once;
+            # each registration answers the task of its announcements, awaited too
+            infos = [
+                ServiceInfo(
+                    service,
+                    f"{name}.{service}",
+                    port=printer.port,
+                    properties=txt,
+                    server=f"{printer.hostname}.local.",
+                    addresses=[packed],
+                )
+                for printer in self.printers
+                for service, name, txt in announcements(printer, self.address)
+            ]
+            # one name at a time: two printers of one default hostname must probe one
+            # after the other for the second to be renamed
+            by_name: dict[str, list[ServiceInfo]] = {}
+            for info in infos:
+                by_name.setdefault(info.name.lower(), []).append(info)
+
+            async def register(same_name: list[ServiceInfo]) -> None:
+                for info in same_name:
+                    await (await zc.async_register_service(info, allow_name_change=True))
+
+            await asyncio.gather(*(register(group) for group in by_name.values()))
         except BaseException:
             await self.__aexit__()
             raise
