@@ -108,6 +108,15 @@ async def test_buddy_printers_hold_bgcode_that_decodes_to_the_master(
     cache = tmp_path / "state" / CACHE_FOLDER
     assert len(list(cache.glob("*.bgcode"))) == 3
 
+    # status: every printer in sync, its files counted under their master names
+    import link_sync
+
+    config = farm.config(source=str(master.root))
+    config.update(BGCODE)
+    states = str(tmp_path / "state")
+    reports = await link_sync.status_async(Config(**config), state_dir=states)
+    assert all(r.in_sync for r in reports), [r.to_json() for r in reports]
+
     # a second sync does nothing
     for printer in farm:
         printer.requests.clear()

@@ -104,6 +104,8 @@ class Expect:
     concurrent_uploads_clash: bool = False
     #: names check_name refuses although this target keeps them: name -> why on purpose
     strict_names: dict[str, str] = field(default_factory=dict)
+    #: the printer prints binary G-code (`send_as: bgcode` applies): Buddy firmware
+    prints_bgcode: bool = False
 
 
 #: Request operations faults can hit.
@@ -290,6 +292,7 @@ BUDDY = Expect(
     extensions=frozenset({".gcode", ".bgcode", ".g", ".gc", ".gco", ".bgc"}),
     mkdir_before_upload=False,
     idle_states=frozenset({"IDLE"}),
+    prints_bgcode=True,
     refuses_existing=True,
     one_transfer=errors.TransferInProgress,  # 409 "Another transfer in progress"
     busy_upload=errors.FileBusy,  # 409 "File is busy"
@@ -320,6 +323,7 @@ PI = replace(
     listing_sizes=True,
     extensions=frozenset({".gcode", ".gc", ".g", ".gco"}),
     mkdir_before_upload=True,
+    prints_bgcode=False,
 )
 
 

@@ -16,6 +16,8 @@ import pytest
 from link_sync import errors
 from link_sync.backends import open_backend
 from link_sync.backends.base import Backend
+from link_sync.bgcode.writer import convert
+from link_sync.sample_gcode import prusaslicer_gcode
 
 from .files import NESTED, all_parents, put, put_tree, source
 from .targets import Target
@@ -48,6 +50,7 @@ async def test_probe_identifies_the_printer(target: Target) -> None:
             assert caps.extensions == want.extensions
             assert caps.content_hash == want.content_hash
             assert caps.mkdir_before_upload == want.mkdir_before_upload
+            assert caps.prints_bgcode == want.prints_bgcode
         finally:
             await backend.aclose()
             await opened.aclose()
@@ -246,6 +249,26 @@ async def test_every_declared_extension_is_held_and_listed(
     assert set(listed) == set(names)
     assert all(entry.print_file for entry in listed.values())
     assert target.files(folder) == names
+
+
+async def test_a_converted_bgcode_arrives_whole_where_it_prints(
+    backend: Backend, target: Target, folder: str, tmp_path: Path
+) -> None:
+    """`send_as: bgcode`'s upload: link-sync's conversion, stored byte for byte and
+    listed as a print file, on the printers that print binary G-code."""
+    if not backend.capabilities.prints_bgcode:
+        assert not target.expect.prints_bgcode  # `send_as: bgcode` sends these plain files
+        return
+    plain = tmp_path / "part.gcode"
+    plain.write_bytes(prusaslicer_gcode("MK4S", moves=300))
+    converted = tmp_path / "part.bgcode"
+    convert(plain, converted)
+    data = converted.read_bytes()
+    path = f"{folder}/part.bgcode"
+    await backend.upload(path, converted, len(data), overwrite=False)
+    entry = await backend.stat(path)
+    assert entry is not None and entry.size == len(data) and entry.print_file
+    assert target.files(folder) == {path: data}
 
 
 async def test_an_undeclared_extension_is_never_a_print_file(
