@@ -151,13 +151,12 @@ def test_json_of_sync_plan_status_and_pull(emulator: Emulator, tmp_path: Path) -
     assert [p["in_sync"] for p in status["printers"]] == [True, True]
     assert all(p["reachable"] and p["managed_files"] == 2 for p in status["printers"])
 
+    # the printers hold only master files now: --into copies what pull would, nothing
     into = tmp_path / "pulled"
     pulled = json.loads(run(emulator, "pull", "--json", "--into", str(into)).stdout)
     assert pulled["ok"] is True
-    assert sorted(a["path"] for p in pulled["printers"] for a in p["actions"]) == [
-        "benchy.gcode",
-        "parts/clip.gcode",
-    ]
+    assert [a for p in pulled["printers"] for a in p["actions"]] == []
+    assert not into.exists() or not any(into.iterdir())
 
 
 def test_init_writes_a_config_that_plan_accepts(emulator: Emulator, tmp_path: Path) -> None:

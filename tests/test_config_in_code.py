@@ -107,6 +107,10 @@ def test_new_keys_are_read_and_normalised(tmp_path: Path) -> None:
         ("printers: {a: {host: a, nozzle: -1}}", "printer 'a': key 'nozzle' must be more than 0"),
         ("printers: {a: {host: a, accept: MK4}}", "printer 'a': key 'accept' must be a list"),
         ("printers: {a: {host: a, accept: [MK9]}}", "printer 'a': key 'accept' 'MK9' is not a"),
+        (
+            "printers: {a: {host: a, while_printing: always}}",
+            "printer 'a': key 'while_printing' must be one of upload, wait",
+        ),
         ("route: some\nprinters: {a: {host: a}}", "key 'route' must be one of model, all"),
         ("settle: -1\nprinters: {a: {host: a}}", "key 'settle' must not be negative"),
         ("poll_interval: 0\nprinters: {a: {host: a}}", "key 'poll_interval' must be more than 0"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -10,16 +11,23 @@ import pytest
 from link_sync import Config
 from link_sync.commands.pull import PullRequest, conflict_name, pull_async, unsafe_name_reason
 from link_sync.emulator import PrinterSpec
+from link_sync.report import PlainLog
 
 from sync_helpers import Master
 
 
 async def pull(
-    farm: Any, master: Master, tmp_path: Path, *, into: Path | None = None, dry_run: bool = False
+    farm: Any,
+    master: Master,
+    tmp_path: Path,
+    *,
+    into: Path | None = None,
+    dry_run: bool = False,
+    observer: Any = None,
 ) -> Any:
     config = Config(**farm.config(source=master.root))
     request = PullRequest(config, into=into, dry_run=dry_run)
-    return await pull_async(request)
+    return await pull_async(request, observer)
 
 
 async def test_files_only_on_printers_come_back_with_their_folders(
@@ -86,6 +94,46 @@ async def test_dry_run_writes_nothing(farm_factory: Any, master: Master, tmp_pat
     result = await pull(farm, master, tmp_path, dry_run=True)
     assert [(a.op, a.path) for a in result.printers[0].actions] == [("pull", "a.gcode")]
     assert master.files() == {"m.gcode": b"M"}
+
+
+async def test_a_dry_run_says_only_what_it_would_do(
+    farm_factory: Any, master: Master, tmp_path: Path
+) -> None:
+    master.write("m.gcode", b"M")
+    farm = await farm_factory([PrinterSpec("mk4", files={"only_here.gcode": b"A" * 2500})])
+    out = io.StringIO()
+    result = await pull(farm, master, tmp_path, dry_run=True, observer=PlainLog(out, dry_run=True))
+    assert result.exit_code == 0
+    lines = out.getvalue().splitlines()
+    assert "mk4: would pull only_here.gcode" in lines, lines
+    assert not [line for line in lines if "pulled" in line], lines  # nothing claims it was done
+    assert master.files() == {"m.gcode": b"M"}
+
+
+async def test_into_a_folder_copies_only_the_files_missing_from_the_master(
+    farm_factory: Any, master: Master, tmp_path: Path
+) -> None:
+    master.write("in-master.gcode", b"M")
+    master.write("parts/also.gcode", b"P")
+    printer_files = {
+        "in-master.gcode": b"M",
+        "parts/also.gcode": b"P",
+        "only_here.gcode": b"O",
+        "parts/rescue me.gcode": b"R",
+    }
+    farm = await farm_factory([PrinterSpec("mk4", files=printer_files)])
+    into = tmp_path / "rescued"  # empty: it lacks every file, the master only two
+    planned = await pull(farm, master, tmp_path, into=into, dry_run=True)
+    would = sorted(a.path for a in planned.printers[0].actions)
+    result = await pull(farm, master, tmp_path, into=into)
+    assert result.exit_code == 0, result.to_json()
+    copied = {p.relative_to(into).as_posix(): p.read_bytes() for p in into.rglob("*.gcode")}
+    assert copied == {"only_here.gcode": b"O", "parts/rescue me.gcode": b"R"}
+    assert would == sorted(copied) == sorted(a.path for a in result.printers[0].actions)
+    # the same files as a pull into the master would copy
+    assert master.files() == {"in-master.gcode": b"M", "parts/also.gcode": b"P"}
+    into_master = await pull(farm, master, tmp_path, dry_run=True)
+    assert sorted(a.path for a in into_master.printers[0].actions) == sorted(copied)
 
 
 @pytest.mark.parametrize(

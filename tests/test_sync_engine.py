@@ -276,37 +276,6 @@ async def test_last_print_file_that_is_stale_is_replaced_once_the_print_is_over(
     assert puts == ["b.gcode", "a.gcode"]
 
 
-@pytest.mark.parametrize("state", ["FINISHED", "STOPPED"])
-async def test_last_print_file_the_print_screen_still_holds_fails_and_stays_whole(
-    farm_factory: Any, master: Master, run_sync: SyncRunner, state: str
-) -> None:
-    # Only the finished print's own file is stale: no other upload leaves its screen,
-    # and the firmware refuses the overwrite. It is never deleted first (the printer
-    # would lack it if the upload then failed): reported, and replaced once the
-    # screen is left.
-    fill(master, {"a.gcode": b"G1 X1\n" * 5000})
-    farm = await farm_factory(
-        [spec("mk4", files={"a.gcode": b"G1\n" * 250}, state=state, job_file="a.gcode")],
-        preview=True,
-    )
-    result = await run_sync(farm)
-    report = result.printers[0]
-    assert report.status == "failed" and result.exit_code == 1, report.to_json()
-    [refused] = report.actions
-    assert (refused.op, refused.path, refused.ok) == ("replace", "a.gcode", False)
-    assert "open on the printer's screen" in (refused.error or "")
-    assert report.notes == [
-        f"kept a.gcode: still open on the printer's screen after the {state.lower()} print"
-        " — it will be replaced once the screen is closed"
-    ]
-    assert farm["mk4"].files() == {"a.gcode": b"G1\n" * 250}
-    assert not [r for r in farm["mk4"].requests if r.method == "DELETE"]
-    farm["mk4"].screen_back()  # someone leaves the print screen
-    after = await run_sync(farm)
-    assert after.printers[0].status == "synced", after.to_json()
-    assert farm["mk4"].files() == {"a.gcode": b"G1 X1\n" * 5000}
-
-
 @pytest.mark.parametrize("profile", ["mk4", "mk3"])
 @pytest.mark.parametrize("state", ["FINISHED", "STOPPED"])
 async def test_last_print_file_no_longer_in_the_master_is_deleted_once_the_print_is_over(

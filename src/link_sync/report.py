@@ -100,13 +100,21 @@ def _from(action: ActionResult) -> str:
 
 
 def summary_line(result: PrinterResult) -> str:
-    if result.status == SyncStatus.BUSY:
+    takes = result.while_printing == "upload" and not (result.state and result.state.idle)
+    if result.status == SyncStatus.BUSY and not result.actions:
         return f"busy ({result.state}), not synced"
+    if result.status == SyncStatus.BUSY:
+        # files went to a printer that prints; the printed one waits for the print's end
+        done = ", ".join(f"{result.count(op)} {VERBS[op]}" for op in _COUNTED if result.count(op))
+        return f"busy ({result.state}): {done or 'nothing done'}; the rest waits for the print"
     counts = [f"{result.count(op)} {VERBS[op]}" for op in _COUNTED if result.count(op)]
     if result.status == SyncStatus.PLANNED:
         planned = {op: sum(1 for a in result.actions if a.op == op) for op in VERBS}
         counts = [f"{n} to {op}" for op, n in planned.items() if n]
-        return "plan: " + (", ".join(counts) if counts else "nothing to do")
+        if not counts:
+            return "plan: nothing to do"
+        during = f", during the print ({result.state}; while_printing: upload)" if takes else ""
+        return "plan: " + ", ".join(counts) + during
     if result.count(Op.PULL):
         counts.append(f"{result.count(Op.PULL)} pulled")
     done = ", ".join(counts) if counts else "nothing to do"
@@ -310,6 +318,7 @@ def status_table(rows: Sequence[PrinterStatusReport]) -> Table:
         "model",
         "firmware",
         "state",
+        "while printing",
         "job",
         "files",
         "wanted",
@@ -383,6 +392,7 @@ def status_cells(p: PrinterStatusReport) -> list[str]:
             p.model or p.kind or "",
             p.firmware or "",
             p.state or "",
+            p.while_printing or "",
             job,
             "" if p.managed_files is None else str(p.managed_files),
             _wanted_text(p),
@@ -403,7 +413,18 @@ def _wanted_text(p: PrinterStatusReport) -> str:
 
 def status_lines(rows: Sequence[PrinterStatusReport]) -> list[str]:
     """`link-sync status` as plain lines, one per printer."""
-    heads = ("reachable", "model", "firmware", "state", "job", "files", "wanted", "sync", "free")
+    heads = [
+        "reachable",
+        "model",
+        "firmware",
+        "state",
+        "while_printing",
+        "job",
+        "files",
+        "wanted",
+        "sync",
+        "free",
+    ]
     lines = []
     for row in rows:
         cells = status_cells(row)

@@ -74,6 +74,9 @@ class PrinterResult:
     wanted_pending: int | None = None
     #: how its files were chosen: "model", "all" (`route: all`) or "off" (model unknown)
     routing: str = "off"
+    #: whether it takes files during a print: "upload" or "wait" (None: not known, or
+    #: refused; `while_printing:`)
+    while_printing: str | None = None
 
     def count(self, op: str) -> int:
         """Actions of this kind that succeeded."""
@@ -105,6 +108,7 @@ class PrinterResult:
             "unchanged": self.unchanged,
             "wanted_files": self.wanted_files,
             "routing": self.routing,
+            "while_printing": self.while_printing,
             # files this printer does not get, with why (the contract's `op` values stay
             # the five changes, so scripts counting actions are not surprised)
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
@@ -189,6 +193,8 @@ class PrinterStatusReport:
     kept: int = 0
     #: how its files are chosen: "model", "all" or "off"
     routing: str = "off"
+    #: "upload" (takes files while printing), "wait", or None (not known)
+    while_printing: str | None = None
 
     @classmethod
     def from_plan(cls, printer: PrinterResult) -> PrinterStatusReport:
@@ -226,6 +232,7 @@ class PrinterStatusReport:
             refused=printer.failed,
             kept=len(printer.kept),
             routing=printer.routing,
+            while_printing=printer.while_printing,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -268,6 +275,8 @@ class PrinterFacts(Protocol):
     def error(self) -> str | None: ...
     @property
     def routing(self) -> str | None: ...
+    @property
+    def while_printing(self) -> str | None: ...
 
 
 def printer_snapshot_json(printer: PrinterFacts, pending: dict[str, int]) -> dict[str, Any]:
@@ -288,6 +297,7 @@ def printer_snapshot_json(printer: PrinterFacts, pending: dict[str, int]) -> dic
         "wanted_files": printer.wanted_files,
         "wanted_held": printer.wanted_held,
         "routing": printer.routing,
+        "while_printing": printer.while_printing,
         "in_sync": printer.in_sync,
         "pending": pending,
         "free_space": printer.free_space,

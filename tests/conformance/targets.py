@@ -106,6 +106,13 @@ class Expect:
     strict_names: dict[str, str] = field(default_factory=dict)
     #: the printer prints binary G-code (`send_as: bgcode` applies): Buddy firmware
     prints_bgcode: bool = False
+    #: it prints from a host's disk: files other than the printed one can be uploaded,
+    #: replaced and deleted during a print (`while_printing: upload` is allowed)
+    prints_from_host_disk: bool = False
+    #: ... and it takes them by default (`while_printing` defaults to upload)
+    uploads_while_printing: bool = False
+    #: a DELETE of a finished print's file leaves the print screen that holds it
+    delete_leaves_print_screen: bool = False
 
 
 #: Request operations faults can hit.
@@ -301,6 +308,7 @@ BUDDY = Expect(
     strict_names={
         "back\\slash.gcode": "FAT forbids '\\'; the emulator keeps it (told emu)",
     },
+    delete_leaves_print_screen=True,
 )
 PI = replace(
     BUDDY,
@@ -324,6 +332,8 @@ PI = replace(
     extensions=frozenset({".gcode", ".gc", ".g", ".gco"}),
     mkdir_before_upload=True,
     prints_bgcode=False,
+    prints_from_host_disk=True,  # a Pi's disk; `upload` is the operator's call
+    delete_leaves_print_screen=False,
 )
 
 
@@ -465,6 +475,8 @@ class RealOctoPrint(RealTarget):
             "OctoPrint deletes a folder with everything in it (the engine only asks "
             "to remove folders it emptied)"
         ),
+        prints_from_host_disk=True,
+        uploads_while_printing=True,
     )
     ops: ClassVar[dict[str, Rule]] = {
         "probe": _request("GET", "/api/version"),
@@ -517,6 +529,8 @@ class RealMoonraker(RealTarget):
         info_extra={"klippy_state": "ready"},
         busy_upload=errors.FileBusy,  # 403 "File is loaded, upload not permitted"
         rmdir_not_empty=errors.Refused,  # 400 "Directory not empty"
+        prints_from_host_disk=True,
+        uploads_while_printing=True,
     )
     ops: ClassVar[dict[str, Rule]] = {
         "probe": _request("GET", "/server/info"),

@@ -169,9 +169,14 @@ async def test_the_file_being_printed_is_busy(
             assert refusal
             await backend.upload(job, source(tmp_path, b"G28\n"), 4, overwrite=True)
             assert target.files(folder)[job] == b"G28\n"
-        # other files stay writable during a print
+        # other files stay writable during a print (what `while_printing: upload` does
+        # on a printer whose files live on a host's disk)
         await put(backend, tmp_path, other, G)
+        if target.expect.prints_from_host_disk:
+            await backend.upload(other, source(tmp_path, b"G1 X9\n"), 6, overwrite=True)
+            assert target.files(folder)[other] == b"G1 X9\n"
         await backend.delete(other)
+        assert (await backend.status()).state == "PRINTING"  # the print went on
     finally:
         await target.stop_printing()
     await backend.delete(job)

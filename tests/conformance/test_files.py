@@ -51,6 +51,9 @@ async def test_probe_identifies_the_printer(target: Target) -> None:
             assert caps.content_hash == want.content_hash
             assert caps.mkdir_before_upload == want.mkdir_before_upload
             assert caps.prints_bgcode == want.prints_bgcode
+            assert caps.prints_from_host_disk == want.prints_from_host_disk
+            assert caps.uploads_while_printing == want.uploads_while_printing
+            assert caps.delete_leaves_print_screen == want.delete_leaves_print_screen
         finally:
             await backend.aclose()
             await opened.aclose()

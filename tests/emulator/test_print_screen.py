@@ -125,3 +125,20 @@ async def test_the_pi_ends_the_job_and_deletes_its_file(
     assert (await c.delete("/api/v1/files/local/a.gcode")).status_code == 204
     assert p.files() == {} and p.job is None and p.state == state
     assert (await c.get("/api/job")).json()["job"] is None
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "no-preview"])
+@pytest.mark.parametrize("state", ["FINISHED", "STOPPED"])
+async def test_an_upload_leaves_the_ended_print_s_screen_with_the_preview_off_too(
+    farm_factory: Factory, client: Any, state: str, preview: bool
+) -> None:
+    # The firmware's print_begin leaves the print screen whether or not a preview then
+    # opens: `--no-preview` (preview: false) only keeps the preview from opening.
+    p = await ended(farm_factory, state, preview=preview)
+    c = client(p)
+    assert (await c.put("/api/v1/files/usb/new.gcode", b"G1\n")).status_code == 201
+    assert p.state == "IDLE" and p.job is None
+    assert p.screen_file == ("new.gcode" if preview else None)
+    # the old job's file is free again
+    r = await c.put("/api/v1/files/usb/a.gcode", b"new version", headers=OVERWRITE)
+    assert r.status_code == 201 and p.files()["a.gcode"] == b"new version"

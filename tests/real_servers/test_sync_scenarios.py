@@ -292,18 +292,26 @@ async def test_local_removal_deletes_file_and_emptied_folder(
     assert report(again, real.kind).actions == []
 
 
-@pytest.mark.parametrize("include_busy", [False, True], ids=["busy-skipped", "include-busy"])
+@pytest.mark.parametrize("mode", ["default", "wait", "upload"])
 @pytest.mark.parametrize("real", WITH_NEXT, indirect=True)
 async def test_file_being_printed_is_never_deleted_or_overwritten(
-    printing: RealPrinter, destination: str, master: Master, sync: Runner, include_busy: bool
+    printing: RealPrinter, destination: str, master: Master, sync: Runner, mode: str
 ) -> None:
+    # `while_printing` (issue 27): OctoPrint and Moonraker take files during a print by
+    # default, the Pi PrusaLink when set to `upload`; a printer that waits is left
+    # alone, and `--include-busy` syncs it for one run. The printed file is never touched.
     real = printing
     job_bytes = slow_gcode(120)
     files = {**MASTER, JOB: job_bytes}
     fill(master, files)
-    printers = {real.kind: real.entry(destination)}
+    entry = real.entry(destination)
+    if mode != "default":
+        entry["while_printing"] = mode
+    printers = {real.kind: entry}
+    takes = mode == "upload" or (mode == "default" and real.kind != "prusalink")
     first = await sync(printers)
     assert first.exit_code == 0, show(first)
+    assert report(first, real.kind).while_printing == ("upload" if takes else "wait")
 
     real.server.start_printing(f"{destination}/{JOB}")
     try:
@@ -311,39 +319,37 @@ async def test_file_being_printed_is_never_deleted_or_overwritten(
         master.write(JOB, job_bytes + b"; edited\n")
         master.write("neu hinzugefügt.gcode", b"G28\n" * 10)
         master.remove("benchy.gcode")
-        changed = await sync(printers, include_busy=include_busy)
+        changed = await sync(printers)
         mine = report(changed, real.kind)
         assert changed.exit_code == 0, show(changed)
         assert mine.state == "PRINTING", show(mine)
+        if not takes:
+            assert (mine.status, mine.actions) == ("busy", []), show(mine)
+            assert real.files(destination) == expected(files)
+            changed = await sync(printers, include_busy=True)  # for this one run
+            mine = report(changed, real.kind)
+            assert changed.exit_code == 0, show(changed)
         on_disk = real.files(destination)
         assert on_disk[JOB] == job_bytes  # never overwritten
-        if include_busy:
-            # all but the stale job file: kept while it prints, so not `synced`
-            assert mine.status == "busy", show(mine)
-            assert [path for path, _ in mine.kept] == [JOB], show(mine)
-            assert sorted(ops(mine)) == [
-                ("delete", "benchy.gcode", True),
-                ("upload", "neu hinzugefügt.gcode", True),
-            ]
-            assert "benchy.gcode" not in on_disk
-            assert on_disk["neu hinzugefügt.gcode"] == b"G28\n" * 10
-        else:
-            assert (mine.status, mine.actions) == ("busy", []), show(mine)
-            assert on_disk == expected(files)
+        # all but the stale job file: kept while it prints, so not `synced`
+        assert mine.status == "busy", show(mine)
+        assert [path for path, _ in mine.kept] == [JOB], show(mine)
+        assert sorted(ops(mine)) == [
+            ("delete", "benchy.gcode", True),
+            ("upload", "neu hinzugefügt.gcode", True),
+        ]
+        assert "benchy.gcode" not in on_disk
+        assert on_disk["neu hinzugefügt.gcode"] == b"G28\n" * 10
 
         # The job leaves the master: it stays on the printer while it prints.
         master.remove(JOB)
-        removed = await sync(printers, include_busy=include_busy)
+        removed = await sync(printers, include_busy=not takes)
         mine = report(removed, real.kind)
         assert removed.exit_code == 0, show(removed)
-        assert all(a.path != JOB for a in mine.actions), show(mine)
         assert real.files(destination)[JOB] == job_bytes
-        if include_busy:
-            assert mine.status == "busy", show(mine)  # the job file, not in the master, stays
-            assert [path for path, _ in mine.kept] == [JOB], show(mine)
-            assert mine.actions == [], show(mine)
-        else:
-            assert (mine.status, mine.actions) == ("busy", []), show(mine)
+        assert mine.status == "busy", show(mine)  # the job file, not in the master, stays
+        assert [path for path, _ in mine.kept] == [JOB], show(mine)
+        assert mine.actions == [], show(mine)
     finally:
         real.server.stop_printing()
 

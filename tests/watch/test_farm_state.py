@@ -236,3 +236,16 @@ def test_a_view_is_serialised_once_per_change() -> None:
     again = farm.view_json(farm.printers["a"])
     assert again is not first and again["state"] == "PRINTING"
     assert [p["state"] for p in farm.to_json()["printers"]] == ["PRINTING", None]
+
+
+def test_a_printer_that_takes_files_while_printing_says_so_in_the_api_and_the_table() -> None:
+    from link_sync.watch.output import cells
+
+    farm = farm_of("octo", "mk4")
+    farm.update_printer("octo", reachable=True, state="PRINTING", while_printing="upload")
+    farm.update_printer("mk4", reachable=True, state="PRINTING", while_printing="wait")
+    printers = {p["name"]: p for p in farm.to_json()["printers"]}
+    assert printers["octo"]["while_printing"] == "upload"
+    assert printers["mk4"]["while_printing"] == "wait"
+    assert str(cells(farm.printers["octo"])[1]) == "PRINTING (takes files)"
+    assert str(cells(farm.printers["mk4"])[1]) == "PRINTING"

@@ -504,3 +504,34 @@ def test_watch_routes_files_by_printer_model(
     process.wait_event(event="uploaded", printer="mini-1", path="mini.gcode")
     assert "mini.gcode" not in farm.files("mk4-1")
     assert process.stop() == 0
+
+
+def test_a_printer_that_takes_files_while_printing_gets_each_change_during_the_print(
+    farm_thread: FarmFactory, watch: WatchFactory, master: Master
+) -> None:
+    # A Raspberry-Pi PrusaLink set to `while_printing: upload` (its files live on the Pi)
+    # beside one left at the default (`wait`): a change settles, the first gets it at
+    # once, print or no print; the printed file stays; the other waits for its print.
+    job = b"G28\n" * 20
+    master.write("job.gcode", job, mtime=time.time() - 60)
+    printing = {"files": {"job.gcode": job}, "job_file": "job.gcode", "state": "PRINTING"}
+    farm = farm_thread(
+        [
+            spec("pi-up", profile="mk3", api_key="pi-key-123", **printing),
+            spec("pi-wait", profile="mk3", api_key="pi-key-124", **printing),
+        ]
+    )
+    printers = farm.config(master.root)["printers"]
+    printers["pi-up"]["while_printing"] = "upload"
+    process = watch(farm, master.root, config_extra={"printers": printers})
+    process.wait_event(event="state", printer="pi-wait")
+
+    master.write("new.gcode", "G1 X2\n")
+    written = time.monotonic()
+    wait_until(lambda: "new.gcode" in farm.files("pi-up"), what="new.gcode during the print")
+    assert time.monotonic() - written <= LATENCY + 1.0
+    assert farm.call(lambda: farm.printer("pi-up").state) == "PRINTING"
+    assert farm.files("pi-up")["job.gcode"] == job
+    process.wait_event(event="pending", printer="pi-wait")
+    assert set(farm.files("pi-wait")) == {"job.gcode"}  # nothing while it prints
+    assert process.stop() == 0

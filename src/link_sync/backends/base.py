@@ -44,6 +44,19 @@ class Capabilities:
     #: The printer prints binary G-code (`.bgcode`), so `send_as: bgcode` applies: Buddy
     #: firmware does; the Pi PrusaLink, OctoPrint and Moonraker hosts do not.
     prints_bgcode: bool = False
+    #: The printer prints from a host computer's disk (OctoPrint, Moonraker, the Pi's
+    #: PrusaLink): files can be uploaded, replaced and deleted during a print; only the
+    #: printed file is in use. Not Buddy: its transfers during a print are slow and have
+    #: paused prints ("USB drive or file error", Prusa-Firmware-Buddy #3403, #3880).
+    prints_from_host_disk: bool = False
+    #: ... and it takes files during a print unless told `while_printing: wait`: its own
+    #: web pages upload during prints (OctoPrint, Moonraker; not a Pi Zero's PrusaLink).
+    uploads_while_printing: bool = False
+    #: A finished or stopped print's screen holds the print's file (an overwrite of it
+    #: answers 409), and a DELETE of that file leaves the screen first (Buddy:
+    #: src/common/print_utils.cpp `remove_file`), so a stale file it holds can be
+    #: replaced by a delete, then an upload.
+    delete_leaves_print_screen: bool = False
 
 
 class Backend(Protocol):

@@ -19,6 +19,7 @@ CAPABILITIES = Capabilities(
     case_insensitive=True,
     extensions=PRINT_EXTENSIONS,
     opens_preview=True,
+    delete_leaves_print_screen=True,
     # The firmware does not name its model (basic_gets.cpp `get_version`, `get_info`;
     # only Prusa Connect is told the printer type): routing needs the config's `model:`.
     names_model=False,

@@ -27,6 +27,8 @@ CAPABILITIES = Capabilities(
     case_insensitive=False,
     extensions=MOONRAKER_EXTENSIONS,
     mkdir_before_upload=False,  # an upload creates missing folders
+    prints_from_host_disk=True,
+    uploads_while_printing=True,
 )
 
 NAME_RULES = NameRules(

@@ -30,6 +30,8 @@ CAPABILITIES = Capabilities(
     extensions=OCTOPRINT_EXTENSIONS,
     content_hash="sha1",  # in 1.x listings; 2.0 lists none (entries then carry None)
     mkdir_before_upload=False,  # an upload creates missing folders
+    prints_from_host_disk=True,
+    uploads_while_printing=True,
 )
 
 log = redact.logger("link_sync")

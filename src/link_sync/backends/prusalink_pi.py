@@ -23,6 +23,9 @@ CAPABILITIES = Capabilities(
     extensions=frozenset({".gcode", ".gc", ".g", ".gco"}),
     mkdir_before_upload=True,
     names_model=True,
+    # its files live on the Pi; whether a slow Pi Zero takes them during a print is the
+    # operator's call (`while_printing: upload`)
+    prints_from_host_disk=True,
 )
 
 NAME_RULES = NameRules(

@@ -60,6 +60,10 @@ printers:
 #                  and Moonraker, which do not say it; overrides what a Pi PrusaLink says
 #   nozzle:        nozzle diameter in mm, overriding what the printer says
 #   accept:        other models whose files this printer takes, e.g. [MK4] on an MK4S
+#   while_printing: upload (files arrive during a print too, all but the printed one;
+#                  default on OctoPrint and Moonraker, allowed on a Pi PrusaLink) or
+#                  wait (not until the print ends; default on PrusaLink, and the only
+#                  choice on Buddy printers)
 #
 # Other top-level keys:
 #   route:           model (default: each printer gets the files sliced for it and

@@ -45,7 +45,7 @@ class PullRequest:
 
 @dataclass(slots=True)
 class Candidate:
-    """One printer's copy of a file that the target folder lacks."""
+    """One printer's copy of a file that its master folder lacks."""
 
     printer: PrinterConfig
     backend: Backend
@@ -79,7 +79,8 @@ def conflict_name(relative: str, printer: str) -> str:
 
 async def pull_async(request: PullRequest, observer: Observer | None = None) -> RunResult:
     printers = select_printers(request.config, request.printers, request.exclude)
-    targets = {p.name: _target(p, request.into) for p in printers}
+    masters = {p.name: _master(p, needed=request.into is None) for p in printers}
+    targets = {p.name: _target(masters[p.name], request.into) for p in printers}
     observer = observer or Observer()
     results = {p.name: PrinterResult(name=p.name, host=p.base_url) for p in printers}
     backends: dict[str, Backend] = {}  # filled as each printer is reached
@@ -87,7 +88,7 @@ async def pull_async(request: PullRequest, observer: Observer | None = None) -> 
     async with Session(None) as session:
         found = await asyncio.gather(
             *(
-                _remote_only(p, session, backends, results[p.name], targets[p.name])
+                _remote_only(p, session, backends, results[p.name], masters[p.name])
                 for p in printers
             )
         )
@@ -108,17 +109,28 @@ async def pull_async(request: PullRequest, observer: Observer | None = None) -> 
     return RunResult(printers=list(results.values()), dry_run=request.dry_run)
 
 
-def _target(printer: PrinterConfig, into: Path | None) -> Path:
-    if into is not None:
-        return into.expanduser().resolve()
+def _master(printer: PrinterConfig, *, needed: bool) -> Path | None:
+    """The printer's master folder, which says what is only on the printer (None: the
+    config names none, so every print file of the printer is; only with --into)."""
     if printer.source is None:
+        if not needed:
+            return None
         raise errors.UsageError(
             f"printer '{printer.name}': no master folder to pull into: set 'source' or pass --into"
         )
     if not printer.source.is_dir():
-        # Writing into an unmounted share's mount point would hide the files.
+        # Writing into an unmounted share's mount point would hide the files, and
+        # with --into every file of the printer would look like its own.
         raise errors.SafetyRefusal(f"the master folder {printer.source} is missing (not mounted?)")
     return printer.source
+
+
+def _target(master: Path | None, into: Path | None) -> Path:
+    """Where the files go: --into DIR, else the master folder."""
+    if into is not None:
+        return into.expanduser().resolve()
+    assert master is not None  # `_master` refused a printer without one
+    return master
 
 
 async def _remote_only(
@@ -126,10 +138,11 @@ async def _remote_only(
     session: Session,
     backends: dict[str, Backend],
     result: PrinterResult,
-    target: Path,
+    master: Path | None,
 ) -> list[tuple[str, RemoteEntry]]:
-    """Print files in the printer's managed destination that the target lacks:
-    (destination-relative path, the entry as listed). Its backend goes into `backends`."""
+    """Print files in the printer's managed destination that its master folder lacks
+    (whether they go there or --into a folder): (destination-relative path, the entry
+    as listed). Its backend goes into `backends`."""
     try:
         backend = backends[printer.name] = await session.backend(printer)
         info = await backend.probe()
@@ -144,14 +157,12 @@ async def _remote_only(
         result.error = str(exc)
         return []
     local: set[str] = set()
-    if target.is_dir():
-        paths = [f.path for f in scan_source(target).files]
+    if master is not None:
+        paths = [f.path for f in scan_source(master).files]
         if printer.send_as == BGCODE and backend.capabilities.prints_bgcode:
             # `X.bgcode` sent for the master's `X.gcode` is that file, not the printer's own
             paths += [b for p in paths if (b := binary_name(p)) is not None]
         local = {path_key(path, ci) for path in paths}
-    elif target.exists():
-        raise errors.UsageError(f"{target} is not a folder")
     return [
         (relative, entry)
         for relative, entry in entries_below(listing, destination, ci)
@@ -190,8 +201,8 @@ async def _pull_one(
         name = relative if index == 0 else conflict_name(relative, first.printer.name)
         size = first.entry.size or 0
         error = None if index == 0 else f"differs from {variants[0][1][0].printer.name}'s copy"
-        if dry_run:
-            _report(first, observer, name, ok=True, size=size, note=error)
+        if dry_run:  # listed as "would pull" when the printer is done, never as done
+            _report(first, None, name, ok=True, size=size, note=error)
             continue
         await _download(first, target, name, observer, conflict=error)
 
@@ -261,7 +272,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def _report(
     candidate: Candidate,
-    observer: Observer,
+    observer: Observer | None,
     path: str,
     *,
     ok: bool,
@@ -273,4 +284,5 @@ def _report(
     candidate.result.actions.append(action)
     if note:
         candidate.result.notes.append(f"{path}: {note}")
-    observer.action_done(candidate.printer.name, action)
+    if observer is not None:
+        observer.action_done(candidate.printer.name, action)

@@ -86,6 +86,9 @@ class PrinterConfig(BaseModel):
     accept: tuple[str, ...] = ()
     #: `bgcode`: plain G-code master files reach this printer as binary G-code (`.bgcode`)
     send_as: Literal["as-is", "bgcode"] = "as-is"
+    #: `upload`: files arrive during a print too (all but the printed one); `wait`: not
+    #: until it ends. None: the printer's default (`upload` on OctoPrint and Moonraker)
+    while_printing: Literal["upload", "wait"] | None = None
     #: not a file key: the printer's name in `Config.printers`
     name: str = ""
     #: its `source` as given (for `with_source`)
@@ -115,6 +118,7 @@ class PrinterConfig(BaseModel):
             nozzle: float | None = None,
             accept: Sequence[str] = (),
             send_as: Literal["as-is", "bgcode"] = ...,
+            while_printing: Literal["upload", "wait"] | None = None,
             name: str = "",
         ) -> None: ...
 

@@ -295,13 +295,16 @@ class EmulatedPrinter:
         print preview of the file when the printer is ready for it
         (`wui_start_print` -> `printer_state::remote_print_ready(preview_only=true)`).
         A preview already open is not replaced; a finished or stopped print's screen
-        is left first (`marlin_server::print_start`)."""
-        if not self.preview_on or self.preview is not None:
+        is left first (`marlin_server::print_start`), with the preview off too
+        (`--no-preview`: only the preview does not open)."""
+        if self.pi or self.preview is not None:
             return
         if self.state not in {"IDLE", "READY", "FINISHED", "STOPPED"}:
             return
         self.job = None
         self.state = "IDLE"
+        if not self.preview_on:
+            return
         self.preview = node
         error = self.file_error(node)
         if error is not None:  # the preview opens on the file error instead

@@ -7,8 +7,11 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from link_sync.backends.base import Capabilities
+from link_sync.config import PrinterConfig
 from link_sync.core.model import LocalFile, PrinterInfo, PrinterState, PrinterStatus, RemoteEntry
 from link_sync.core.routing import MasterTargets, PrinterIdentity, identify_printer, not_wanted
+from link_sync.core.while_printing import WhilePrinting, while_printing
 from link_sync.engine.context import RunContext, cancelled, retrying
 from link_sync.engine.events import Activity
 from link_sync.engine.paths import relative_to_folder, strip_storage
@@ -76,6 +79,16 @@ async def probe(
     )
     ctx.ledger.notes.extend(identity.notes)
     return Probed(info, status, identity, not_wanted(files, targets, identity))
+
+
+def during_prints(printer: PrinterConfig, caps: Capabilities) -> WhilePrinting:
+    """What the printer does during a print (`while_printing:`, else its backend's
+    default); raises `errors.Refused` for `upload` on a printer that cannot take it."""
+    return while_printing(
+        getattr(printer, "while_printing", None),
+        prints_from_host_disk=caps.prints_from_host_disk,
+        uploads_by_default=caps.uploads_while_printing,
+    )
 
 
 async def look(ctx: RunContext, probed: Probed) -> Place:

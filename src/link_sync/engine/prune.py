@@ -53,6 +53,11 @@ async def _delete(ctx: RunContext, remote_path: str) -> None:
         await ctx.backend.delete(remote_path)
 
 
+async def delete_file(ctx: RunContext, remote_path: str, what: str) -> None:
+    """Delete one file (retried; one already gone counts as deleted)."""
+    await retrying(ctx, what, functools.partial(_delete, ctx, remote_path))
+
+
 async def _rmdir(ctx: RunContext, place: Place, action: Action) -> None:
     try:
         await retrying(

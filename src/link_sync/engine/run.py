@@ -10,6 +10,7 @@ for whoever owns it (the `Session`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from link_sync.core.model import LocalFile, Op, PrinterState, PrinterStatus, Syn
 from link_sync.core.planner import Action, Plan
 from link_sync.core.routing import MasterTargets, routing_of
 from link_sync.core.space import fit_note, space_need
+from link_sync.core.while_printing import WhilePrinting
 from link_sync.engine.context import Connecting, Ledger, RunContext, retrying
 from link_sync.engine.conversions import Conversions
 from link_sync.engine.events import Activity, Observer
@@ -28,9 +30,9 @@ from link_sync.engine.hashes import LocalHashes
 from link_sync.engine.journal import Journal
 from link_sync.engine.options import SyncOptions
 from link_sync.engine.planning import plan as make_printer_plan
-from link_sync.engine.probe import Place, Probed, look, probe
+from link_sync.engine.probe import Place, Probed, during_prints, look, probe
 from link_sync.engine.prune import delete_excess, remove_folders
-from link_sync.engine.transfer import Sent, transfer
+from link_sync.engine.transfer import DELETE_FIRST, Sent, deleted_first, transfer
 from link_sync.result import ActionResult, PrinterResult
 
 #: Gives one printer's backend: the one kept open, or a new one.
@@ -83,6 +85,7 @@ async def run_printer(
     probed: Probed | None = None
     place: Place | None = None
     planned: Plan | None = None
+    mode: WhilePrinting | None = None
     try:
         observer.printer_state(name, Activity.CONNECTING)
         backend = await retrying(Connecting(name, options, observer), "connect", opener)
@@ -90,7 +93,12 @@ async def run_printer(
             work.printer, backend, options, journal, hashes, observer, ledger, conversions
         )
         probed = await probe(ctx, work.files, work.targets)
-        if not probed.state.idle and not options.include_busy:
+        # a Buddy printer set to `upload` is refused here, before anything is sent
+        mode = during_prints(work.printer, backend.capabilities)
+        if mode == WhilePrinting.UPLOAD and not options.include_busy:
+            # It takes files during a print, as with --include-busy (never the printed one).
+            ctx = dataclasses.replace(ctx, options=dataclasses.replace(options, include_busy=True))
+        if not probed.state.idle and not ctx.options.include_busy:
             observer.printer_busy(name, probed.state)
             ending = Ending(SyncStatus.BUSY)
         else:
@@ -105,6 +113,7 @@ async def run_printer(
     except OSError as exc:  # a master file vanished or became unreadable mid-run
         ending = Ending(SyncStatus.FAILED, f"local file error: {exc}")
     result = _result(work, probed, place, planned, ledger, ending)
+    result.while_printing = mode
     result.seconds = time.monotonic() - started
     return Finished(work, result, probed)
 
@@ -125,7 +134,12 @@ async def _carry_out(ctx: RunContext, probed: Probed, place: Place, plan: Plan) 
         if note is not None:
             ledger.note(note)
     if ctx.options.dry_run:
-        ledger.actions.extend(_planned(ctx, a) for a in plan.actions)
+        first = deleted_first(ctx, plan)
+        for action in plan.actions:
+            planned = _planned(ctx, action)
+            if action.path == first:
+                planned.reason = DELETE_FIRST.format(state=probed.state.value.lower())
+            ledger.actions.append(planned)
         return Ending(SyncStatus.FAILED if ledger.failed else SyncStatus.PLANNED)
     sent = await transfer(ctx, probed, place, plan)
     status = await _screen_after(ctx, sent)

@@ -1,6 +1,12 @@
 """The transfer phase of a printer's run: folders first, then every upload, each checked
 (the printer shows the file at its size) before it counts and is recorded.
 
+A Buddy printer whose finished or stopped print's screen still holds that print's
+file refuses to overwrite it (409 "File is busy"); a new file's upload leaves that
+screen, so new files go first. When there is none, the first replace deletes its file
+before the upload (a DELETE is the firmware's own way out of that screen): the one case
+where a printer may be left without a file it had, a stale one, if the upload then fails.
+
 A printer short of space (it refuses an upload with 507, or reports less free space
 than the plan needs) first loses the plan's excess (`prune`), then gets the rest,
 replaces and small files first; the next refusal for space ends the sending instead
@@ -27,7 +33,7 @@ from link_sync.engine.conversions import Conversion, NotConverted
 from link_sync.engine.events import Activity
 from link_sync.engine.planning import journal_entry
 from link_sync.engine.probe import Place, Probed
-from link_sync.engine.prune import delete_excess
+from link_sync.engine.prune import delete_excess, delete_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +63,34 @@ async def transfer(ctx: RunContext, probed: Probed, place: Place, plan: Plan) ->
         # The screen of a finished or stopped Buddy print still holds its file and
         # the firmware refuses to overwrite it (409 "File is busy" after the whole
         # body: gcode_upload.cpp try_rename; Prusa-Firmware-Buddy #3235). A new
-        # file's upload opens its preview, which leaves that screen: new files go
-        # first. A delete-then-upload would free it too, but could leave the
-        # printer without the file, so it is never done.
+        # file's upload leaves that screen (print_begin): new files go first.
         transfers = sorted(transfers, key=lambda a: a.op == Op.REPLACE)
     return await _Sender(ctx, probed, place, plan).send(transfers)
 
 
 def _print_over(ctx: RunContext) -> bool:
     return ctx.ledger.state is not None and ctx.ledger.state.print_over
+
+
+def screen_holds_files(ctx: RunContext) -> bool:
+    """A finished or stopped print's screen may hold a file this run replaces, and only
+    a delete of that file would leave the screen (no new file's upload does it first)."""
+    return ctx.backend.capabilities.delete_leaves_print_screen and _print_over(ctx)
+
+
+def deleted_first(ctx: RunContext, plan: Plan) -> str | None:
+    """The replace that deletes its file first (its reason in a plan), if any: the first
+    one, on a printer whose print screen may hold it, when no new file goes before."""
+    if not screen_holds_files(ctx) or any(a.op == Op.UPLOAD for a in plan.transfers):
+        return None
+    return next((a.path for a in plan.transfers if a.op == Op.REPLACE), None)
+
+
+#: Why a replace deletes its file first (the plan's reason, the run's note).
+DELETE_FIRST = (
+    "deleted first, then sent: the {state} print's screen may hold it and refuses an "
+    "overwrite; a delete is the firmware's way out of that screen"
+)
 
 
 async def _make_destination(ctx: RunContext, place: Place) -> None:
@@ -101,6 +126,10 @@ class _Sender:
         #: file is converted while the current one is sent), and the sizes they sent
         self.converting: dict[str, asyncio.Future[Conversion]] = {}
         self.sent_sizes: dict[str, int] = {}
+        #: a finished print's screen may still hold a file to replace (no upload left it)
+        self.screen_held = screen_holds_files(ctx)
+        #: files deleted before their upload: missing from the printer until it arrives
+        self.emptied: set[str] = set()
 
     async def send(self, transfers: Sequence[Action]) -> Sent:
         ctx, plan = self.ctx, self.plan
@@ -184,10 +213,21 @@ class _Sender:
                 free = (await ctx.backend.probe()).free_space
         message = not_sent_message(actions, free)
         first, *rest = actions
-        ctx.failed(first, errors.StorageFull(f"storage full: {refusal}"))
+        self._fail(first, errors.StorageFull(f"storage full: {refusal}"))
         for action in rest:
-            ctx.failed(action, errors.StorageFull("storage full: not sent"))
+            self._fail(action, errors.StorageFull("storage full: not sent"))
         return message
+
+    def _fail(self, action: Action, exc: errors.PrinterError) -> None:
+        """Report a transfer that failed; one whose file was deleted first says that the
+        printer lacks it now (the journal forgot it: the next run sends it)."""
+        if action.path in self.emptied:
+            exc = type(exc)(
+                f"{exc}; {action.path} was deleted first to leave the print screen, so the "
+                "printer lacks it until the next run sends it",
+                status=exc.status,
+            )
+        self.ctx.failed(action, exc)
 
     def _convert_ahead(self, actions: Sequence[Action]) -> None:
         """Start converting the files of `actions` that go as binary G-code."""
@@ -265,20 +305,42 @@ class _Sender:
                 )
             self.sent_hashes[action.path] = sent_hash or sent.content_hash
 
+        if action.op == Op.REPLACE and self.screen_held and not await self._delete_first(action):
+            return None
         try:
             await retrying(ctx, f"upload {action.path}", attempt, restart=action)
         except errors.StorageFull:
             raise  # the caller makes room or stops sending
         except errors.PrinterError as exc:
-            ctx.failed(action, await ctx.explain_busy(action, exc))
+            self._fail(action, await ctx.explain_busy(action, exc))
             return None
         except FileChanged as exc:
-            ctx.failed(action, errors.Refused(str(exc)))
+            self._fail(action, errors.Refused(str(exc)))
             return None
         except OSError as exc:
-            ctx.failed(action, errors.Refused(f"cannot read the master file: {exc}"))
+            self._fail(action, errors.Refused(f"cannot read the master file: {exc}"))
             return None
+        self.screen_held = False  # an upload leaves a finished print's screen
         return action
+
+    async def _delete_first(self, action: Action) -> bool:
+        """Delete the file a replace is about to send again: the way out of a finished
+        or stopped print's screen that holds it. False when the delete failed
+        (reported: the file is still there, in its old version)."""
+        ctx = self.ctx
+        try:
+            await delete_file(ctx, self.place.remote_path(action.path), f"delete {action.path}")
+        except errors.PrinterError as exc:
+            ctx.failed(action, await ctx.explain_busy(action, exc))
+            return False
+        if ctx.journal is not None:
+            ci = ctx.backend.capabilities.case_insensitive
+            ctx.journal.forget(self.place.journal_key, path_key(action.path, ci))
+        self.emptied.add(action.path)
+        self.screen_held = False
+        state = ctx.ledger.state.value.lower() if ctx.ledger.state is not None else "last"
+        ctx.ledger.note(f"{action.path}: " + DELETE_FIRST.format(state=state))
+        return True
 
     async def _check(self, action: Action) -> bool:
         """An upload counts once the printer shows the file at its size; then it is
@@ -288,15 +350,15 @@ class _Sender:
         try:
             entry = await self._verify(action, self.place.remote_path(action.path))
         except errors.PrinterError as exc:
-            ctx.failed(action, await ctx.explain_busy(action, exc))
+            self._fail(action, await ctx.explain_busy(action, exc))
             return False
         try:
             await self._record(action.local, entry, self.sent_hashes.pop(action.path, None))
         except FileChanged as exc:
-            ctx.failed(action, errors.Refused(str(exc)))
+            self._fail(action, errors.Refused(str(exc)))
             return False
         except OSError as exc:  # gone or unreadable since it was sent: not vouched for
-            ctx.failed(action, errors.Refused(f"cannot read the master file: {exc}"))
+            self._fail(action, errors.Refused(f"cannot read the master file: {exc}"))
             return False
         ctx.succeeded(action, self.sent_sizes.pop(action.path, None))
         return True

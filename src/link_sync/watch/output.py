@@ -187,6 +187,9 @@ def cells(view: PrinterView) -> list[Text | str]:
         style = "green"
     elif state not in IDLE_STATES:
         style = "yellow"
+    printing = view.state is not None and view.state not in IDLE_STATES
+    if printing and view.reachable is not False and view.while_printing == "upload":
+        state += " (takes files)"
     pending = ""
     if view.pending_files:
         files = view.pending_files

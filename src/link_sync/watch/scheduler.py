@@ -20,6 +20,8 @@ from link_sync import errors
 from link_sync.backends.base import Backend
 from link_sync.config import PrinterConfig
 from link_sync.core.model import CHANGE_OPS, IDLE_STATES, SyncStatus
+from link_sync.core.while_printing import WhilePrinting
+from link_sync.engine.probe import during_prints
 from link_sync.engine.run import PrinterWork
 from link_sync.result import PrinterResult
 from link_sync.watch.files import PlanRecorder
@@ -86,6 +88,8 @@ class PrinterWorker:
         self.state: str | None = None
         self.job: str | None = None
         self.reachable: bool | None = None
+        #: whether it takes files during a print (known once its backend is open)
+        self.while_printing: WhilePrinting | None = None
         self.unreachable_polls = 0
         self.unfinished_passes = 0
         self.next_poll = 0.0
@@ -122,6 +126,12 @@ class PrinterWorker:
     @property
     def out_of_date(self) -> bool:
         return self.done < self.wanted
+
+    @property
+    def serves_while_printing(self) -> bool:
+        """A print does not hold its passes back (`while_printing: upload`, or
+        --include-busy): it gets every change but the printed file's at once."""
+        return self.farm.settings.sync.include_busy or self.while_printing == WhilePrinting.UPLOAD
 
     @property
     def pending(self) -> tuple[int, int]:
@@ -173,7 +183,7 @@ class PrinterWorker:
             and view is not None
             and view.usable
             and self.reachable is True
-            and (self.state in IDLE_STATES or self.farm.settings.sync.include_busy)
+            and (self.state in IDLE_STATES or self.serves_while_printing)
             and (ignore_retry or asyncio.get_running_loop().time() >= self.retry_at)
         )
 
@@ -183,6 +193,7 @@ class PrinterWorker:
             self.out_of_date
             and self.reachable is True
             and self.state not in IDLE_STATES
+            and not self.serves_while_printing
             and self._pending_for != self.wanted
             and view is not None
             and view.usable
@@ -200,7 +211,9 @@ class PrinterWorker:
         loop = asyncio.get_running_loop()
         settings = self.farm.settings
         try:
-            status = await (await self._open()).status()
+            backend = await self._open()
+            self._learn_while_printing(backend)
+            status = await backend.status()
         except errors.PrinterError as exc:
             self.unreachable_polls += 1
             pause = min(MAX_BACKOFF, settings.poll_interval * 2**self.unreachable_polls)
@@ -211,6 +224,14 @@ class PrinterWorker:
         self.next_poll = loop.time() + settings.poll_interval
         self._found()
         await self._set_state(status.state, status.job_path, status.job_progress)
+
+    def _learn_while_printing(self, backend: Backend) -> None:
+        """Whether the printer takes files during a print; a printer refused
+        `while_printing: upload` waits (its passes fail, naming the key)."""
+        try:
+            self.while_printing = during_prints(self.printer, backend.capabilities)
+        except errors.Refused:
+            self.while_printing = None
 
     def _lost(self, error: str, *, announced: bool = False) -> None:
         """The printer did not answer; said once per change, not once per poll."""
@@ -389,11 +410,12 @@ class PrinterWorker:
         elif self._failure:
             reason = self._failure
         elif self.out_of_date and self.state not in IDLE_STATES and self.state is not None:
-            reason = f"busy ({self.state})"
+            reason = None if self.serves_while_printing else f"busy ({self.state})"
         fields: dict[str, Any] = {
             "state": self.state,
             "reachable": self.reachable,
             "job": self.job,
+            "while_printing": self.while_printing,
             "in_sync": None if self.reachable is not True else not self.out_of_date,
             "reason": reason,
             "watching": watching,

@@ -182,6 +182,7 @@ class PrinterView:
     in_sync: bool | None = None  # None: not known (never planned, unreachable)
     #: how its files are chosen: "model", "all" or "off" (from the config until a pass says)
     routing: str = "off"
+    while_printing: str | None = None  # "upload": takes files while printing; or "wait"
     free_space: int | None = None
     error: str | None = None
     pending_files: int = 0
@@ -581,6 +582,8 @@ class FarmObserver(Observer):
             value = getattr(result, key)
             if value is not None or result.status != SyncStatus.UNREACHABLE:
                 changes[key] = value
+        if result.while_printing is not None:
+            changes["while_printing"] = result.while_printing
         if result.managed_files is not None:
             changes["managed_files"] = result.managed_files
         if result.status == SyncStatus.SYNCED and not self._current():

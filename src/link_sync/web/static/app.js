@@ -79,7 +79,9 @@ function describeState(p) {
   if (p.reachable === false) return ["✗ unreachable", "bad"];
   const state = p.state || "?";
   const activity = p.activity ? " · " + p.activity : "";
-  if (state === "PRINTING" || state === "PAUSED") return ["▶ " + state + activity, "busy"];
+  // A printer that takes files during a print (while_printing: upload) says so.
+  const takes = p.while_printing === "upload" ? " · takes files" : "";
+  if (state === "PRINTING" || state === "PAUSED") return ["▶ " + state + takes + activity, "busy"];
   if (state === "ERROR" || state === "ATTENTION") return ["⚠ " + state + activity, "bad"];
   return [state + activity, "ok"];
 }
@@ -153,6 +155,9 @@ function drawRow(p) {
   setText(c.state, stateText);
   setData(c.state, "tone", stateClass);
   setData(row.tr, "state", p.reachable === false ? "UNREACHABLE" : p.state || "");
+  setData(row.tr, "whilePrinting", p.while_printing || "");
+  const during = { upload: "takes files while printing (all but the printed one)", wait: "waits for a print to end" };
+  setAttr(c.state, "title", during[p.while_printing] || "");
   // Worded by the server (watch/summary.py): the page has no words of its own for it.
   const summary = p.summary || { text: "", tone: "unknown" };
   setText(c.sync, summary.text);
