@@ -126,7 +126,7 @@ class BackendImport:  # notes when the printers' backend module is imported
 
 sys.meta_path.insert(0, BackendImport())
 spy(link_sync.commands.selection, "load_config")
-spy(link_sync._api, "sync_async", raises=True)
+spy(link_sync._api, "run_async", raises=True)
 spy(link_sync.commands.init, "write_config")
 sys.argv = ["link-sync", *sys.argv[1:]]
 try:
@@ -164,7 +164,7 @@ def test_the_console_script_holds_off_the_garbage_collector_only_while_starting(
     # The printers' backend (with the HTTP client library) is imported before too.
     # The run itself collects its young generation less often (the process is ours).
     expected = (
-        "[('load_config', False), ('import backend', False), ('sync_async', True)] True True True"
+        "[('load_config', False), ('import backend', False), ('run_async', True)] True True True"
     )
     assert gc_seen(tmp_path, "plan", "-c", str(config)) == expected
     assert gc_seen(tmp_path, "-m", "plan", "-c", str(config)) == expected

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import os
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
@@ -84,7 +85,6 @@ async def sync_async(
         max_delete=max_delete,
         allow_empty=allow_empty,
         parallel=parallel,
-        stale_after=config.stale_after,
         retry=retry or RetryPolicy(),
     )
     return await run_async(config, options, printers, exclude, observer, state_dir)
@@ -99,7 +99,9 @@ async def run_async(
     state_dir: StrPath | None = None,
 ) -> RunResult:
     """A sync (or, with `options.dry_run`, a plan) of the selected printers with
-    `options`: what `sync`, `plan`, `status` and the CLI all run."""
+    `options` (its `stale_after` is the config's): what `sync`, `plan`, `status` and
+    the CLI all run."""
+    options = dataclasses.replace(options, stale_after=config.stale_after)
     selected = select_printers(config, printers, exclude)
     works, warnings = scan_masters(selected, options.allow_empty)
     states = _states(state_dir)

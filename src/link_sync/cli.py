@@ -179,7 +179,8 @@ def selection_options(func: F) -> F:
 def bundled(func: F) -> F:
     """Hands the command the options of `selection_options` as two values:
     `selection` (-c, -s, -p, -x, and --destination where the command has it) and
-    `output` (--json, -q, -v)."""
+    `output` (--json, -q, -v); and, where the command has `sync_options`, those as
+    `run` (the engine's `SyncOptions`)."""
 
     @functools.wraps(func)
     def wrapper(**options: Any) -> Any:
@@ -194,6 +195,16 @@ def bundled(func: F) -> F:
             options.pop("destination", None),
         )
         output = Output(options.pop("as_json"), options.pop("quiet"), options.pop("verbose"))
+        if "include_busy" in options:
+            from link_sync.engine.options import SyncOptions
+
+            options["run"] = SyncOptions(
+                include_busy=options.pop("include_busy"),
+                delete=not options.pop("no_delete"),
+                max_delete=options.pop("max_delete"),
+                allow_empty=options.pop("allow_empty"),
+                parallel=options.pop("jobs"),
+            )
         return func(selection=selection, output=output, **options)
 
     return wrapper  # type: ignore[return-value]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from link_sync.commands.selection import Selection, configured
 
 if TYPE_CHECKING:
     from link_sync.engine.events import Observer
+    from link_sync.engine.options import SyncOptions
     from link_sync.result import RunResult
 
 
@@ -20,35 +22,21 @@ def run_sync(
     dry_run: bool,
     selection: Selection,
     output: Output,
-    include_busy: bool,
-    no_delete: bool,
-    max_delete: int | None,
-    allow_empty: bool,
-    jobs: int | None,
+    run: SyncOptions,
 ) -> None:
     """`sync` and `plan`: run, render as the situation calls for, exit with the run's code."""
-    from link_sync._api import sync_async
+    from link_sync._api import run_async
     from link_sync.engine.events import Observer
     from link_sync.report import LiveProgress, PlainLog, explain_failures, print_json
 
     setup_logging(output.verbose)
     loaded = configured(selection)
+    options = dataclasses.replace(run, dry_run=dry_run)
 
-    def run(observer: Observer) -> RunResult:
+    def run_with(observer: Observer) -> RunResult:
         engine_ready(loaded, run=True)
         return asyncio.run(
-            sync_async(
-                loaded,
-                printers=selection.include,
-                exclude=selection.exclude,
-                dry_run=dry_run,
-                include_busy=include_busy,
-                delete=not no_delete,
-                max_delete=max_delete,
-                allow_empty=allow_empty,
-                parallel=jobs,
-                observer=observer,
-            )
+            run_async(loaded, options, selection.include, selection.exclude, observer)
         )
 
     if output.terminal:
@@ -58,7 +46,7 @@ def run_sync(
 
         console = Console()
         with LiveProgress(console) as live:
-            result = run(live)
+            result = run_with(live)
         console.print(summary_table(result))
         for line in explain_failures(result):
             console.print(line, style="yellow" if ": note: " in line else "red", markup=False)
@@ -66,10 +54,10 @@ def run_sync(
             console.print(f"warning: {warning}", style="yellow", markup=False)
     else:
         if output.as_json:
-            result = run(Observer())
+            result = run_with(Observer())
             print_json(result.to_json())
         else:
-            result = run(PlainLog(sys.stdout, quiet=output.quiet, dry_run=dry_run))
+            result = run_with(PlainLog(sys.stdout, quiet=output.quiet, dry_run=dry_run))
         for warning in result.warnings:
             error(f"warning: {warning}")
     sys.exit(result.exit_code)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
 
 import click
 from rich.console import Console
 
 from link_sync.cli import (
     _setup_logging,
+    bundled,
     reports_errors,
     selection_options,
     sync_options,
-    use_terminal_ui,
 )
+from link_sync.commands.output import Output
 from link_sync.commands.selection import Selection
 from link_sync.engine.options import SyncOptions
 from link_sync.watch.output import JsonLines, LineWriter, LiveTable, PlainLines
@@ -49,20 +49,11 @@ from link_sync.watch.state import FarmState
     help="Serve the farm page, API and metrics (e.g. 127.0.0.1:8321).",
 )
 @reports_errors
+@bundled
 def watch_command(
-    config: Path | None,
-    source: Path | None,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    as_json: bool,
-    quiet: bool,
-    verbose: bool,
-    destination: str | None,
-    include_busy: bool,
-    no_delete: bool,
-    max_delete: int | None,
-    allow_empty: bool,
-    jobs: int | None,
+    selection: Selection,
+    output: Output,
+    run: SyncOptions,
     settle: float | None,
     poll_interval: float | None,
     poll: bool,
@@ -82,29 +73,25 @@ def watch_command(
       link-sync watch --poll --settle 5       master on a NAS share
       link-sync watch --http 127.0.0.1:8321   with the farm page
     """
-    _setup_logging(verbose)
+    _setup_logging(output.verbose)
     request = WatchRequest(
-        selection=Selection(config, source, include, exclude, destination),
-        sync=SyncOptions(
-            include_busy=include_busy,
-            delete=not no_delete,
-            max_delete=max_delete,
-            allow_empty=allow_empty,
-            parallel=jobs,
-        ),
+        selection=selection,
+        sync=run,
         settle=settle,
         poll_interval=poll_interval,
         poll=poll,
         http=http,
     )
     state = FarmState()
-    if use_terminal_ui(as_json, quiet):
+    if output.terminal:
         table = LiveTable(Console(), state)
         state.listen(table)
         code = asyncio.run(watch_async(request, state, on_started=lambda farm: table.run()))
     else:
         writer = LineWriter(sys.stdout)
-        state.listen(JsonLines(writer) if as_json else PlainLines(writer, quiet=quiet))
+        state.listen(
+            JsonLines(writer) if output.as_json else PlainLines(writer, quiet=output.quiet)
+        )
         try:
             code = asyncio.run(watch_async(request, state))
         finally:
