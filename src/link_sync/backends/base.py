@@ -59,6 +59,17 @@ class Capabilities:
     delete_leaves_print_screen: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One upload, as `Backend.upload` was asked for it (`HttpBackend.send` gets it)."""
+
+    path: str
+    source: Path
+    size: int
+    overwrite: bool
+    progress: ProgressCallback | None = None
+
+
 class Backend(Protocol):
     """One printer. Paths are storage-relative, '/'-separated display paths."""
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from link_sync import errors, redact
 from link_sync.backends import limits, names, sent
-from link_sync.backends.base import Capabilities, ProgressCallback
+from link_sync.backends.base import Capabilities, ProgressCallback, Upload
 from link_sync.backends.client import (
     CHUNK_SIZE,
     JsonTooDeep,
@@ -122,32 +122,35 @@ class HttpBackend:
         self.check(response, what)
         return written
 
-    async def post_file(
+    async def upload(
         self,
-        url: str,
         path: str,
-        fields: dict[str, str],
         source: Path,
         size: int,
-        progress: ProgressCallback | None,
         *,
-        sha256_field: str | None = None,
+        overwrite: bool,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        """`Backend.upload`: the printer API's own request is the subclass's `send`."""
+        await self.send(Upload(path, source, size, overwrite, progress))
+
+    async def send(self, upload: Upload) -> None:
+        """Stream `upload.source` to `upload.path`; never read it whole."""
+        raise NotImplementedError
+
+    async def post_file(
+        self, url: str, upload: Upload, fields: dict[str, str], *, sha256_field: str | None = None
     ) -> object:
-        """POST `source` as the form's `file` (named as `path`'s last part) after
-        `fields`, streamed from disk; the JSON answer (OctoPrint, Moonraker)."""
-        response = await self.post_file_response(
-            url, path, fields, source, size, progress, sha256_field=sha256_field
-        )
-        return parse_json(response, f"upload {path}")
+        """POST the upload's file as the form's `file` (named as its path's last part)
+        after `fields`, streamed from disk; the JSON answer (OctoPrint, Moonraker)."""
+        response = await self.post_file_response(url, upload, fields, sha256_field=sha256_field)
+        return parse_json(response, f"upload {upload.path}")
 
     async def post_file_response(
         self,
         url: str,
-        path: str,
+        upload: Upload,
         fields: dict[str, str],
-        source: Path,
-        size: int,
-        progress: ProgressCallback | None,
         *,
         sha256_field: str | None = None,
         accept: Collection[int] = (),
@@ -155,11 +158,17 @@ class HttpBackend:
         """`post_file`, answering the response itself (statuses in `accept` included)."""
         from link_sync.backends.multipart import MultipartFile
 
-        name = path.strip("/").rpartition("/")[2]
+        name = upload.path.strip("/").rpartition("/")[2]
         body = MultipartFile(
-            fields, "file", name, source, size, progress, sha256_field=sha256_field
+            fields,
+            "file",
+            name,
+            upload.source,
+            upload.size,
+            upload.progress,
+            sha256_field=sha256_field,
         )
-        what = f"upload {path}"
+        what = f"upload {upload.path}"
         return await self.request(
             "POST", url, what, content=body.body(), headers=body.headers, accept=accept
         )

@@ -7,12 +7,11 @@ most failures are a 400 with a message, told apart here by that message.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from link_sync import errors
 from link_sync.backends import limits
-from link_sync.backends.base import Capabilities, ProgressCallback
+from link_sync.backends.base import Capabilities, ProgressCallback, Upload
 from link_sync.backends.client import Response
 from link_sync.backends.http import HttpBackend, parse_json
 from link_sync.backends.names import NameRules
@@ -201,28 +200,15 @@ class MoonrakerBackend(HttpBackend):
 
     # -- changes ---------------------------------------------------------
 
-    async def upload(
-        self,
-        path: str,
-        source: Path,
-        size: int,
-        *,
-        overwrite: bool,
-        progress: ProgressCallback | None = None,
-    ) -> None:
+    async def send(self, upload: Upload) -> None:
         # Moonraker always overwrites; `overwrite` only matters to printers that ask.
         # It checks the SHA-256 sent after the file against what it received.
+        path, size = upload.path, upload.size
         fields = {"root": ROOT, "path": path.strip("/").rpartition("/")[0]}
         what = f"upload {path}"
         try:
             answer = await self.post_file(
-                "/server/files/upload",
-                path,
-                fields,
-                source,
-                size,
-                progress,
-                sha256_field="checksum",
+                "/server/files/upload", upload, fields, sha256_field="checksum"
             )
         except errors.Unreachable:
             # Moonraker answers a wrong key with 401 and closes the connection while

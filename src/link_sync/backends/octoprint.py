@@ -10,12 +10,11 @@ journal as on the other printers.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from link_sync import errors, redact
 from link_sync.backends import limits
-from link_sync.backends.base import Capabilities, ProgressCallback
+from link_sync.backends.base import Capabilities, ProgressCallback, Upload
 from link_sync.backends.client import Response
 from link_sync.backends.http import HttpBackend, as_object, parse_json
 from link_sync.backends.names import CONTROL, NameRules
@@ -160,22 +159,13 @@ class OctoPrintBackend(HttpBackend):
 
     # -- changes ---------------------------------------------------------
 
-    async def upload(
-        self,
-        path: str,
-        source: Path,
-        size: int,
-        *,
-        overwrite: bool,
-        progress: ProgressCallback | None = None,
-    ) -> None:
+    async def send(self, upload: Upload) -> None:
+        path = upload.path
         fields = {"path": path.strip("/").rpartition("/")[0], "select": "false", "print": "false"}
-        if not overwrite:
+        if not upload.overwrite:
             fields["noOverwrite"] = "true"
         what = f"upload {path}"
-        response = await self.post_file_response(
-            "/api/files/local", path, fields, source, size, progress, accept=(500,)
-        )
+        response = await self.post_file_response("/api/files/local", upload, fields, accept=(500,))
         if response.status_code == 500:
             if _thumbnail_failed(response):
                 # OctoPrint 2.0 stores the file, then reads the thumbnails embedded in

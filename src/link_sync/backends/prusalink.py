@@ -13,11 +13,11 @@ import re
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from link_sync import errors
 from link_sync.backends import limits
+from link_sync.backends.base import Upload
 from link_sync.backends.client import PrinterClient
 from link_sync.backends.http import (
     HttpBackend,
@@ -329,15 +329,8 @@ class PrusaLinkBackend(HttpBackend):
 
     # -- changes ---------------------------------------------------------
 
-    async def upload(
-        self,
-        path: str,
-        source: Path,
-        size: int,
-        *,
-        overwrite: bool,
-        progress: ProgressCallback | None = None,
-    ) -> None:
+    async def send(self, upload: Upload) -> None:
+        path, source, size = upload.path, upload.source, upload.size
         if size == 0 and not self.stores_empty_files:
             raise errors.Refused(f"upload {path}: the printer cannot store empty files")
         await self._refresh_nonce()
@@ -348,9 +341,9 @@ class PrusaLinkBackend(HttpBackend):
             "Content-Type": "text/x.gcode",
             "Print-After-Upload": "?0",
         }
-        if overwrite:
+        if upload.overwrite:
             headers["Overwrite"] = "?1"
-        content = file_body(source, size, progress)
+        content = file_body(source, size, upload.progress)
         await self.request(
             "PUT", self._url(path), f"upload {path}", content=content, headers=headers
         )
