@@ -18,6 +18,7 @@ import pytest
 from link_sync.config import Config
 from link_sync.core.model import LocalFile
 from link_sync.core.send_as import as_binary, binary_name
+from link_sync.core.units import human_bytes
 from link_sync.emulator import PrinterSpec
 from link_sync.engine.conversions import CACHE_FOLDER, Conversions, NotConverted
 from link_sync.engine.hashes import LocalHashes
@@ -417,3 +418,70 @@ def test_the_files_view_names_a_converted_file_by_its_master_file(tmp_path: Path
     assert placed.placement(plain, plain).state == FileState.PENDING
     assert placed.placement(other, other).state == FileState.REFUSED
     assert placed.placement(held, held).state == FileState.HELD
+
+
+async def test_live_totals_count_the_bytes_sent_converted(
+    farm_factory: Any, master: Master, run_sync: SyncRunner
+) -> None:
+    """The terminal's live progress (row and farm total) and the watch's pending bytes
+    and transfer count the binary G-code that goes out, not the plain master files."""
+    import io
+
+    from rich.console import Console
+
+    from link_sync.core.planner import Action, Plan
+    from link_sync.report import LiveProgress
+    from link_sync.result import ActionResult
+    from link_sync.watch.state import FarmObserver, FarmState
+
+    other = prusaslicer_gcode("MINIIS", layers=True, moves=8000, seed=4)
+    _fill(master, {"a_MINI.gcode": MINI, "b_MINI.gcode": other})
+    farm = await farm_factory([PrinterSpec("mini-1", profile="mini")])
+    state = FarmState([("mini-1", "http://printer")])
+    live = LiveProgress(Console(file=io.StringIO(), width=160))
+    transfers: list[tuple[str, int]] = []  # the watch's transfer: path, its total
+    pending_after: list[int] = []  # the watch's pending bytes after each upload
+
+    class Watched(FarmObserver):
+        def plan_ready(self, name: str, plan: Plan) -> None:
+            super().plan_ready(name, plan)
+            live.plan_ready(name, plan)
+
+        def transfer_started(self, name: str, action: Action) -> None:
+            super().transfer_started(name, action)
+            live.transfer_started(name, action)
+            transfer = state.printers[name].transfer
+            assert transfer is not None
+            transfers.append((transfer.path, transfer.total))
+
+        def transfer_progress(self, name: str, sent: int) -> None:
+            super().transfer_progress(name, sent)
+            live.transfer_progress(name, sent)
+
+        def action_done(self, name: str, result: ActionResult) -> None:
+            super().action_done(name, result)
+            pending_after.append(state.printers[name].pending_bytes)
+
+    live.printer_started("mini-1")
+    result = await run_sync(farm, config_extra=BGCODE, observer=Watched(state))
+
+    assert result.exit_code == 0, result.to_json()
+    held = farm.printers[0].files()
+    sent = len(held["a_MINI.bgcode"]) + len(held["b_MINI.bgcode"])
+    assert sent * 2 < len(MINI) + len(other)
+    row = live.rows["mini-1"]
+    assert (row.done, row.total) == (sent, sent)
+    assert "/ " + human_bytes(sent) in _rendered(live)  # the farm's total too
+    assert sorted(transfers) == sorted((path, len(data)) for path, data in held.items())
+    # the first upload is checked while the second is sent: then only that one is left
+    assert pending_after == [len(held[transfers[1][0]]), 0]
+
+
+def _rendered(live: Any) -> str:
+    import io
+
+    from rich.console import Console
+
+    text = io.StringIO()
+    Console(file=text, width=160).print(live._render())
+    return text.getvalue()

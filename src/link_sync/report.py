@@ -18,7 +18,7 @@ from link_sync import printable
 from link_sync.core.model import Op, SyncStatus
 from link_sync.core.planner import Action, Plan
 from link_sync.core.units import human_bytes
-from link_sync.engine.events import Observer
+from link_sync.engine.events import Observer, PlannedBytes
 from link_sync.result import ActionResult, PrinterResult, PrinterStatusReport, RunResult
 
 if TYPE_CHECKING:
@@ -146,6 +146,7 @@ class LiveProgress(Observer):
     def __init__(self, console: Console) -> None:
         self.console = console
         self.rows: dict[str, _Row] = {}
+        self.planned = PlannedBytes()
         self.started = time.monotonic()
         from rich.live import Live
 
@@ -168,11 +169,12 @@ class LiveProgress(Observer):
         self._refresh()
 
     def plan_ready(self, name: str, plan: Plan) -> None:
-        self.rows[name].total = sum(a.bytes for a in plan.transfers)
+        self.rows[name].total = self.planned.planned(name, plan)
         self._refresh()
 
     def transfer_started(self, name: str, action: Action) -> None:
         row = self.rows[name]
+        row.total += self.planned.started(name, action)  # a converted file's real size
         row.current = printable.line(action.path)
         row.in_flight = 0
         self._refresh()

@@ -30,10 +30,16 @@ class Action:
     remote: RemoteEntry | None = None
     #: why the file is (re)sent, for `-v` and the plan listing
     reason: str = ""
+    #: the bytes that go out when not the master file's: a file sent as binary G-code
+    #: (`send_as: bgcode`), once its conversion is known
+    sent_bytes: int | None = None
 
     @property
     def bytes(self) -> int:
-        return self.local.size if self.local is not None and self.op.transfers else 0
+        """The bytes this transfer sends (0 for other changes)."""
+        if self.local is None or not self.op.transfers:
+            return 0
+        return self.local.size if self.sent_bytes is None else self.sent_bytes
 
 
 @dataclass(frozen=True, slots=True)

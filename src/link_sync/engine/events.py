@@ -62,3 +62,35 @@ class Observer:
 
     def printer_done(self, result: PrinterResult) -> None:
         """The printer's part of the run ended (`result.status`)."""
+
+
+class PlannedBytes:
+    """The bytes each printer's plan sends, for progress totals, corrected as each
+    transfer starts: a file sent as binary G-code (`send_as: bgcode`) is planned at the
+    master file's size until its conversion is known, and sends the conversion's bytes
+    (or, if it does not convert, the master file's, under its own name)."""
+
+    def __init__(self) -> None:
+        #: printer -> master path -> the bytes counted for it
+        self._counted: dict[str, dict[str, int]] = {}
+
+    def planned(self, name: str, plan: Plan) -> int:
+        """The printer's total for `plan` (its transfers' bytes, as far as known)."""
+        counted = {_master_path(a): a.bytes for a in plan.transfers}
+        self._counted[name] = counted
+        return sum(counted.values())
+
+    def started(self, name: str, action: Action) -> int:
+        """How much the printer's total changes now that `action` starts sending."""
+        counted = self._counted.setdefault(name, {})
+        key = _master_path(action)
+        before = counted.get(key, 0)
+        counted[key] = action.bytes
+        return action.bytes - before
+
+
+def _master_path(action: Action) -> str:
+    local = action.local
+    if local is None:
+        return action.path
+    return local.converted_from or local.path

@@ -4,6 +4,7 @@ again until it is final, with the hashes and the printer's answers it asks for."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
 
@@ -63,7 +64,22 @@ async def plan(
             local_hashes[(file.path, algorithm)] = await ctx.hashes.get(file, algorithm)
         await _stat_all(ctx, place, planned.needs_stat, stats)
     await _remember_confirmed(ctx, place, planned)
+    _size_conversions(ctx, planned)
     return planned
+
+
+def _size_conversions(ctx: RunContext, planned: Plan) -> None:
+    """Files sent converted whose conversion is cached are planned at its size (the
+    bytes that will go out); the others at the master file's until they are converted."""
+    conversions = ctx.conversions
+    if conversions is None:
+        return
+    for i, action in enumerate(planned.transfers):
+        local = action.local
+        if local is not None and local.converted_from is not None:
+            known = conversions.known(local, ctx.journal)
+            if known is not None:
+                planned.transfers[i] = dataclasses.replace(action, sent_bytes=known.size)
 
 
 def _as_sent(

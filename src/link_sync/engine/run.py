@@ -136,7 +136,7 @@ async def _carry_out(ctx: RunContext, probed: Probed, place: Place, plan: Plan) 
     if ctx.options.dry_run:
         first = deleted_first(ctx, plan)
         for action in plan.actions:
-            planned = _planned(ctx, action)
+            planned = _planned(action)
             if action.path == first:
                 planned.reason = DELETE_FIRST.format(state=probed.state.value.lower())
             ledger.actions.append(planned)
@@ -158,16 +158,14 @@ async def _carry_out(ctx: RunContext, probed: Probed, place: Place, plan: Plan) 
     return Ending(SyncStatus.SYNCED, sent.error)
 
 
-def _planned(ctx: RunContext, action: Action) -> ActionResult:
+def _planned(action: Action) -> ActionResult:
     """A dry run's action; a file to be sent converted names its master file, and its
-    binary size where a conversion is cached (else the master file's, an upper bound)."""
+    binary size where a conversion is cached (else the master file's, an upper bound:
+    `planning` sizes the plan)."""
     result = ActionResult(action.op, action.path, action.bytes, reason=action.reason)
     local = action.local
     if local is not None and local.converted_from is not None:
         result.source, result.source_bytes = local.converted_from, local.size
-        known = ctx.conversions.known(local, ctx.journal) if ctx.conversions else None
-        if known is not None:
-            result.bytes = known.size
     return result
 
 

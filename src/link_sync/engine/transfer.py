@@ -285,6 +285,8 @@ class _Sender:
             else:
                 source, size, sent_hash = converted.path, converted.size, converted.source_hash
                 self.sent_sizes[action.path] = size
+                # what the observers are told, and what the progress totals count
+                action = dataclasses.replace(action, sent_bytes=size)
         local = action.local
         assert local is not None
         remote_path = self.place.remote_path(action.path)

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from link_sync.core.model import CHANGE_OPS, LocalFile, Op, PrinterState, SyncStatus
 from link_sync.core.planner import Action, Plan
-from link_sync.engine.events import Observer
+from link_sync.engine.events import Observer, PlannedBytes
 from link_sync.result import ActionResult, PrinterResult, printer_snapshot_json
 from link_sync.watch.files import FarmFiles
 from link_sync.watch.summary import sync_summary
@@ -496,6 +496,8 @@ class FarmObserver(Observer):
         self._current = current or (lambda: True)
         #: (printer, path) -> when its transfer began, monotonic
         self._started: dict[tuple[str, str], float] = {}
+        #: each printer's planned bytes, corrected for files sent converted
+        self._planned = PlannedBytes()
 
     def printer_started(self, name: str) -> None:
         self.farm.update_printer(name, activity="connecting", error=None)
@@ -509,7 +511,7 @@ class FarmObserver(Observer):
 
     def plan_ready(self, name: str, plan: Plan) -> None:
         files = len(plan.transfers) + len(plan.deletes)
-        size = sum(a.bytes for a in plan.transfers)
+        size = self._planned.planned(name, plan)
         view = self.farm.printers[name]
         changed = (view.pending_files, view.pending_bytes) != (files, size)
         self.farm.update_printer(name, pending_files=files, pending_bytes=size)
@@ -523,7 +525,10 @@ class FarmObserver(Observer):
 
     def transfer_started(self, name: str, action: Action) -> None:
         self._started[(name, action.path)] = time.monotonic()
-        self.farm.update_printer(name, transfer=Transfer(action.path, action.bytes))
+        pending = self.farm.printers[name].pending_bytes + self._planned.started(name, action)
+        self.farm.update_printer(
+            name, transfer=Transfer(action.path, action.bytes), pending_bytes=max(pending, 0)
+        )
         self.farm.event(name, "upload_started", path=action.path, bytes=action.bytes)
 
     def transfer_progress(self, name: str, sent: int) -> None:
