@@ -49,7 +49,10 @@ class Observer:
         """The printer's plan is known (`plan.transfers`, `plan.deletes`, `plan.skipped`)."""
 
     def transfer_started(self, name: str, action: Action) -> None:
-        """An upload or replace (`action.op`, `action.path`, `action.bytes`) starts."""
+        """An upload or replace (`action.op`, `action.path`, `action.bytes`) starts.
+
+        `action.bytes` is what goes out: for a file sent as binary G-code, its
+        conversion's size (the plan may have counted the master file's)."""
 
     def transfer_progress(self, name: str, sent: int) -> None:
         """`sent` more bytes of the current transfer went out."""
