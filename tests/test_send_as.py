@@ -485,3 +485,27 @@ def _rendered(live: Any) -> str:
     text = io.StringIO()
     Console(file=text, width=160).print(live._render())
     return text.getvalue()
+
+
+async def test_both_forms_in_the_master_are_one_wanted_file(
+    farm_factory: Any, master: Master, run_sync: SyncRunner, state_env: dict[str, str]
+) -> None:
+    """The master's X.gcode and X.bgcode are one file on a `send_as: bgcode` printer:
+    wanted_files counts it once, in the run's result and in status."""
+    import link_sync
+    from link_sync.bgcode.writer import convert
+
+    _fill(master, {"a_MINI.gcode": MINI, "b.gcode": ANY})
+    convert(master.root / "a_MINI.gcode", master.root / "a_MINI.bgcode")
+    farm = await farm_factory([PrinterSpec("mini-1", profile="mini")])
+
+    result = await run_sync(farm, config_extra=BGCODE)
+
+    assert result.exit_code == 0, result.to_json()
+    assert set(farm.printers[0].files()) == {"a_MINI.bgcode", "b.bgcode"}
+    assert result.printers[0].wanted_files == 2
+    config = farm.config(source=str(master.root))
+    config.update(BGCODE)
+    states = state_env["LINK_SYNC_STATE_DIR"]
+    (report,) = await link_sync.status_async(Config(**config), state_dir=states)
+    assert (report.wanted_files, report.wanted_held, report.in_sync) == (2, 2, True)

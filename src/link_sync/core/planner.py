@@ -80,6 +80,14 @@ class Plan:
     #: local files to hash (with which algorithm) before the plan can be final
     needs_hash: list[tuple[LocalFile, str]] = field(default_factory=list)
     unchanged: int = 0
+    #: the master files the plan was made for, as this printer holds them (with
+    #: `send_as: bgcode`, a plain file whose `.bgcode` the master holds too is not one)
+    files: int = 0
+
+    @property
+    def wanted(self) -> int:
+        """How many master files the printer is meant to hold (not the skipped ones)."""
+        return self.files - len(self.skipped)
 
     @property
     def actions(self) -> list[Action]:
@@ -140,7 +148,7 @@ def make_plan(
     problems = name_problems or {}
     routed_away = not_wanted or {}
     ci = rules.case_insensitive
-    plan = Plan()
+    plan = Plan(files=len(local))
     protected_key = path_key(rules.protected, ci) if rules.protected else None
 
     remote_files: dict[str, RemoteEntry] = {}

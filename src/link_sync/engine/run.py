@@ -235,6 +235,6 @@ def _result(
     if plan is not None:
         result.unchanged = plan.unchanged
         result.skipped = [(p.path, p.reason) for p in plan.skipped]
-        result.wanted_files = len(work.files) - len(plan.skipped)
+        result.wanted_files = plan.wanted
         result.wanted_pending = sum(1 for a in plan.transfers if a.local is not None)
     return result
