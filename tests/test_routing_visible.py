@@ -122,3 +122,29 @@ def test_one_printer_routed_off_is_named_alone(tmp_path: Path, farm: Any) -> Non
     )
     quiet = link_sync(tmp_path, "plan", "-p", "mk4-01")
     assert "routing is off" not in quiet.stderr
+
+
+def test_the_pi_prusalinks_model_is_shown_by_its_firmware_name(tmp_path: Path, farm: Any) -> None:
+    """The Pi PrusaLink reports itself as 'PrusaLink I3MK3S'; status (plain and --json),
+    sync --json and the page's /api/printers show the model routing reads: MK3S."""
+    import link_sync as api
+    from link_sync.watch.state import FarmObserver, FarmState
+
+    path = write_config(tmp_path, farm)
+    status = link_sync(tmp_path, "status")
+    assert status.returncode == 0, status.stderr
+    line = next(x for x in status.stdout.splitlines() if x.startswith("mk3s-04:"))
+    assert " model=MK3S " in line, line
+    assert "PrusaLink" not in status.stdout
+    shown = {
+        p["name"]: p["model"]
+        for p in json.loads(link_sync(tmp_path, "status", "--json").stdout)["printers"]
+    }
+    assert shown == {"mk4-01": "MK4", "mini-02": None, "xl-03": None, "mk3s-04": "MK3S"}
+    synced = json.loads(link_sync(tmp_path, "sync", "--json").stdout)
+    assert {p["name"]: p["model"] for p in synced["printers"]}["mk3s-04"] == "MK3S"
+
+    config = api.load_config(path)
+    page = FarmState([(name, "h") for name in config.printers])
+    api.sync(config, observer=FarmObserver(page), state_dir=str(tmp_path / "state"))
+    assert page.view_json(page.printers["mk3s-04"])["model"] == "MK3S"

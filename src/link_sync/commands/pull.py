@@ -23,6 +23,7 @@ from link_sync.backends.base import Backend
 from link_sync.config import Config, PrinterConfig, select_printers
 from link_sync.core.model import Op, PrinterState, RemoteEntry, SyncStatus, is_print_file
 from link_sync.core.planner import path_key
+from link_sync.core.routing import shown_model
 from link_sync.core.send_as import BGCODE, binary_name
 from link_sync.engine.events import Observer
 from link_sync.engine.paths import entries_below, strip_storage
@@ -146,7 +147,12 @@ async def _remote_only(
     try:
         backend = backends[printer.name] = await session.backend(printer)
         info = await backend.probe()
-        result.kind, result.model, result.firmware = info.kind, info.model, info.firmware
+        result.kind, result.firmware = info.kind, info.firmware
+        result.model = shown_model(
+            names_model=backend.capabilities.names_model,
+            reported=info.model,
+            configured=getattr(printer, "model", None),
+        )
         result.state = PrinterState((await backend.status()).state)
         destination = strip_storage(printer.destination or "", info.storage)
         ci = backend.capabilities.case_insensitive

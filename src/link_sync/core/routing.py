@@ -57,6 +57,18 @@ class PrinterIdentity:
         return self.model is not None
 
 
+def shown_model(*, names_model: bool, reported: str | None, configured: str | None) -> str | None:
+    """The model a report shows for a printer, as routing knows it: the config's
+    `model:` (a firmware name), else what a printer that names its model says, by its
+    firmware name (`MK3S` for the Pi PrusaLink's `PrusaLink I3MK3S`), else the words
+    the printer reports as they are (an OctoPrint profile's name, which routes nothing)."""
+    if configured:
+        found = lookup_model(configured)
+        return found.name if found else configured
+    said = lookup_model(reported) if names_model else None
+    return said.name if said else reported
+
+
 def identify_printer(
     *,
     names_model: bool,

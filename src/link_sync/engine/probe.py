@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from link_sync.backends.base import Capabilities
 from link_sync.config import PrinterConfig
 from link_sync.core.model import LocalFile, PrinterInfo, PrinterState, PrinterStatus, RemoteEntry
-from link_sync.core.routing import MasterTargets, PrinterIdentity, identify_printer, not_wanted
+from link_sync.core.routing import (
+    MasterTargets,
+    PrinterIdentity,
+    identify_printer,
+    not_wanted,
+    shown_model,
+)
 from link_sync.core.while_printing import WhilePrinting, while_printing
 from link_sync.engine.context import RunContext, cancelled, retrying
 from link_sync.engine.events import Activity
@@ -27,6 +33,8 @@ class Probed:
     identity: PrinterIdentity | None = None
     #: master files this printer does not get (sliced for another model), with why
     routed_away: Mapping[str, str] = field(default_factory=dict)
+    #: its model as reports show it (`core.routing.shown_model`)
+    model: str | None = None
 
     @property
     def state(self) -> PrinterState:
@@ -67,8 +75,13 @@ async def probe(
         await cancelled(reading)
         raise
     status = ctx.saw(await reading)
+    model = shown_model(
+        names_model=backend.capabilities.names_model,
+        reported=info.model,
+        configured=getattr(ctx.printer, "model", None),
+    )
     if targets is None:
-        return Probed(info, status)
+        return Probed(info, status, model=model)
     identity = identify_printer(
         names_model=backend.capabilities.names_model,
         reported_model=info.model,
@@ -78,7 +91,7 @@ async def probe(
         accept=tuple(getattr(ctx.printer, "accept", None) or ()),
     )
     ctx.ledger.notes.extend(identity.notes)
-    return Probed(info, status, identity, not_wanted(files, targets, identity))
+    return Probed(info, status, identity, not_wanted(files, targets, identity), model)
 
 
 def during_prints(printer: PrinterConfig, caps: Capabilities) -> WhilePrinting:

@@ -226,8 +226,7 @@ def _result(
     if probed is not None:
         info, status = probed.info, probed.status
         result.kind, result.firmware = info.kind, info.firmware
-        # a Buddy printer does not name its model: the config's `model:` is all there is
-        result.model = info.model or getattr(work.printer, "model", None)
+        result.model = probed.model
         result.free_space = info.free_space
         result.job, result.job_progress = status.job_path, status.job_progress
     if place is not None:
