@@ -286,6 +286,15 @@ xl-b:
     )
     assert a.source is None and config.source is None
     assert a.destination == ""
+    # printer_type names the model, which routing needs (Buddy printers do not say it)
+    assert (a.model, config.printers["xl-b"].model) == ("MK4", "XL")
+
+
+def test_seed_printer_type_of_no_known_model_sets_none(tmp_path: Path) -> None:
+    text = "a:\n  printer_type: {}\n  host: http://a\n  username: maker\n  password: pw\n"
+    for given, model in (("mk3.9", "MK3.9"), ("MINIIS", "MINI"), ("Voron", None), ("", None)):
+        config = load(tmp_path, text.format(given or "''"), "printers.yml")
+        assert config.printers["a"].model == model, given
 
 
 def test_top_level_keys_rule_out_the_seed_format(tmp_path: Path) -> None:

@@ -103,6 +103,8 @@ def test_with_go_it_syncs_with_todays_rules(farm: Farm, workdir: Path) -> None:
     assert print_files(farm, "mk4-b") == MASTER
     assert print_files(farm, "xl") == {"job.gcode": b"printing"}  # busy: left alone
     assert "xl: busy (PRINTING), not synced" in done.stdout
+    # printer_type is the model: routed by it, no "routing is off" warning
+    assert "routing is off" not in done.stderr
 
 
 def test_a_destination_folder_is_compared_by_whole_components(farm: Farm, workdir: Path) -> None:

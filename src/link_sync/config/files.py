@@ -21,6 +21,7 @@ from link_sync.config.model import TOP_KEYS, Config
 from link_sync.config.variables import Context, exposed, has_literal_secret, substitute
 from link_sync.config.wording import kind_of
 from link_sync.config.yaml_bounds import TooLarge, check_expanded_size
+from link_sync.core.printer_models import normalize_model
 from link_sync.errors import ConfigError
 
 #: Files looked for in the working folder, in this order.
@@ -175,8 +176,14 @@ def _is_seed(raw: Mapping[str, Any]) -> bool:
 def _from_seed(raw: Mapping[str, Any]) -> dict[str, Any]:
     printers = {}
     for name, value in raw.items():
-        # printer_type (MK4, XL, ...) is informational: the kind is detected on contact.
-        printers[name] = {key: item for key, item in value.items() if key != "printer_type"}
+        entry = {key: item for key, item in value.items() if key != "printer_type"}
+        # printer_type (MK4, XL, ...) is the printer's model, which routing needs (a
+        # Buddy printer does not say it); the kind is detected on contact. A name no
+        # model has is left out, as the original only showed it.
+        model = normalize_model(str(value.get("printer_type") or ""))
+        if model is not None:
+            entry["model"] = model
+        printers[name] = entry
     return {"printers": printers}
 
 
