@@ -9,12 +9,26 @@ from typing import Any
 import pytest
 
 import link_sync
+from link_sync import redact
 from link_sync.result import RunResult
 
 from sync_helpers import FAST_RETRY, Master, SyncRunner
 from synced_check import assert_synced_printers_hold_the_master
 
 pytest_plugins = ["link_sync.emulator.testing", "real_servers.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def secrets_registered_by_a_test_stay_in_it() -> Iterator[None]:
+    """The redaction registry is process-wide (a backend registers the secrets it is
+    given, for the process's life): each test leaves it as it found it, so a short
+    secret one test registers (`pi-key`) does not mask text in the next."""
+    with redact._lock:
+        before = set(redact._secrets)
+    yield
+    with redact._lock:
+        redact._secrets.clear()
+        redact._secrets.update(before)
 
 
 @pytest.fixture
