@@ -11,14 +11,9 @@ import pytest
 import link_sync
 from link_sync.emulator.spec import PrinterSpec
 from link_sync.emulator.testing import FarmFactory
-from link_sync.watch.state import (
-    PROGRESS_EVERY,
-    FarmObserver,
-    FarmState,
-    Transfer,
-    WatchEvent,
-    public_host,
-)
+from link_sync.watch.events import WatchEvent
+from link_sync.watch.observer import FarmObserver
+from link_sync.watch.state import PROGRESS_EVERY, FarmState, Transfer, public_host
 
 from sync_helpers import FAST_RETRY, Master
 

@@ -11,7 +11,8 @@ from web_helpers import RecordingControl, ServerFactory
 import link_sync
 from link_sync.emulator.spec import PrinterSpec
 from link_sync.emulator.testing import FarmFactory
-from link_sync.watch.state import FarmObserver, FarmState
+from link_sync.watch.observer import FarmObserver
+from link_sync.watch.state import FarmState
 
 from sync_helpers import FAST_RETRY, Master
 

@@ -12,6 +12,8 @@
                 live farm table
 - `run.py`      the command: start checks, lock, journal, signals, reload
 - `cli.py`      the click command
-- `state.py`    the live farm state: each printer's snapshot and the events (the web
-                page, the API and the renderers read it)
+- `state.py`    the live farm state: each printer's view, what changed since when (the
+                web page, the API and the renderers read it)
+- `events.py`   the watch's events: their names, the record, the ring readers follow
+- `observer.py` the sync engine's callbacks turned into views and events
 """

@@ -23,7 +23,8 @@ from rich.text import Text
 from link_sync import printable
 from link_sync.core.model import IDLE_STATES
 from link_sync.core.units import human_bytes
-from link_sync.watch.state import FarmState, PrinterView, WatchEvent
+from link_sync.watch.events import WatchEvent
+from link_sync.watch.state import FarmState, PrinterView
 
 #: Events shown even with --quiet: something is wrong or needs a person.
 PROBLEMS = frozenset({"failed", "unreachable", "master_missing", "config_error"})

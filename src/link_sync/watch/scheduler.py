@@ -25,7 +25,7 @@ from link_sync.engine.probe import during_prints
 from link_sync.engine.run import PrinterWork
 from link_sync.result import PrinterResult
 from link_sync.watch.files import PlanRecorder
-from link_sync.watch.state import FarmObserver
+from link_sync.watch.observer import FarmObserver
 
 if TYPE_CHECKING:
     from link_sync.watch.farm import FarmWatch

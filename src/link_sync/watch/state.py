@@ -8,101 +8,29 @@ Cost is kept flat for a 500-printer farm with 2 events per printer per second:
 - every change is O(1) and bumps one farm-wide `version`; each view remembers the
   version of its last change, so a reader asks "what changed since version v" and gets
   only those printers (`changed_since`), however many readers there are;
-- events go into one bounded ring with sequence numbers (`EventLog`); each subscriber
-  keeps its own cursor, so publishing costs the same for 0 or 20 subscribers, and a
-  subscriber too slow to keep up is told how many events it lost instead of holding
-  memory for them;
+- events go into one bounded ring (`watch/events.py`), each reader with its own cursor;
 - one `asyncio.Event` wakes every waiting reader at once.
 
 Secrets never enter the state: a view holds no credentials, and hosts are shown
-without any user:password part.
+without any user:password part. The sync engine feeds it through `watch/observer.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from link_sync.core.model import CHANGE_OPS, LocalFile, Op, PrinterState, SyncStatus
-from link_sync.core.planner import Action, Plan
-from link_sync.engine.events import Observer, PlannedBytes
-from link_sync.result import ActionResult, PrinterResult, printer_snapshot_json
+from link_sync.result import printer_snapshot_json
+from link_sync.watch.events import RING_SIZE, EventLog, Listener, Subscription, WatchEvent
 from link_sync.watch.files import FarmFiles
 from link_sync.watch.summary import sync_summary
 
-#: Event names, and what each means. `watch --json` and `GET /api/events` print the same.
-EVENTS: dict[str, str] = {
-    "started": "the watch started (printer: null)",
-    "http": "the page, API and metrics are served (path: their URL)",
-    "warning": "a warning about the config or the journal (message)",
-    "stats": "SIGUSR1: the watch's tasks, threads, open files and memory (message)",
-    "stopping": "the watch is stopping (printer: null)",
-    "stopped": "the watch stopped; journal and locks are closed",
-    "config_reloaded": "SIGHUP: the config was read again (printer: null)",
-    "config_error": "SIGHUP: the new config is invalid, the old one stays (error)",
-    "master_missing": "the master folder is missing or empty; nothing is synced (error)",
-    "master_back": "the master folder is back",
-    "state": "a printer's state changed (message: e.g. 'now PRINTING')",
-    "reachable": "a printer answers again",
-    "unreachable": "a printer stopped answering (error)",
-    "busy": "a printer is printing; its sync waits (message: its state)",
-    "pending": "a printer's pending work changed (bytes: pending bytes; message: 'N files')",
-    "sync_started": "a sync of one printer began",
-    "upload_started": "a transfer began (path, bytes: its size)",
-    "progress": "a transfer moved on (path, bytes: sent so far); at most one a second",
-    "uploaded": "a file was uploaded and verified (path, bytes)",
-    "replaced": "a stale file was overwritten and verified (path, bytes)",
-    "deleted": "an excess file was deleted (path)",
-    "failed": "with path: that file failed; without: the printer's sync failed (error)",
-    "synced": "a printer's sync ended in line with the master (bytes: bytes sent)",
-    "paused": "watching one printer was paused (API or operator)",
-    "resumed": "watching one printer was resumed",
-}
-
 #: Seconds between two `progress` events of one transfer (the views change on every chunk).
 PROGRESS_EVERY = 1.0
-#: Events kept for subscribers that fall behind; older ones are dropped and counted.
-RING_SIZE = 20_000
-
-
-@dataclass(frozen=True, slots=True)
-class WatchEvent:
-    """One thing that happened. `to_json` always has the six contract keys."""
-
-    time: float  # epoch seconds
-    printer: str | None
-    event: str
-    path: str | None = None
-    bytes: int | None = None
-    error: str | None = None
-    message: str | None = None
-    #: for `synced` / `failed` (no path): the sync's duration; for `uploaded` /
-    #: `replaced`: the transfer's (so metrics can tell the upload rate)
-    seconds: float | None = None
-    #: for the events that end a printer's pass: how its files were chosen
-    routing: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "time": self.time,
-            "printer": self.printer,
-            "event": self.event,
-            "path": self.path,
-            "bytes": self.bytes,
-            "error": self.error,
-        }
-        if self.message is not None:
-            data["message"] = self.message
-        if self.seconds is not None:
-            data["seconds"] = round(self.seconds, 3)
-        if self.routing is not None:
-            data["routing"] = self.routing
-        return data
 
 
 @dataclass(slots=True)
@@ -234,60 +162,6 @@ class Control(Protocol):
     def sync_printer(self, name: str) -> None: ...
     def pause(self, name: str) -> None: ...
     def resume(self, name: str) -> None: ...
-
-
-class EventLog:
-    """A bounded ring of events with sequence numbers; readers keep their own cursor."""
-
-    def __init__(self, size: int = RING_SIZE) -> None:
-        self._ring: deque[WatchEvent] = deque(maxlen=size)
-        self.last = 0  # sequence number of the newest event (0: none yet)
-
-    def append(self, event: WatchEvent) -> None:
-        self._ring.append(event)
-        self.last += 1
-
-    def since(self, cursor: int) -> tuple[list[WatchEvent], int]:
-        """Events after `cursor`, and how many of those were already dropped."""
-        wanted = self.last - cursor
-        if wanted <= 0:
-            return [], 0
-        kept = min(wanted, len(self._ring))
-        start = len(self._ring) - kept
-        return [self._ring[i] for i in range(start, len(self._ring))], wanted - kept
-
-    def recent(self, count: int) -> list[WatchEvent]:
-        """The newest `count` events kept, oldest first (what a new reader starts with)."""
-        return list(self._ring)[-count:] if count > 0 else []
-
-
-class Subscription:
-    """One reader's position in the farm's event stream, from the moment it subscribed."""
-
-    def __init__(self, farm: FarmState) -> None:
-        self._farm = farm
-        self.cursor = farm.events.last
-        self.lost = 0  # events dropped because this reader fell behind
-
-    def take(self) -> list[WatchEvent]:
-        """Events published since the last call (never waits)."""
-        events, lost = self._farm.events.since(self.cursor)
-        self.cursor = self._farm.events.last
-        self.lost += lost
-        return events
-
-    async def next(self, timeout: float | None = None) -> list[WatchEvent]:
-        """Waits for at least one event (or the timeout: then []), and returns all there are."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._farm.events.last == self.cursor:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return []
-            await self._farm.wait_changed(self._farm.version, left)
-        return self.take()
-
-
-Listener = Callable[[WatchEvent], None]
 
 
 class FarmState:
@@ -478,143 +352,3 @@ def public_host(host: str) -> str:
         netloc += f":{parts.port}"
     shown = urlunsplit(parts._replace(netloc=netloc))
     return shown if "//" in host else shown.removeprefix("//")
-
-
-class FarmObserver(Observer):
-    """Feeds a FarmState from the sync engine's callbacks (views and events)."""
-
-    def __init__(
-        self,
-        farm: FarmState,
-        current: Callable[[], bool] | None = None,
-        files: Sequence[LocalFile] | None = None,
-    ) -> None:
-        self.farm = farm
-        self._files = files  # the pass's master files, for the files view
-        #: whether the master the pass synced from is still the newest (the watch: a
-        #: newer view may have come meanwhile); a pass of an older one is not "in sync"
-        self._current = current or (lambda: True)
-        #: (printer, path) -> when its transfer began, monotonic
-        self._started: dict[tuple[str, str], float] = {}
-        #: each printer's planned bytes, corrected for files sent converted
-        self._planned = PlannedBytes()
-
-    def printer_started(self, name: str) -> None:
-        self.farm.update_printer(name, activity="connecting", error=None)
-        self.farm.event(name, "sync_started")
-
-    def printer_state(self, name: str, text: str) -> None:
-        self.farm.update_printer(name, activity=text)
-
-    def printer_busy(self, name: str, state: PrinterState) -> None:
-        self.farm.update_printer(name, activity=None, reason=f"busy ({state})")
-
-    def plan_ready(self, name: str, plan: Plan) -> None:
-        files = len(plan.transfers) + len(plan.deletes)
-        size = self._planned.planned(name, plan)
-        view = self.farm.printers[name]
-        changed = (view.pending_files, view.pending_bytes) != (files, size)
-        self.farm.update_printer(name, pending_files=files, pending_bytes=size)
-        if changed:
-            noun = "file" if files == 1 else "files"
-            self.farm.event(name, "pending", bytes=size, message=f"{files} {noun}")
-        if self._files is not None:
-            self.farm.files.planned(name, self._files, plan)
-        for problem in plan.refused:  # never sent: bad names, case collisions
-            self.farm.event(name, "failed", path=problem.path, error=problem.reason)
-
-    def transfer_started(self, name: str, action: Action) -> None:
-        self._started[(name, action.path)] = time.monotonic()
-        pending = self.farm.printers[name].pending_bytes + self._planned.started(name, action)
-        self.farm.update_printer(
-            name, transfer=Transfer(action.path, action.bytes), pending_bytes=max(pending, 0)
-        )
-        self.farm.event(name, "upload_started", path=action.path, bytes=action.bytes)
-
-    def transfer_progress(self, name: str, sent: int) -> None:
-        self.farm.add_progress(name, sent)
-
-    def transfer_restarted(self, name: str, action: Action, reason: str) -> None:
-        self.farm.update_printer(name, transfer=Transfer(action.path, action.bytes))
-
-    def action_done(self, name: str, result: ActionResult) -> None:
-        view = self.farm.printers[name]
-        started = self._started.pop((name, result.path), None)
-        # An upload is checked while the next file is already being sent: only the
-        # transfer of this file ends here.
-        ended: dict[str, Any] = {}
-        if view.transfer is not None and view.transfer.path == result.path:
-            ended["transfer"] = None
-        if result.op in (Op.UPLOAD, Op.REPLACE):
-            self.farm.files.done(name, result.path, result.ok, result.error)
-        if not result.ok:
-            if ended:
-                self.farm.update_printer(name, **ended)
-            self.farm.event(name, "failed", path=result.path, error=result.error)
-            return
-        if result.op not in CHANGE_OPS:
-            return
-        seconds = None if started is None else time.monotonic() - started
-        self.farm.update_printer(
-            name,
-            **ended,
-            pending_files=max(view.pending_files - 1, 0),
-            pending_bytes=max(view.pending_bytes - result.bytes, 0),
-        )
-        kind = {Op.UPLOAD: "uploaded", Op.REPLACE: "replaced", Op.DELETE: "deleted"}[result.op]
-        self.farm.event(name, kind, path=result.path, bytes=result.bytes, seconds=seconds)
-
-    def printer_done(self, result: PrinterResult) -> None:
-        name = result.name
-        counts = {
-            "uploaded": result.count(Op.UPLOAD),
-            "replaced": result.count(Op.REPLACE),
-            "deleted": result.count(Op.DELETE),
-            "failed": result.failed,
-            "bytes": result.bytes,
-        }
-        changes: dict[str, Any] = {
-            "activity": None,
-            "transfer": None,
-            "error": result.error,
-            "reachable": result.status != SyncStatus.UNREACHABLE,
-            "last_sync": LastSync(
-                self.farm.clock(), result.status, counts, result.seconds, result.error
-            ),
-            "routing": result.routing,
-        }
-        for key in ("kind", "model", "firmware", "state", "job", "job_progress", "free_space"):
-            value = getattr(result, key)
-            if value is not None or result.status != SyncStatus.UNREACHABLE:
-                changes[key] = value
-        if result.while_printing is not None:
-            changes["while_printing"] = result.while_printing
-        if result.managed_files is not None:
-            changes["managed_files"] = result.managed_files
-        if result.status == SyncStatus.SYNCED and not self._current():
-            changes |= {"in_sync": False, "reason": None}  # a newer master view waits
-        elif result.status == SyncStatus.SYNCED:
-            changes |= {"in_sync": True, "pending_files": 0, "pending_bytes": 0, "reason": None}
-        elif result.status == SyncStatus.PLANNED:
-            in_sync = self.farm.printers[name].pending_files == 0 and not result.failed
-            changes |= {"in_sync": in_sync, "reason": None}
-        elif result.status == SyncStatus.BUSY:
-            changes["reason"] = f"busy ({result.state})"
-        elif result.status == SyncStatus.UNREACHABLE:
-            changes |= {"in_sync": None, "reason": f"unreachable: {result.error}"}
-        else:  # failed, skipped
-            why = result.error or f"{result.failed} file(s) failed"
-            changes |= {"in_sync": False, "reason": f"{result.status}: {why}"}
-        self.farm.update_printer(name, **changes)
-        routing = str(result.routing)
-        if result.status == SyncStatus.SYNCED:
-            self.farm.event(
-                name, "synced", bytes=result.bytes, seconds=result.seconds, routing=routing
-            )
-        elif result.status in (SyncStatus.BUSY, SyncStatus.UNREACHABLE):
-            self.farm.event(
-                name, result.status, message=result.state, error=result.error, routing=routing
-            )
-        elif result.status in (SyncStatus.FAILED, SyncStatus.SKIPPED):
-            why = result.error or f"{result.failed} file(s) failed"
-            self.farm.event(name, "failed", error=why, seconds=result.seconds, routing=routing)

@@ -23,7 +23,8 @@ from typing import Any
 from aiohttp import web
 
 from link_sync import printable
-from link_sync.watch.state import EVENTS, Control, FarmState
+from link_sync.watch.events import EVENTS
+from link_sync.watch.state import Control, FarmState
 from link_sync.web.events import MAX_STREAMS, EventStreams
 from link_sync.web.files import add_routes as add_file_routes
 from link_sync.web.metrics import Metrics

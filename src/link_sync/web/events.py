@@ -27,7 +27,8 @@ from typing import Any
 from aiohttp import web
 
 from link_sync import printable
-from link_sync.watch.state import FarmState, WatchEvent
+from link_sync.watch.events import WatchEvent
+from link_sync.watch.state import FarmState
 
 #: Seconds a stream gathers changes before writing them: a state change still shows
 #: within 1 s, and a 500-printer page redraws twice a second, not at every change.

@@ -19,7 +19,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from link_sync import redact
-from link_sync.watch.state import FarmState, WatchEvent
+from link_sync.watch.events import WatchEvent
+from link_sync.watch.state import FarmState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
