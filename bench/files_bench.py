@@ -33,6 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from link_sync.config import Config  # noqa: E402
 from link_sync.core.model import RemoteEntry  # noqa: E402
 from link_sync.core.planner import PlanRules, make_plan  # noqa: E402
 from link_sync.core.targets import read_target  # noqa: E402
@@ -42,6 +43,9 @@ from link_sync.watch.state import FarmState  # noqa: E402
 from link_sync.web import bound_port, start_web  # noqa: E402
 
 from sliced_files import MINI_THUMBNAILS, MK4_THUMBNAILS, sliced  # noqa: E402
+
+#: the config's default (the planner has none of its own)
+STALE_AFTER: float = Config.model_fields["stale_after"].default
 
 PRINTERS = 500
 FILES = 1_000
@@ -82,7 +86,7 @@ def fill(farm: FarmState, root: Path) -> dict[str, Any]:
     first_look = time.perf_counter() - started
     targets = {str(f.abspath): read_target(f.abspath) for f in files}
     farm.files.set_master(root, files, names, targets, located)
-    rules = PlanRules(extensions=frozenset({".gcode", ".bgcode"}))
+    rules = PlanRules(stale_after=STALE_AFTER, extensions=frozenset({".gcode", ".bgcode"}))
     plans = {}
     for model in ("MK4", "MINI"):
         away = {

@@ -19,12 +19,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from link_sync.config import Config
 from link_sync.core.model import LocalFile, RemoteEntry
 from link_sync.core.planner import PlanRules, make_plan, path_key
 from link_sync.engine.journal import Journal, JournalEntry
 from link_sync.engine.scan import scan_source
 
-BUDDY = PlanRules(case_insensitive=True, extensions=frozenset({".gcode", ".bgcode"}))
+#: the config's default (the planner has none of its own)
+STALE_AFTER: float = Config.model_fields["stale_after"].default
+
+BUDDY = PlanRules(
+    stale_after=STALE_AFTER, case_insensitive=True, extensions=frozenset({".gcode", ".bgcode"})
+)
 
 
 def make_tree(root: Path, files: int, folders: int) -> Path:

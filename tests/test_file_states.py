@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from link_sync.config import Config
 from link_sync.core.file_states import (
     FileState,
     MasterFiles,
@@ -19,8 +20,11 @@ from link_sync.core.model import LocalFile, RemoteEntry
 from link_sync.core.planner import PlanRules, make_plan
 from link_sync.core.targets import Target
 
+#: the config's default (the planner has none of its own)
+STALE_AFTER: float = Config.model_fields["stale_after"].default
+
 NOW = 1_700_000_000.0
-RULES = PlanRules(extensions=frozenset({".gcode", ".bgcode"}))
+RULES = PlanRules(stale_after=STALE_AFTER, extensions=frozenset({".gcode", ".bgcode"}))
 
 
 def local(path: str, size: int = 100) -> LocalFile:

@@ -6,13 +6,21 @@ from pathlib import Path
 
 import pytest
 
+from link_sync.config import Config
 from link_sync.core.model import PRINT_EXTENSIONS, LocalFile, RemoteEntry
 from link_sync.core.planner import KEPT_EXCESS, KEPT_STALE, Plan, PlanRules, make_plan
 from link_sync.engine.journal import JournalEntry
 
+#: the config's default (the planner has none of its own)
+STALE_AFTER: float = Config.model_fields["stale_after"].default
+
 NOW = 1_800_000_000.0
-BUDDY = PlanRules(case_insensitive=True, extensions=PRINT_EXTENSIONS)
-PI = PlanRules(extensions=frozenset({".gcode", ".gc", ".g", ".gco"}), mkdir_before_upload=True)
+BUDDY = PlanRules(stale_after=STALE_AFTER, case_insensitive=True, extensions=PRINT_EXTENSIONS)
+PI = PlanRules(
+    stale_after=STALE_AFTER,
+    extensions=frozenset({".gcode", ".gc", ".g", ".gco"}),
+    mkdir_before_upload=True,
+)
 
 
 def local(path: str, size: int = 100, mtime: float = NOW - 3600) -> LocalFile:
@@ -43,13 +51,13 @@ def test_excess_print_file_is_deleted_but_other_files_are_kept() -> None:
         [local("a.gcode")],
         [remote("a.gcode"), remote("old.bgcode"), remote("notes.txt", print_file=False)],
         {},
-        PlanRules(extensions=PRINT_EXTENSIONS),
+        PlanRules(stale_after=STALE_AFTER, extensions=PRINT_EXTENSIONS),
     )
     assert ops(plan) == [("delete", "old.bgcode")]
 
 
 def test_no_delete_plans_no_deletes() -> None:
-    rules = PlanRules(extensions=PRINT_EXTENSIONS, delete=False)
+    rules = PlanRules(stale_after=STALE_AFTER, extensions=PRINT_EXTENSIONS, delete=False)
     plan = make_plan([], [remote("old.gcode")], {}, rules)
     assert ops(plan) == []
 
@@ -66,7 +74,12 @@ def test_no_delete_plans_no_deletes() -> None:
 def test_staleness_from_size_and_timestamps(
     remote_entry: RemoteEntry, expected: list[tuple[str, str]]
 ) -> None:
-    plan = make_plan([local("a.gcode")], [remote_entry], {}, PlanRules(extensions=PRINT_EXTENSIONS))
+    plan = make_plan(
+        [local("a.gcode")],
+        [remote_entry],
+        {},
+        PlanRules(stale_after=STALE_AFTER, extensions=PRINT_EXTENSIONS),
+    )
     assert ops(plan) == expected
 
 
@@ -147,7 +160,7 @@ def test_printer_copy_changed_by_someone_else_falls_back_to_listing() -> None:
 
 
 def test_content_hash_in_listing_makes_comparison_exact() -> None:
-    rules = PlanRules(extensions=PRINT_EXTENSIONS)
+    rules = PlanRules(stale_after=STALE_AFTER, extensions=PRINT_EXTENSIONS)
     file = local("a.gcode", mtime=NOW)  # newer by timestamps, but same content
     listing = [remote("a.gcode", mtime=NOW - 7200, content_hash="sha1:abc")]
     asked = make_plan([file], listing, {}, rules)
@@ -208,7 +221,7 @@ def test_pi_gets_missing_folders_created_one_level_at_a_time() -> None:
 
 
 def test_file_being_printed_is_never_replaced_or_deleted() -> None:
-    rules = PlanRules(extensions=PRINT_EXTENSIONS, protected="job.gcode")
+    rules = PlanRules(stale_after=STALE_AFTER, extensions=PRINT_EXTENSIONS, protected="job.gcode")
     plan = make_plan(
         [local("job.gcode", size=5)], [remote("job.gcode", size=4), remote("x.gcode")], {}, rules
     )
@@ -220,7 +233,7 @@ def test_file_being_printed_is_never_replaced_or_deleted() -> None:
 
 
 def test_file_being_printed_that_is_up_to_date_is_not_kept() -> None:
-    rules = PlanRules(extensions=PRINT_EXTENSIONS, protected="job.gcode")
+    rules = PlanRules(stale_after=STALE_AFTER, extensions=PRINT_EXTENSIONS, protected="job.gcode")
     plan = make_plan([local("job.gcode", size=5)], [remote("job.gcode", size=5)], {}, rules)
     assert ops(plan) == [] and plan.kept == [] and plan.unchanged == 1
 
@@ -255,7 +268,7 @@ def test_read_only_entries_are_never_touched() -> None:
 
 
 def test_nothing_is_deleted_below_an_unreadable_master_path() -> None:
-    rules = PlanRules(extensions=PRINT_EXTENSIONS, unreadable=("nas",))
+    rules = PlanRules(stale_after=STALE_AFTER, extensions=PRINT_EXTENSIONS, unreadable=("nas",))
     listing = [folder("nas"), remote("nas/a.gcode"), remote("other.gcode")]
     plan = make_plan([], listing, {}, rules)
     assert ops(plan) == [("delete", "other.gcode")]

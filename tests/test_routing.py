@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from link_sync.config import Config
 from link_sync.core.model import LocalFile, RemoteEntry
 from link_sync.core.planner import PlanRules, make_plan
 from link_sync.core.routing import (
@@ -118,6 +119,9 @@ def _targets(mapping: dict[str, Target]) -> MasterTargets:
     return MasterTargets({f"/master/{path}": target for path, target in mapping.items()})
 
 
+#: the config's default (the planner has none of its own)
+STALE_AFTER: float = Config.model_fields["stale_after"].default
+
 FARM_TARGETS = {
     "mk4.gcode": Target("MK4", 0.4),
     "mk4s.gcode": Target("MK4S", 0.4),
@@ -176,7 +180,7 @@ def test_plan_skips_files_not_wanted_and_deletes_them_as_excess_with_the_reason(
         local,
         remote,
         {},
-        PlanRules(extensions=frozenset({".gcode"})),
+        PlanRules(stale_after=STALE_AFTER, extensions=frozenset({".gcode"})),
         not_wanted={"mini.gcode": "sliced for MINI; this is an MK4"},
     )
     assert [(a.op, a.path) for a in plan.transfers] == [
@@ -193,7 +197,7 @@ def test_plan_skips_files_not_wanted_and_deletes_them_as_excess_with_the_reason(
         local,
         remote,
         {},
-        PlanRules(extensions=frozenset({".gcode"}), delete=False),
+        PlanRules(stale_after=STALE_AFTER, extensions=frozenset({".gcode"}), delete=False),
         not_wanted={"mini.gcode": "sliced for MINI; this is an MK4"},
     )
     assert kept.deletes == []

@@ -103,7 +103,9 @@ class Plan:
 class PlanRules:
     """The knobs of the planner for one printer."""
 
-    stale_after: float = 60.0
+    #: seconds a master file may be newer than the printer's copy and still count as
+    #: the same; no default here: the caller passes the config's (`Config.stale_after`)
+    stale_after: float
     case_insensitive: bool = False
     extensions: frozenset[str] = frozenset()
     delete: bool = True
