@@ -301,3 +301,26 @@ def _result(response: Response, what: str) -> dict[str, Any]:
     if not isinstance(result, dict):
         raise errors.ProtocolError(f"{what}: no 'result' object in the answer")
     return result
+
+
+async def version_without_key(host: str, timeout: float) -> str | None:
+    """Moonraker's version from `/server/info`, which answers without a key unless the
+    server is set to require one: "" when it answers none, None when it does not answer
+    (`discover`, before any credentials)."""
+    import aiohttp
+
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+            session.get(f"http://{host}/server/info") as response,
+        ):
+            if response.status != 200:
+                return None
+            body = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return None
+    result = body.get("result") if isinstance(body, dict) else None
+    if not isinstance(result, dict):
+        return None
+    version = result.get("moonraker_version")
+    return str(version) if version else ""

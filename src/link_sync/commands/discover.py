@@ -9,31 +9,29 @@ from pathlib import Path
 
 import click
 
+from link_sync.backends.registry import PRINTER_TYPES, announced_kind
 from link_sync.config import Config, load_config
 from link_sync.config.hosts import normalize_host
 from link_sync.discovery.browse import browse
 from link_sync.discovery.identify import Credentials, Found, identify, merge, unique_names
 from link_sync.errors import ConfigError
 
-#: The environment variables `init --discover` writes as `${VAR}` references, read here
-#: for the printers no config names.
-ENV_CREDENTIALS = {
-    "prusalink": ("FARM_USERNAME", "FARM_PASSWORD", None),
-    "octoprint": (None, None, "OCTOPRINT_API_KEY"),
-    "moonraker": (None, None, "MOONRAKER_API_KEY"),
-}
-
 
 def credentials(config: Config | None, environ: Mapping[str, str]) -> dict[str, Credentials]:
     """Credentials by host (a configured printer's) and by type (the environment's)."""
     out: dict[str, Credentials] = {}
-    for kind, (user_var, password_var, key_var) in ENV_CREDENTIALS.items():
-        password = environ.get(password_var) if password_var else None
-        # Buddy's digest user is always "maker"
-        username = ((environ.get(user_var) if user_var else None) or "maker") if password else None
-        found = Credentials(username, password, environ.get(key_var) if key_var else None)
+    # the environment variables `init --discover` writes as `${VAR}` references, read
+    # here for the printers no config names
+    for name, printer_type in PRINTER_TYPES.items():
+        names = printer_type.credentials
+        password = environ.get(names.password) if names.password else None
+        user = environ.get(names.username) if names.username else None
+        username = (user or names.default_username) if password else None
+        found = Credentials(
+            username, password, environ.get(names.api_key) if names.api_key else None
+        )
         if found:
-            out[kind] = found
+            out[name] = found
     if config is not None:
         for printer in config.printers.values():
             out[printer.base_url] = Credentials(printer.username, printer.password, printer.api_key)
@@ -70,7 +68,8 @@ def model_text(printer: Found) -> str:
         return printer.model
     if printer.choices:
         return " / ".join(printer.choices) + "?"
-    if printer.kind == "prusalink-pi":
+    kind = announced_kind(printer.kind)
+    if kind is not None and kind.names_model_with_credentials:
         return "? (says it with credentials)"
     return "?"
 

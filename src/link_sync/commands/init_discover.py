@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from link_sync.backends.registry import DEFAULT_TYPE, PRINTER_TYPES, announced_kind
 from link_sync.config.hosts import normalize_host
 from link_sync.core.printer_models import lookup_model
 from link_sync.discovery.hostnames import family_of
@@ -92,11 +93,12 @@ def model_lines(printer: Found, ask: Ask | None) -> list[str]:
     """The `model:` line of a printer (active, or commented to complete)."""
     if printer.model:
         return [f"model: {printer.model}   # as the printer says"]
-    if printer.kind == "prusalink-pi":
+    kind = announced_kind(printer.kind)
+    if kind is not None and kind.names_model_with_credentials:
         return ["# model: not needed: the Raspberry-Pi PrusaLink says it (with credentials)"]
-    family = family_of(printer.hostname) if printer.kind == "buddy" else None
+    family = family_of(printer.hostname) if kind and kind.hostname_names_family else None
     suggestion = printer.suggested_model
-    if ask is not None and printer.type == "prusalink":
+    if ask is not None and PRINTER_TYPES[printer.type].asks_model:
         answer = ask(printer, suggestion).strip()
         if answer:
             return [f"model: {answer}"]
@@ -121,14 +123,15 @@ def model_lines(printer: Found, ask: Ask | None) -> list[str]:
 def entry_lines(printer: Found, existing: Existing | None, ask: Ask | None) -> list[str]:
     """One printer's lines, indented below its name."""
     lines = [f"host: {printer.host}"]
-    if printer.type != "prusalink":
+    if printer.type != DEFAULT_TYPE:
         lines.append(f"type: {printer.type}")
-    if printer.type == "octoprint":
-        lines.append("api_key: ${OCTOPRINT_API_KEY}")
-    elif printer.type == "moonraker":
-        lines.append("# api_key: ${MOONRAKER_API_KEY}   # if your Moonraker asks for one")
-    elif existing is not None and not existing.has_password:
-        lines.append("password: ${FARM_PASSWORD}")
+    names = PRINTER_TYPES[printer.type].credentials
+    if names.api_key and names.optional_key_note:
+        lines.append(f"# api_key: ${{{names.api_key}}}   # {names.optional_key_note}")
+    elif names.api_key:
+        lines.append(f"api_key: ${{{names.api_key}}}")
+    elif names.password and existing is not None and not existing.has_password:
+        lines.append(f"password: ${{{names.password}}}")
     lines.extend(model_lines(printer, ask))
     found_as = f"found as {printer.hostname}"
     if printer.firmware:

@@ -14,14 +14,11 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from link_sync.backends.registry import PRINTER_TYPES
 from link_sync.errors import UsageError
 
 #: The service types printers announce, and the config `type` each stands for.
-SERVICE_TYPES: Mapping[str, str] = {
-    "_prusalink._tcp.local.": "prusalink",
-    "_octoprint._tcp.local.": "octoprint",
-    "_moonraker._tcp.local.": "moonraker",
-}
+SERVICE_TYPES: Mapping[str, str] = {t.service: t.name for t in PRINTER_TYPES.values()}
 #: Seconds to wait for one announcement's details (address, port, TXT).
 RESOLVE_SECONDS = 1.5
 

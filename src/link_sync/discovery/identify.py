@@ -20,12 +20,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from link_sync.backends.registry import PRINTER_TYPES
 from link_sync.core.printer_models import lookup_model
-from link_sync.discovery.browse import SERVICE_TYPES, Sighting
+from link_sync.discovery.browse import Sighting
 from link_sync.discovery.hostnames import family_of
 
-#: Which config `type` wins when one printer announces several services.
-_TYPE_ORDER = ("prusalink", "octoprint", "moonraker")
 #: Seconds for one identifying request.
 REQUEST_SECONDS = 3.0
 
@@ -99,38 +98,32 @@ def merge(sightings: Sequence[Sighting]) -> list[Found]:
 
 
 def _from_announcements(group: Sequence[Sighting]) -> Found:
-    types = {SERVICE_TYPES[s.service] for s in group if s.service in SERVICE_TYPES}
-    kind_type = next((t for t in _TYPE_ORDER if t in types), "prusalink")
-    main = next(s for s in group if SERVICE_TYPES.get(s.service) == kind_type)
+    # the first type in the registry's order that one of its services announces
+    services = {s.service for s in group}
+    printer_type = next(t for t in PRINTER_TYPES.values() if t.service in services)
+    main = next(s for s in group if s.service == printer_type.service)
     txt: dict[str, str] = {}
     for sighting in group:
         txt.update(sighting.txt)
-    pi = any(s.instance.startswith("PrusaLink at ") for s in group)
-    kind: str | None
-    if kind_type == "prusalink":
-        kind = "prusalink-pi" if pi else "buddy"
-    elif kind_type == "octoprint":
-        kind = "octoprint"
-    else:
-        kind = "moonraker"
+    kind = printer_type.announced_kind(s.instance for s in group)
     # Buddy: the instance is the hostname; the others name the host in the record
-    hostname = main.instance if kind == "buddy" else (main.server or main.instance)
+    hostname = main.instance if kind.instance_is_hostname else (main.server or main.instance)
     choices: tuple[str, ...] = ()
-    family = family_of(hostname) if kind == "buddy" else None
+    family = family_of(hostname) if kind.hostname_names_family else None
     if family is not None:
         choices = family.choices
-    elif kind == "octoprint" and txt.get("model"):
+    elif kind.txt_names_model and txt.get("model"):
         said = lookup_model(txt["model"])
         choices = (said.name,) if said else ()
     host = main.address if main.port == 80 else f"{main.address}:{main.port}"
     return Found(
         host=host,
-        type=kind_type,
+        type=printer_type.name,
         hostname=hostname,
         services=tuple(sorted({s.service.removesuffix(".local.") for s in group})),
         address=main.address,
         port=main.port,
-        kind=kind,
+        kind=kind.kind,
         choices=choices,
         firmware=txt.get("version") or None,
         uuid=txt.get("uuid") or None,
@@ -170,8 +163,11 @@ async def identify(found: Sequence[Found], credentials: Mapping[str, Credentials
 
 
 async def _identify(found: Found, credentials: Credentials | None) -> Found:
-    if found.type == "moonraker":
-        found = await _moonraker_info(found)
+    version = await PRINTER_TYPES[found.type].version_said(found.host, REQUEST_SECONDS)
+    if version is not None:  # it answers without credentials (Moonraker)
+        found = replace(
+            found, firmware=version or found.firmware, identified_by="unauthenticated request"
+        )
     if not credentials:
         return found
     from link_sync.backends import open_backend
@@ -224,29 +220,3 @@ async def _serial(backend: object) -> str | None:
         return None
     serial = body.get("serial") if isinstance(body, dict) else None
     return str(serial) if serial else None
-
-
-async def _moonraker_info(found: Found) -> Found:
-    """Moonraker's `/server/info` (no key needed unless the server requires one)."""
-    import aiohttp
-
-    timeout = aiohttp.ClientTimeout(total=REQUEST_SECONDS)
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(f"http://{found.host}/server/info") as response,
-        ):
-            if response.status != 200:
-                return found
-            body = await response.json(content_type=None)
-    except (aiohttp.ClientError, TimeoutError, ValueError):
-        return found
-    result = body.get("result") if isinstance(body, dict) else None
-    if not isinstance(result, dict):
-        return found
-    version = result.get("moonraker_version")
-    return replace(
-        found,
-        firmware=str(version) if version else found.firmware,
-        identified_by="unauthenticated request",
-    )
