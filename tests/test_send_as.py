@@ -432,7 +432,8 @@ async def test_live_totals_count_the_bytes_sent_converted(
     from link_sync.core.planner import Action, Plan
     from link_sync.report import LiveProgress
     from link_sync.result import ActionResult
-    from link_sync.watch.state import FarmObserver, FarmState
+    from link_sync.watch.observer import FarmObserver
+    from link_sync.watch.state import FarmState
 
     other = prusaslicer_gcode("MINIIS", layers=True, moves=8000, seed=4)
     _fill(master, {"a_MINI.gcode": MINI, "b_MINI.gcode": other})
