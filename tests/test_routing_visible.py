@@ -128,7 +128,8 @@ def test_the_pi_prusalinks_model_is_shown_by_its_firmware_name(tmp_path: Path, f
     """The Pi PrusaLink reports itself as 'PrusaLink I3MK3S'; status (plain and --json),
     sync --json and the page's /api/printers show the model routing reads: MK3S."""
     import link_sync as api
-    from link_sync.watch.state import FarmObserver, FarmState
+    from link_sync.watch.observer import FarmObserver
+    from link_sync.watch.state import FarmState
 
     path = write_config(tmp_path, farm)
     status = link_sync(tmp_path, "status")
