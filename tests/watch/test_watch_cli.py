@@ -531,3 +531,44 @@ def test_a_printer_that_takes_files_while_printing_gets_each_change_during_the_p
     process.wait_event(event="pending", printer="pi-wait")
     assert set(farm.files("pi-wait")) == {"job.gcode"}  # nothing while it prints
     assert process.stop() == 0
+
+
+def test_the_plain_log_says_once_which_printers_have_routing_off(
+    farm_thread: FarmFactory, master: Master, tmp_path: Path
+) -> None:
+    """As sync's plain output ends with it: once the watch knows each printer's routing
+    (the Pi names its model, a Buddy printer without model: cannot), one warning names
+    those routed off and the fix; again after a reload, as the new config has it."""
+    master.write("a.gcode", "G1\n", mtime=time.time() - 60)
+    farm = farm_thread(
+        [spec("mk4-1", profile="mk4"), spec("mini-1", profile="mini"), spec("pi-1", profile="mk3")]
+    )
+    config = farm.config(master.root)
+    del config["printers"]["mini-1"]["model"]
+    path = write_config(tmp_path / "link-sync.yml", config)
+    args = ["-c", str(path), "--settle", "0.5", "--poll-interval", "0.2"]
+    process = WatchProcess(args, tmp_path / "state", tmp_path, plain=True)
+    try:
+
+        def warnings() -> list[str]:
+            with process._lock:
+                return [line for line in process.lines if "routing is off" in line]
+
+        wait_until(lambda: len(warnings()) == 1, what="the routing warning")
+        assert warnings()[0].endswith(
+            " watch: warning: routing is off for mini-1: its model is unknown, so it gets "
+            "every file; set model: for it in the config"
+        )
+        wait_until(lambda: in_sync(farm, master), what="every printer synced")
+
+        config["printers"]["mini-1"]["model"] = "MINI"
+        del config["printers"]["mk4-1"]["model"]
+        write_config(path, config)
+        process.send(signal.SIGHUP)
+        wait_until(lambda: len(warnings()) == 2, what="the warning after the reload")
+        assert "routing is off for mk4-1: its model is unknown" in warnings()[1]
+        time.sleep(1.0)  # the printers' later polls and passes say nothing more
+        assert len(warnings()) == 2
+        assert process.stop() == 0
+    finally:
+        process.kill()

@@ -79,11 +79,16 @@ def cli(*args: str) -> list[str]:
 class WatchProcess:
     """`link-sync watch --json ...` running; its events in `self.events`."""
 
-    def __init__(self, args: Sequence[str], state_dir: Path, cwd: Path) -> None:
+    def __init__(
+        self, args: Sequence[str], state_dir: Path, cwd: Path, *, plain: bool = False
+    ) -> None:
         env = {**os.environ, "LINK_SYNC_STATE_DIR": str(state_dir)}
         env.pop("LINK_SYNC_CONFIG", None)
+        #: plain output: its lines are kept in `lines` instead of events
+        self.plain = plain
+        self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            cli("watch", "--json", *args),
+            cli("watch", *([] if plain else ["--json"]), *args),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -105,6 +110,10 @@ class WatchProcess:
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
+            if self.plain:
+                with self._lock:
+                    self.lines.append(line.rstrip("\n"))
+                continue
             event = json.loads(line)  # anything but JSON on stdout fails the test
             event["_seen"] = time.monotonic()
             with self._lock:

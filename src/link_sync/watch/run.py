@@ -35,6 +35,7 @@ from link_sync.engine.running_watches import WatchRegistration
 from link_sync.engine.statedir import journal_path, state_dir
 from link_sync.errors import LinkSyncError, LockHeld, UsageError
 from link_sync.watch.farm import FarmWatch, WatchSettings
+from link_sync.watch.routing_warning import RoutingWarning
 from link_sync.watch.state import FarmState
 
 log = logging.getLogger("link_sync.watch")
@@ -112,6 +113,7 @@ async def watch_async(
         journal = Journal.open(journal_path(states))
         try:
             farm = FarmWatch(printers, settings, journal, state)
+            RoutingWarning(state)  # once every printer's routing is known
             for warning in [*config.warnings, *journal.warnings]:
                 state.event(None, "warning", message=f"warning: {warning}")
             await _serve(request, config, farm, env, here, on_started, locks, seen)
