@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 
 from link_sync.core.routing import routing_off_warning
-from link_sync.watch.state import FarmState, WatchEvent
+from link_sync.watch.events import WatchEvent
+from link_sync.watch.state import FarmState
 
 #: The events that end a printer's pass (or say it cannot be reached).
 _OUTCOMES = frozenset({"synced", "busy", "failed", "unreachable"})
