@@ -14,7 +14,9 @@ Why aiohttp: per request it costs about a third of the CPU httpx did
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
+import functools
 import json
 import logging
 import math
@@ -23,11 +25,13 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, M
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import aiohttp
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.payload import AsyncIterablePayload
 from multidict import CIMultiDictProxy
 from yarl import URL
 
 from link_sync import __version__, errors, redact
-from link_sync.backends import limits, tls
+from link_sync.backends import limits, send_queue, tls
 
 if TYPE_CHECKING:
     from link_sync.backends.base import ProgressCallback
@@ -58,7 +62,8 @@ class Waits:
     answer) is `first_contact`: `connect_timeout`, or `timeout` if that is shorter.
     From its first answer on, a request fails when no byte has moved for
     `inactivity` (`timeout`) while sending or receiving: a slow link keeps going, a
-    hung one does not.
+    hung one does not. An upload's answer is awaited by `_Deadline`, not aiohttp
+    (`upload`): the printer may still be taking the body in.
     """
 
     def __init__(self, printer: PrinterConfig) -> None:
@@ -66,8 +71,9 @@ class Waits:
         self.first_contact = min(float(printer.connect_timeout), self.inactivity)
         self.before_first_answer = self._timeout(self.first_contact)
         self.after_first_answer = self._timeout(self.inactivity)
+        self.upload = self._timeout(None)
 
-    def _timeout(self, read: float) -> aiohttp.ClientTimeout:
+    def _timeout(self, read: float | None) -> aiohttp.ClientTimeout:
         # No total: a 2 GB upload at 25 KB/s takes a day and is fine while bytes move.
         # No pool wait either: a request waits its turn for one of the connections.
         return aiohttp.ClientTimeout(
@@ -207,18 +213,20 @@ class PrinterClient:
 
         A request without a streamed body must be answered whole within the
         printer's `timeout` (plus a second per `limits.ANSWER_RATE` bytes of
-        answer); an upload waits as long as bytes keep moving."""
+        answer); an upload waits as long as bytes keep moving, its answer included
+        (`_WatchedBody`)."""
         url = self._url(path, params)
         timeout = self._timeout()
         body: _WatchedBody | None = None
-        data: bytes | AsyncIterable[bytes] | None = content
+        data: bytes | AsyncIterable[bytes] | _UploadPayload | None = content
         streamed = content is not None and not isinstance(content, bytes)
         total = None if streamed else self.waits.inactivity
         with _translate_errors(what, self, timeout, total) as deadline:
             session = self._open_session()
             if content is not None and not isinstance(content, bytes):
-                body = _WatchedBody(content, deadline, self.waits.inactivity)
-                data = body.chunks()
+                body = _WatchedBody(content, deadline, self.waits.inactivity, timeout.sock_read)
+                data = _UploadPayload(body)
+                timeout = self.waits.upload
             try:
                 async with (
                     deadline.scope(),
@@ -232,6 +240,7 @@ class PrinterClient:
                         trace_request_ctx=deadline,
                     ) as answer,
                 ):
+                    deadline.answering()
                     self._note_answer(method, url, answer.status)
                     _refuse_redirect(answer, what)
                     payload = await _read_capped(answer, limit, what, deadline)
@@ -240,6 +249,8 @@ class PrinterClient:
                     # The master file, not the printer: the caller reports it as such.
                     raise body.local_error from None
                 raise
+            finally:
+                deadline.stop_watching()
         return Response(answer.status, answer.reason or "", answer.headers, payload, method, path)
 
     async def download_to(
@@ -291,10 +302,11 @@ class PrinterClient:
 class _Deadline:
     """The waits aiohttp's own (connecting, reading) do not cover.
 
-    A streamed upload body: the wait ends when no chunk has gone out for
-    `inactivity` seconds. Any other request (`total` set): the whole answer must
-    be in within `total` seconds of the request going out, plus a second per
-    `limits.ANSWER_RATE` bytes received, however slowly the bytes trickle in.
+    A streamed upload (`total` None): the wait ends when no chunk has gone out for
+    `inactivity` seconds, then when the printer has acknowledged no byte of the body
+    and sent none of its answer for `wait` (`_WatchedBody`). Any other request: the
+    whole answer must be in within `total` seconds of the request going out, plus a
+    second per `limits.ANSWER_RATE` bytes received, however slowly the bytes trickle in.
     """
 
     def __init__(self, total: float | None = None) -> None:
@@ -303,15 +315,39 @@ class _Deadline:
         self._since: float | None = None
         #: bytes of the answer in so far
         self.got = 0
+        #: the wait last set by `extend` (what "no answer in ..." names)
+        self.wait: float | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     def scope(self) -> asyncio.Timeout:
         self._scope = asyncio.timeout(None)
         return self._scope
 
     def extend(self, seconds: float | None) -> None:
-        if self._scope is not None:
+        if self._scope is not None and not self._scope.expired():
+            self.wait = seconds
             when = None if seconds is None else asyncio.get_running_loop().time() + seconds
-            self._scope.reschedule(when)
+            with contextlib.suppress(RuntimeError):  # the request is over already
+                self._scope.reschedule(when)
+
+    def watch_send_queue(self, transport: asyncio.BaseTransport | None, wait: float) -> None:
+        """The body is written: wait for the answer `wait` seconds, and again from each
+        moment the printer is seen to take in more of the body (`send_queue`)."""
+        self.extend(wait)
+        if transport is not None and self._watch is None:
+            progress = functools.partial(self.extend, wait)
+            self._watch = asyncio.create_task(send_queue.watch(transport, wait, progress))
+
+    def answering(self) -> None:
+        """The answer's head is in: progress, and the send queue says no more."""
+        self.stop_watching()
+        if self.total is None:
+            self.extend(self.wait)
+
+    def stop_watching(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
 
     def sent(self) -> None:
         """The request went out (it had waited its turn for a connection until now)."""
@@ -322,7 +358,9 @@ class _Deadline:
     def received(self, count: int) -> None:
         """`count` bytes of the answer are in."""
         self.got = count
-        if self._since is not None and self._scope is not None and self.total is not None:
+        if self.total is None:  # an upload's answer: a wait per chunk, like its body's
+            self.extend(self.wait)
+        elif self._since is not None and self._scope is not None:
             self._scope.reschedule(self._since + self.total + count / limits.ANSWER_RATE)
 
     def fired(self) -> bool:
@@ -397,13 +435,33 @@ def _shown_location(value: str | None) -> str:
 
 class _WatchedBody:
     """An upload body that pushes the deadline forward with every chunk, and keeps an
-    error reading the local file apart from the printer's failures."""
+    error reading the local file apart from the printer's failures.
 
-    def __init__(self, source: AsyncIterable[bytes], deadline: _Deadline, wait: float) -> None:
+    Once the last chunk is written, the printer may still be taking megabytes of it
+    in from the socket's send queue: at 34 kB/s a 1.25 MB body outlasted the 30 s
+    wait for the answer while the printer was reading steadily. So the wait for the
+    answer (`answer_wait`: `timeout`, or `connect_timeout` before the printer's first
+    answer) starts again each time the printer acknowledges more of the body
+    (`send_queue.watch`); a printer that stops reading still fails `answer_wait`
+    after its last acknowledged byte. Bounding the send queue instead (a small
+    SO_SNDBUF) would cap the throughput of every link whose bandwidth x delay
+    exceeds it, and needs a size per link; the send queue's count needs none.
+    """
+
+    def __init__(
+        self,
+        source: AsyncIterable[bytes],
+        deadline: _Deadline,
+        wait: float,
+        answer_wait: float | None,
+    ) -> None:
         self._source = source
         self._deadline = deadline
         self._wait = wait
+        self._answer_wait = wait if answer_wait is None else answer_wait
         self.local_error: OSError | None = None
+        #: the connection the body goes out on (set by `_UploadPayload`)
+        self.transport: asyncio.BaseTransport | None = None
 
     async def chunks(self) -> AsyncIterator[bytes]:
         iterator = aiter(self._source)
@@ -417,8 +475,22 @@ class _WatchedBody:
                 self.local_error = exc
                 raise
             yield chunk
-        # All sent: from here aiohttp's read wait covers the printer's answer.
-        self._deadline.extend(None)
+        # All written: the printer may still be reading it from the send queue.
+        self._deadline.watch_send_queue(self.transport, self._answer_wait)
+
+
+class _UploadPayload(AsyncIterablePayload):
+    """A `_WatchedBody` as aiohttp sends it; tells the body its connection."""
+
+    def __init__(self, body: _WatchedBody) -> None:
+        super().__init__(body.chunks())
+        self._body = body
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        self._body.transport = writer.transport
+        await super().write_with_length(writer, content_length)
 
 
 class _translate_errors:
@@ -491,7 +563,7 @@ def _error_for(
             "(the printer sends too slowly)"
         )
     if isinstance(exc, TimeoutError):
-        wait = client.waits.inactivity if deadline.fired() else timeout.sock_read
+        wait = (deadline.wait or client.waits.inactivity) if deadline.fired() else timeout.sock_read
         return errors.NoAnswer(f"{what}: no answer in {_seconds(wait)}")
     if isinstance(exc, aiohttp.ClientConnectorError):
         code = exc.os_error.errno if exc.os_error is not None else None

@@ -27,6 +27,26 @@ from typing import Any
 #: (server.cpp `idle_conn_wrap`).
 GOODBYE = b"HTTP/1.1 408 Request Timeout\r\n\r\n"
 
+#: Buddy's lwIP stack advertises a TCP window of 8 KB (lwipopts.h: `TCP_WND` = 8 x a
+#: 1024-byte `TCP_MSS`): a real Buddy never holds megabytes it has not read.
+_BUDDY_WINDOW = 8 * 1024
+#: Above ~32 kB/s the window grows with the rate (a quarter second of it), so the
+#: emulator's reads, which a busy event loop delays, still keep up with the rate.
+_MAX_WINDOW = 256 * 1024
+
+
+def receive_window(rate: int | None, pi: bool) -> int | None:
+    """Bytes a throttled Buddy printer takes in ahead of reading them: its sockets'
+    SO_RCVBUF and its HTTP server's read buffer. None (the system's default, which
+    grows to megabytes on loopback): unthrottled, or the Raspberry Pi's Linux stack.
+
+    Without it, a 1.25 MB upload to a 34 kB/s printer sat whole in the emulator's
+    buffers at once and the client waited 37 s for an answer, which no real Buddy
+    makes it do (docs/sync.md, "Waits")."""
+    if not rate or pi:
+        return None
+    return min(max(rate // 4, _BUDDY_WINDOW), _MAX_WINDOW)
+
 
 @dataclass(frozen=True, slots=True)
 class SlotLimits:
@@ -241,11 +261,19 @@ class Gate:
 
 class Listener:
     def __init__(
-        self, factory: Callable[[], Any], host: str, port: int, limits: SlotLimits
+        self,
+        factory: Callable[[], Any],
+        host: str,
+        port: int,
+        limits: SlotLimits,
+        receive_buffer: int | None = None,
     ) -> None:
         self.factory = factory
         self.host = host
         self.port = port
+        #: SO_RCVBUF of the listening socket, which its connections inherit (None: the
+        #: system's default, autotuned)
+        self.receive_buffer = receive_buffer
         self.gate = Gate(limits)
         self._task: asyncio.Task[asyncio.Server] | None = None
 
@@ -262,6 +290,9 @@ class Listener:
             return
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if self.receive_buffer is not None:
+            # before listen(): the window scale is agreed in the handshake
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.receive_buffer)
         try:
             sock.bind((self.host, self.port))
             sock.listen(128)

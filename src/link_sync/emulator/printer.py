@@ -16,7 +16,7 @@ from link_sync.emulator.auth import BuddyAuth, PiAuth
 from link_sync.emulator.bgcode_check import bgcode_file_error
 from link_sync.emulator.fat import clean_long_name, fat_timestamp
 from link_sync.emulator.faults import Fault, FaultSet
-from link_sync.emulator.listener import Listener, SlotLimits
+from link_sync.emulator.listener import Listener, SlotLimits, receive_window
 from link_sync.emulator.printcheck import read_file_target, wrong_printer
 from link_sync.emulator.profiles import PROFILES, Profile
 from link_sync.emulator.spec import STATES, PrinterSpec
@@ -115,7 +115,9 @@ class EmulatedPrinter:
             active_timeout=spec.request_timeout,
             idle_timeout=spec.idle_timeout,
         )
-        self.listener = Listener(self.web_server, host, port, limits)
+        self.listener = Listener(
+            self.web_server, host, port, limits, receive_window(spec.rate, self.pi)
+        )
 
     # -- identity -------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from link_sync.emulator import buddy_files, hostile_answers, pi_files, status
 from link_sync.emulator.auth import AuthRequest, BuddyAuth, Verdict
 from link_sync.emulator.faults import STATUS_MESSAGES, Fault
 from link_sync.emulator.http import Ctx, HttpError, flag, hang, stall_or_reset
+from link_sync.emulator.listener import receive_window
 from link_sync.emulator.printer import EmulatedPrinter, RequestRecord
 
 #: Headers kept in the request log (p.requests) for assertions.
@@ -51,7 +52,9 @@ def make_server(printer: EmulatedPrinter) -> web.Server:
         access_log=None,
         keepalive_timeout=printer.spec.idle_timeout,  # the firmware's IDLE_TIMEOUT
         lingering_time=2.0,
-        read_bufsize=1 << 20,  # room to catch up when a throttled upload falls behind
+        # room to catch up when a throttled upload falls behind; a throttled Buddy
+        # holds no more than its window (listener.receive_window)
+        read_bufsize=receive_window(printer.spec.rate, printer.pi) or 1 << 20,
     )
 
 

@@ -3,6 +3,9 @@
 The body is read in chunks; after each chunk the reader sleeps until the moment the
 bytes so far are due at `rate` counted from the start of the request, so timer lag never
 accumulates and a 1 MB/s printer delivers 1 MB/s whatever the chunk sizes.
+
+A throttled Buddy printer also holds back what it has not read yet, as the firmware
+does (`listener.receive_window`): the client sees the printer's pace in its own send queue.
 """
 
 from __future__ import annotations

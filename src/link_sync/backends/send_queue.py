@@ -1,0 +1,65 @@
+"""Whether a printer is still taking in an upload body that has left link-sync.
+
+When the last chunk of a body is written, it has only reached the kernel: the socket's
+send queue, which Linux autotunes up to `net.ipv4.tcp_wmem`'s maximum (4 MB), may still
+hold megabytes for the printer, two minutes of them at 34 kB/s. The kernel knows how
+many bytes the printer has not acknowledged yet (SIOCOUTQ, the same number as
+TIOCOUTQ): while that count (plus what asyncio still buffers) shrinks, the printer is
+making progress, and the wait for its answer must not run out.
+
+Where the count cannot be read (not Linux), `pending` says None and the wait for the
+answer counts from the moment the body was written, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+import sys
+from collections.abc import Callable
+from typing import Any
+
+_OUTQ: int | None = None
+if sys.platform == "linux":  # pragma: no branch
+    with contextlib.suppress(ImportError, AttributeError):
+        import fcntl
+        import termios
+
+        _OUTQ = termios.TIOCOUTQ  # == SIOCOUTQ for a TCP socket: sent, not yet acknowledged
+
+#: Polls per `wait`: the wait ends between (1 - 1/POLLS) x and 1 x `wait` after the
+#: printer acknowledged its last byte, at no more than one poll a second.
+POLLS = 5
+
+
+def pending(transport: Any) -> int | None:
+    """Bytes written to `transport` that the peer has not acknowledged: asyncio's own
+    buffer plus the kernel's send queue. None where the kernel cannot say."""
+    if _OUTQ is None or transport is None or transport.is_closing():
+        return None
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return None
+    try:
+        raw = fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0")
+        buffered = transport.get_write_buffer_size()
+    except (OSError, ValueError, AttributeError, NotImplementedError):
+        return None
+    queued: int = struct.unpack("i", raw)[0]
+    return queued + int(buffered)
+
+
+async def watch(transport: Any, wait: float, progress: Callable[[], None]) -> None:
+    """Call `progress()` each time fewer bytes are pending than at the last look; end
+    when none are left (the printer has the whole body) or the count is unknown."""
+    poll = min(1.0, wait / POLLS)
+    last = pending(transport)
+    while last:
+        await asyncio.sleep(poll)
+        now = pending(transport)
+        if now is None:
+            return
+        if now < last:
+            progress()
+        last = now
