@@ -8,6 +8,7 @@ printer still acknowledges the body, and end `timeout` after it stops.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -32,7 +33,7 @@ async def test_a_body_that_outlasts_timeout_on_a_slow_link_is_waited_for(
     result = await run_sync(farm, printer_extra={"mk4": {"timeout": TIMEOUT}})
     took = time.monotonic() - started
     report = result.printers[0]
-    assert report.status == "synced", report.to_json()
+    assert report.status == "synced", json.dumps(report.to_json(), default=str)
     assert farm["mk4"].files()["big.gcode"] == BODY
     assert took >= len(BODY) / RATE * 0.9  # the body really went at the printer's rate
 

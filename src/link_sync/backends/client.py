@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import functools
 import json
 import logging
 import math
@@ -331,12 +330,15 @@ class _Deadline:
                 self._scope.reschedule(when)
 
     def watch_send_queue(self, transport: asyncio.BaseTransport | None, wait: float) -> None:
-        """The body is written: wait for the answer `wait` seconds, and again from each
-        moment the printer is seen to take in more of the body (`send_queue`)."""
-        self.extend(wait)
+        """The body goes out on `transport`: each time the printer is seen to take in
+        more of it (`send_queue`), the current wait starts again."""
         if transport is not None and self._watch is None:
-            progress = functools.partial(self.extend, wait)
-            self._watch = asyncio.create_task(send_queue.watch(transport, wait, progress))
+            watch = send_queue.watch(transport, wait, self._progress)
+            self._watch = asyncio.create_task(watch)
+
+    def _progress(self) -> None:
+        if self.wait is not None:
+            self.extend(self.wait)
 
     def answering(self) -> None:
         """The answer's head is in: progress, and the send queue says no more."""
@@ -437,15 +439,20 @@ class _WatchedBody:
     """An upload body that pushes the deadline forward with every chunk, and keeps an
     error reading the local file apart from the printer's failures.
 
-    Once the last chunk is written, the printer may still be taking megabytes of it
-    in from the socket's send queue: at 34 kB/s a 1.25 MB body outlasted the 30 s
-    wait for the answer while the printer was reading steadily. So the wait for the
-    answer (`answer_wait`: `timeout`, or `connect_timeout` before the printer's first
-    answer) starts again each time the printer acknowledges more of the body
-    (`send_queue.watch`); a printer that stops reading still fails `answer_wait`
-    after its last acknowledged byte. Bounding the send queue instead (a small
-    SO_SNDBUF) would cap the throughput of every link whose bandwidth x delay
-    exceeds it, and needs a size per link; the send queue's count needs none.
+    A chunk handed to aiohttp is a coarse sign of progress: the socket's send queue
+    (megabytes) lies between it and the printer. Once the last chunk is written, the
+    printer may still be taking megabytes in (at 34 kB/s a 1.25 MB body outlasted the
+    30 s wait for the answer while the printer read steadily), and while the queue is
+    full, the kernel takes the next chunk only once a third of it has drained. So each
+    time the printer acknowledges more of the body (`send_queue.watch`), the current
+    wait starts again: `wait` (`timeout`) while chunks go out, then `answer_wait`
+    (`timeout`, or `connect_timeout` before the printer's first answer). A printer
+    that stops reading still fails that wait after its last acknowledged byte.
+
+    Bounding the send queue instead (a small SO_SNDBUF) caps the throughput of any
+    link whose bandwidth x delay exceeds it, and does not remove the gaps between
+    chunks: with 256 kB of queue, the 34 kB/s test (tests/test_slow_link.py) still
+    failed. The send queue's count needs no size per link.
     """
 
     def __init__(
@@ -460,8 +467,10 @@ class _WatchedBody:
         self._wait = wait
         self._answer_wait = wait if answer_wait is None else answer_wait
         self.local_error: OSError | None = None
-        #: the connection the body goes out on (set by `_UploadPayload`)
-        self.transport: asyncio.BaseTransport | None = None
+
+    def watch(self, transport: asyncio.BaseTransport | None) -> None:
+        """The body goes out on `transport` (told by `_UploadPayload`)."""
+        self._deadline.watch_send_queue(transport, min(self._wait, self._answer_wait))
 
     async def chunks(self) -> AsyncIterator[bytes]:
         iterator = aiter(self._source)
@@ -476,7 +485,7 @@ class _WatchedBody:
                 raise
             yield chunk
         # All written: the printer may still be reading it from the send queue.
-        self._deadline.watch_send_queue(self.transport, self._answer_wait)
+        self._deadline.extend(self._answer_wait)
 
 
 class _UploadPayload(AsyncIterablePayload):
@@ -489,7 +498,7 @@ class _UploadPayload(AsyncIterablePayload):
     async def write_with_length(
         self, writer: AbstractStreamWriter, content_length: int | None
     ) -> None:
-        self._body.transport = writer.transport
+        self._body.watch(writer.transport)
         await super().write_with_length(writer, content_length)
 
 

@@ -5,7 +5,8 @@ send queue, which Linux autotunes up to `net.ipv4.tcp_wmem`'s maximum (4 MB), ma
 hold megabytes for the printer, two minutes of them at 34 kB/s. The kernel knows how
 many bytes the printer has not acknowledged yet (SIOCOUTQ, the same number as
 TIOCOUTQ): while that count (plus what asyncio still buffers) shrinks, the printer is
-making progress, and the wait for its answer must not run out.
+making progress, and neither the wait for the next chunk nor the wait for the answer
+may run out.
 
 Where the count cannot be read (not Linux), `pending` says None and the wait for the
 answer counts from the moment the body was written, as before.
@@ -28,8 +29,8 @@ if sys.platform == "linux":  # pragma: no branch
 
         _OUTQ = termios.TIOCOUTQ  # == SIOCOUTQ for a TCP socket: sent, not yet acknowledged
 
-#: Polls per `wait`: the wait ends between (1 - 1/POLLS) x and 1 x `wait` after the
-#: printer acknowledged its last byte, at no more than one poll a second.
+#: Looks per wait: a wait ends between (1 - 1/POLLS) x and 1 x its length after the
+#: printer acknowledged its last byte.
 POLLS = 5
 
 
@@ -51,15 +52,14 @@ def pending(transport: Any) -> int | None:
 
 
 async def watch(transport: Any, wait: float, progress: Callable[[], None]) -> None:
-    """Call `progress()` each time fewer bytes are pending than at the last look; end
-    when none are left (the printer has the whole body) or the count is unknown."""
+    """Call `progress()` each time fewer bytes are pending than at the last look, until
+    cancelled (the answer is in) or the count is unknown. Looks POLLS times per
+    `wait`, at most once a second: one ioctl, no system call more."""
     poll = min(1.0, wait / POLLS)
     last = pending(transport)
-    while last:
+    while last is not None:
         await asyncio.sleep(poll)
         now = pending(transport)
-        if now is None:
-            return
-        if now < last:
+        if now is not None and now < last:
             progress()
         last = now
