@@ -102,12 +102,9 @@ class EmulatedFarm:
 
 def config_for(farm: EmulatedFarm, master: Path, send_as: str, path: Path) -> Path:
     text = farm.config.read_text()
-    # timeout 120: at 34 kB/s the emulator takes a 1.25 MB body into loopback's socket
-    # buffers at once, then answers after the whole body has trickled in: more than the
-    # default 30 s without an answer (see docs/performance.md)
-    lines = [f"source: {master}", "defaults:", "  timeout: 120"]
+    lines = [f"source: {master}"]  # the default waits (timeout 30 s), at 34 kB/s too
     if send_as == "bgcode":
-        lines += ["  send_as: bgcode"]
+        lines += ["defaults:", "  send_as: bgcode"]
     path.write_text("\n".join(lines) + "\n" + text)
     return path
 
