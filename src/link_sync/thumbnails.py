@@ -19,10 +19,10 @@ from __future__ import annotations
 import binascii
 import os
 import re
-import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from link_sync.core import bgcode_blocks
 from link_sync.core.targets import BGCODE_MAGIC, HEAD_LIMIT
 
 #: The head of a plain G-code file is read in chunks of this size.
@@ -179,51 +179,18 @@ def _gcode_thumbnails(file: BinaryIO) -> tuple[ThumbnailRef, ...]:
 
 # -- binary G-code -----------------------------------------------------------------------
 
-_FILE_HEADER = struct.Struct("<4sIH")
-_BLOCK_HEADER = struct.Struct("<HHI")
-_COMPRESSED_SIZE = struct.Struct("<I")
-_THUMBNAIL_PARAMS = struct.Struct("<HHH")
-_BLOCK_GCODE = 1
-_BLOCK_THUMBNAIL = 5
-_CHECKSUM_CRC32 = 1
-
 
 def _bgcode_thumbnails(file: BinaryIO) -> tuple[ThumbnailRef, ...]:
-    file.seek(0)
-    header = file.read(_FILE_HEADER.size)
-    if len(header) < _FILE_HEADER.size:
-        return ()
-    _magic, _version, checksum_type = _FILE_HEADER.unpack(header)
-    checksum_size = 4 if checksum_type == _CHECKSUM_CRC32 else 0
-    offset = _FILE_HEADER.size
     refs: list[ThumbnailRef] = []
-    for _ in range(BGCODE_MAX_BLOCKS):
-        file.seek(offset)
-        raw = file.read(_BLOCK_HEADER.size)
-        if len(raw) < _BLOCK_HEADER.size:
+    for block in bgcode_blocks.blocks(file, BGCODE_MAX_BLOCKS):
+        if block.type != bgcode_blocks.THUMBNAIL or block.compression != 0:
+            continue
+        params = file.read(block.params_size)
+        if len(params) < block.params_size:
             break
-        block_type, compression, uncompressed = _BLOCK_HEADER.unpack(raw)
-        size = uncompressed
-        head = _BLOCK_HEADER.size
-        if compression != 0:
-            extra = file.read(_COMPRESSED_SIZE.size)
-            if len(extra) < _COMPRESSED_SIZE.size:
-                break
-            (size,) = _COMPRESSED_SIZE.unpack(extra)
-            head += _COMPRESSED_SIZE.size
-        if block_type == _BLOCK_GCODE:
-            break  # the thumbnails all come before the G-code
-        params_size = _THUMBNAIL_PARAMS.size if block_type == _BLOCK_THUMBNAIL else 2
-        if block_type == _BLOCK_THUMBNAIL and compression == 0:
-            params = file.read(params_size)
-            if len(params) < params_size:
-                break
-            kind, width, height = _THUMBNAIL_PARAMS.unpack(params)
-            if kind < len(FORMATS):
-                refs.append(
-                    ThumbnailRef(
-                        FORMATS[kind], width, height, offset + head + params_size, size, False
-                    )
-                )
-        offset += head + params_size + size + checksum_size
+        kind, width, height = bgcode_blocks.THUMBNAIL_PARAMS.unpack(params)
+        if kind < len(FORMATS):
+            refs.append(
+                ThumbnailRef(FORMATS[kind], width, height, block.data_offset, block.size, False)
+            )
     return tuple(refs)

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import os
 import re
-import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from link_sync.core import bgcode_blocks
 from link_sync.core.printer_models import lookup_model
 
 #: The firmware checks M862.x among this many G-code commands at the start of a file.
@@ -307,54 +307,22 @@ def _config_block(f: BinaryIO) -> bytes:
 
 # -- binary G-code -----------------------------------------------------------------------
 
-_FILE_HEADER = struct.Struct("<4sIH")
-_BLOCK_HEADER = struct.Struct("<HHI")
-_COMPRESSED_SIZE = struct.Struct("<I")
-
-_BLOCK_GCODE = 1
-_BLOCK_PRINTER_METADATA = 3
-_BLOCK_THUMBNAIL = 5
-_COMPRESSION_NONE = 0
-_COMPRESSION_DEFLATE = 1
-_CHECKSUM_CRC32 = 1
-
 
 def _read_bgcode(f: BinaryIO) -> Target:
     """The printer metadata block of a binary G-code file (NO_TARGET if unreadable)."""
-    f.seek(0)
-    header = f.read(_FILE_HEADER.size)
-    if len(header) < _FILE_HEADER.size:
-        return NO_TARGET
-    _magic, _version, checksum_type = _FILE_HEADER.unpack(header)
-    checksum_size = 4 if checksum_type == _CHECKSUM_CRC32 else 0
-    offset = _FILE_HEADER.size
-    for _ in range(BGCODE_MAX_BLOCKS):
-        f.seek(offset)
-        raw = f.read(_BLOCK_HEADER.size)
-        if len(raw) < _BLOCK_HEADER.size:
+    for block in bgcode_blocks.blocks(f, BGCODE_MAX_BLOCKS):
+        if block.type != bgcode_blocks.PRINTER_METADATA:
+            continue
+        if block.size > BGCODE_BLOCK_LIMIT or block.uncompressed > BGCODE_BLOCK_LIMIT:
             return NO_TARGET
-        block_type, compression, uncompressed = _BLOCK_HEADER.unpack(raw)
-        size = uncompressed
-        if compression != _COMPRESSION_NONE:
-            extra = f.read(_COMPRESSED_SIZE.size)
-            if len(extra) < _COMPRESSED_SIZE.size:
-                return NO_TARGET
-            raw += extra
-            (size,) = _COMPRESSED_SIZE.unpack(extra)
-        params_size = 6 if block_type == _BLOCK_THUMBNAIL else 2
-        if block_type == _BLOCK_GCODE:
-            return NO_TARGET  # the metadata blocks all come before the G-code
-        if block_type == _BLOCK_PRINTER_METADATA:
-            if size > BGCODE_BLOCK_LIMIT or uncompressed > BGCODE_BLOCK_LIMIT:
-                return NO_TARGET
-            rest = f.read(params_size + size + checksum_size)
-            if len(rest) < params_size + size + checksum_size:
-                return NO_TARGET
-            body = rest[: params_size + size]
-            if checksum_size and _crc_mismatch(raw + body, rest[params_size + size :]):
-                return NO_TARGET
-            return _printer_metadata(body[params_size:], compression, uncompressed)
-        offset += len(raw) + params_size + size + checksum_size
+        covered = block.params_size + block.size
+        rest = f.read(covered + block.checksum_size)
+        if len(rest) < covered + block.checksum_size:
+            return NO_TARGET
+        body = rest[:covered]
+        if block.checksum_size and _crc_mismatch(block.header + body, rest[covered:]):
+            return NO_TARGET
+        return _printer_metadata(body[block.params_size :], block.compression, block.uncompressed)
     return NO_TARGET
 
 
@@ -363,13 +331,13 @@ def _crc_mismatch(covered: bytes, stored: bytes) -> bool:
 
 
 def _printer_metadata(data: bytes, compression: int, uncompressed: int) -> Target:
-    if compression == _COMPRESSION_DEFLATE:
+    if compression == bgcode_blocks.COMPRESSION_DEFLATE:
         try:
             inflater = zlib.decompressobj()
             data = inflater.decompress(data, uncompressed or BGCODE_BLOCK_LIMIT)
         except zlib.error:
             return NO_TARGET
-    elif compression != _COMPRESSION_NONE:
+    elif compression != bgcode_blocks.COMPRESSION_NONE:
         return NO_TARGET  # Heatshrink: PrusaSlicer never uses it for metadata
     values: dict[str, str] = {}
     for line in data.decode("utf-8", "replace").splitlines():
