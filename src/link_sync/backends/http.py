@@ -25,6 +25,7 @@ from link_sync.backends.client import (
     PrinterClient,
     Response,
 )
+from link_sync.core.model import RemoteEntry
 
 if TYPE_CHECKING:
     from link_sync.config import PrinterConfig
@@ -105,22 +106,22 @@ class HttpBackend:
         response = await self.request("GET", url, what, limit=limit)
         return as_object(parse_json(response, what), what)
 
-    async def stream_to(
-        self,
-        url: str,
-        target: BinaryIO,
-        what: str,
-        progress: ProgressCallback | None = None,
-        *,
-        listed: int | None = None,
+    async def download(
+        self, entry: RemoteEntry, target: BinaryIO, progress: ProgressCallback | None = None
     ) -> int:
-        """GET `url` and write the body into `target` chunk by chunk; return the byte
-        count. A file `listed` at a size is cut a little past it (`limits.download_cap`)."""
+        """`Backend.download`: GET the API's `download_url` and write the body into
+        `target` chunk by chunk; return the byte count. A file listed at a size is cut a
+        little past it (`limits.download_cap`)."""
+        what = f"download {entry.path}"
         response, written = await self._client.download_to(
-            url, what, target, progress, limits.download_cap(listed)
+            self.download_url(entry), what, target, progress, limits.download_cap(entry.size)
         )
         self.check(response, what)
         return written
+
+    def download_url(self, entry: RemoteEntry) -> str:
+        """The URL of a listed file's content (each API its own)."""
+        raise NotImplementedError
 
     async def upload(
         self,

@@ -7,11 +7,11 @@ most failures are a 400 with a message, told apart here by that message.
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO
+from typing import Any
 
 from link_sync import errors
 from link_sync.backends import limits
-from link_sync.backends.base import Capabilities, ProgressCallback, Upload
+from link_sync.backends.base import Capabilities, Upload
 from link_sync.backends.client import Response
 from link_sync.backends.http import HttpBackend, parse_json
 from link_sync.backends.names import NameRules
@@ -222,13 +222,8 @@ class MoonrakerBackend(HttpBackend):
         if isinstance(stored, int) and stored != size:
             raise errors.ProtocolError(f"{what}: Moonraker stored {stored} bytes, sent {size}")
 
-    async def download(
-        self, entry: RemoteEntry, target: BinaryIO, progress: ProgressCallback | None = None
-    ) -> int:
-        url = f"/server/files/gcodes/{quote_path(entry.path)}"
-        return await self.stream_to(
-            url, target, f"download {entry.path}", progress, listed=entry.size
-        )
+    def download_url(self, entry: RemoteEntry) -> str:
+        return f"/server/files/gcodes/{quote_path(entry.path)}"
 
     async def delete(self, path: str) -> None:
         await self.request("DELETE", f"/server/files/{ROOT}/{quote_path(path)}", f"delete {path}")

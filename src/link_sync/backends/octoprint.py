@@ -10,11 +10,11 @@ journal as on the other printers.
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO
+from typing import Any
 
 from link_sync import errors, redact
 from link_sync.backends import limits
-from link_sync.backends.base import Capabilities, ProgressCallback, Upload
+from link_sync.backends.base import Capabilities, Upload
 from link_sync.backends.client import Response
 from link_sync.backends.http import HttpBackend, as_object, parse_json
 from link_sync.backends.names import CONTROL, NameRules
@@ -183,13 +183,8 @@ class OctoPrintBackend(HttpBackend):
             # OctoPrint renamed it (check_name should have caught this first).
             raise errors.Refused(f"{what}: OctoPrint stored it as {stored_path!r}")
 
-    async def download(
-        self, entry: RemoteEntry, target: BinaryIO, progress: ProgressCallback | None = None
-    ) -> int:
-        url = f"/downloads/files/local/{quote_path(entry.path)}"
-        return await self.stream_to(
-            url, target, f"download {entry.path}", progress, listed=entry.size
-        )
+    def download_url(self, entry: RemoteEntry) -> str:
+        return f"/downloads/files/local/{quote_path(entry.path)}"
 
     async def delete(self, path: str) -> None:
         await self._delete(path, f"delete {path}")

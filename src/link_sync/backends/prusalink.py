@@ -13,7 +13,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from link_sync import errors
 from link_sync.backends import limits
@@ -35,7 +35,6 @@ from link_sync.core.model import PrinterInfo, PrinterStatus, RemoteEntry, remote
 if TYPE_CHECKING:
     from aiohttp import ClientRequest, ClientResponse
 
-    from link_sync.backends.base import ProgressCallback
     from link_sync.backends.client import Response
     from link_sync.config import PrinterConfig
 
@@ -352,19 +351,14 @@ class PrusaLinkBackend(HttpBackend):
     async def _uploaded(self, path: str, size: int) -> None:
         """After an upload the printer accepted (the Pi waits for its listing)."""
 
-    async def download(
-        self, entry: RemoteEntry, target: BinaryIO, progress: ProgressCallback | None = None
-    ) -> int:
+    def download_url(self, entry: RemoteEntry) -> str:
         if entry.download_ref:
             # The printer's own link: Buddy "/usb/PARTS~1/CLIP~1.GCO", Pi ".../raw".
-            url = urllib.parse.quote(entry.download_ref, safe="/%~")
-        else:
-            url = self._download_url(entry)
-        return await self.stream_to(
-            url, target, f"download {entry.path}", progress, listed=entry.size
-        )
+            return urllib.parse.quote(entry.download_ref, safe="/%~")
+        return self._download_url(entry)
 
     def _download_url(self, entry: RemoteEntry) -> str:
+        """The URL of a file the listing gave no link for."""
         raise NotImplementedError
 
     async def delete(self, path: str) -> None:

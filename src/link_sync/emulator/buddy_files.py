@@ -6,7 +6,13 @@ from typing import Any
 
 from aiohttp import web
 
-from link_sync.emulator.fat import BUDDY_PRINT_EXTENSIONS, clean_long_name, extension, has_forbidden
+from link_sync.emulator.fat import (
+    BUDDY_PRINT_EXTENSIONS,
+    clean_long_name,
+    entry_type,
+    extension,
+    has_forbidden,
+)
 from link_sync.emulator.faults import Fault
 from link_sync.emulator.http import Ctx, HttpError, flag
 from link_sync.emulator.storage import Node
@@ -18,12 +24,7 @@ _NOT_PRINTING = frozenset({"IDLE", "READY", "FINISHED", "STOPPED"})
 
 
 def _kind(node: Node) -> str:
-    if node.is_dir:
-        return "FOLDER"
-    ext = extension(node.name)
-    if ext in BUDDY_PRINT_EXTENSIONS:
-        return "PRINT_FILE"
-    return "FIRMWARE" if ext == ".bbf" else "FILE"
+    return entry_type(node.name, node.is_dir, BUDDY_PRINT_EXTENSIONS, ".bbf")
 
 
 def _listed(node: Node) -> bool:

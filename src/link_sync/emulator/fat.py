@@ -25,6 +25,16 @@ def extension(name: str) -> str:
     return name[dot:].lower() if dot > 0 else ""
 
 
+def entry_type(name: str, is_dir: bool, print_extensions: frozenset[str], firmware: str) -> str:
+    """A listing entry's `type` as PrusaLink gives it: FOLDER, PRINT_FILE, FIRMWARE, FILE."""
+    if is_dir:
+        return "FOLDER"
+    ext = extension(name)
+    if ext in print_extensions:
+        return "PRINT_FILE"
+    return "FIRMWARE" if ext == firmware else "FILE"
+
+
 def clean_long_name(name: str) -> str:
     """FatFs strips trailing dots and spaces from a long name."""
     return name.rstrip(" .")

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from link_sync.emulator.fat import PI_PRINT_EXTENSIONS, extension
+from link_sync.emulator.fat import PI_PRINT_EXTENSIONS, entry_type
 from link_sync.emulator.faults import Fault
 from link_sync.emulator.http import Ctx, HttpError, flag
 from link_sync.emulator.storage import Node, Storage
@@ -18,12 +18,7 @@ _FORBIDDEN = frozenset('\\?"%¯°#ˇ')
 
 
 def _kind(node: Node) -> str:
-    if node.is_dir:
-        return "FOLDER"
-    ext = extension(node.name)
-    if ext in PI_PRINT_EXTENSIONS:
-        return "PRINT_FILE"
-    return "FIRMWARE" if ext == ".hex" else "FILE"
+    return entry_type(node.name, node.is_dir, PI_PRINT_EXTENSIONS, ".hex")
 
 
 def _storage(ctx: Ctx, name: str) -> Storage:
