@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:
     from link_sync.backends.base import Backend
@@ -28,12 +28,10 @@ class AnnouncedKind:
     instance_prefix: str = ""
     #: its instance name is its hostname (Buddy firmware); else the record names the host
     instance_is_hostname: bool = False
-    #: its default hostname names its model family (Buddy firmware: `prusa-mk4`)
-    hostname_names_family: bool = False
-    #: its TXT record's `model` is its printer profile's model (OctoPrint)
-    txt_names_model: bool = False
-    #: its API names its model, but only to a client with credentials (the Pi PrusaLink)
-    names_model_with_credentials: bool = False
+    #: where its model is learned, if anywhere: "hostname" (the family its default
+    #: hostname names: Buddy firmware's `prusa-mk4`), "txt" (its TXT record's `model`, its
+    #: profile's: OctoPrint), "credentials" (its API, asked with them: the Pi PrusaLink)
+    model_from: Literal["hostname", "txt", "credentials"] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +121,8 @@ PRINTER_TYPES: dict[str, PrinterType] = {
             service="_prusalink._tcp.local.",
             announced=(
                 # the Pi announces "PrusaLink at <host>"; Buddy firmware, its hostname
-                AnnouncedKind("prusalink-pi", "PrusaLink at ", names_model_with_credentials=True),
-                AnnouncedKind("buddy", instance_is_hostname=True, hostname_names_family=True),
+                AnnouncedKind("prusalink-pi", "PrusaLink at ", model_from="credentials"),
+                AnnouncedKind("buddy", instance_is_hostname=True, model_from="hostname"),
             ),
             credentials=CredentialVars(
                 username="FARM_USERNAME", password="FARM_PASSWORD", default_username="maker"
@@ -137,7 +135,7 @@ PRINTER_TYPES: dict[str, PrinterType] = {
             "link_sync.backends.octoprint:OctoPrintBackend",
             default_storages=("local",),
             service="_octoprint._tcp.local.",
-            announced=(AnnouncedKind("octoprint", txt_names_model=True),),
+            announced=(AnnouncedKind("octoprint", model_from="txt"),),
             credentials=CredentialVars(api_key="OCTOPRINT_API_KEY"),
         ),
         PrinterType(

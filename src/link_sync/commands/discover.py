@@ -69,7 +69,7 @@ def model_text(printer: Found) -> str:
     if printer.choices:
         return " / ".join(printer.choices) + "?"
     kind = announced_kind(printer.kind)
-    if kind is not None and kind.names_model_with_credentials:
+    if kind is not None and kind.model_from == "credentials":
         return "? (says it with credentials)"
     return "?"
 

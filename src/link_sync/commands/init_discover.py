@@ -94,9 +94,9 @@ def model_lines(printer: Found, ask: Ask | None) -> list[str]:
     if printer.model:
         return [f"model: {printer.model}   # as the printer says"]
     kind = announced_kind(printer.kind)
-    if kind is not None and kind.names_model_with_credentials:
+    if kind is not None and kind.model_from == "credentials":
         return ["# model: not needed: the Raspberry-Pi PrusaLink says it (with credentials)"]
-    family = family_of(printer.hostname) if kind and kind.hostname_names_family else None
+    family = family_of(printer.hostname) if kind and kind.model_from == "hostname" else None
     suggestion = printer.suggested_model
     if ask is not None and PRINTER_TYPES[printer.type].asks_model:
         answer = ask(printer, suggestion).strip()

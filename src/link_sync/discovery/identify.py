@@ -109,10 +109,10 @@ def _from_announcements(group: Sequence[Sighting]) -> Found:
     # Buddy: the instance is the hostname; the others name the host in the record
     hostname = main.instance if kind.instance_is_hostname else (main.server or main.instance)
     choices: tuple[str, ...] = ()
-    family = family_of(hostname) if kind.hostname_names_family else None
+    family = family_of(hostname) if kind.model_from == "hostname" else None
     if family is not None:
         choices = family.choices
-    elif kind.txt_names_model and txt.get("model"):
+    elif kind.model_from == "txt" and txt.get("model"):
         said = lookup_model(txt["model"])
         choices = (said.name,) if said else ()
     host = main.address if main.port == 80 else f"{main.address}:{main.port}"
