@@ -141,6 +141,37 @@ def test_a_storage_let_go_of_can_be_taken_under_another_name(tmp_path: Path) -> 
         }
 
 
+def test_nested_destinations_on_one_storage_exclude_each_other(tmp_path: Path) -> None:
+    """`prints` and `prints/mk4` (or the whole storage) on one printer both touch
+    `prints/mk4`: never locked at once; `prints/a` and `prints/b`, or `prints2`, are."""
+
+    def at(destination: str, name: str = "p") -> PrinterConfig:
+        return printer("10.0.0.5", destination).model_copy(update={"name": name})
+
+    with PrinterLocks(tmp_path, command="sync") as first:
+        assert first.take([at("/usb/prints/")]) == {}
+        with PrinterLocks(tmp_path, command="sync") as second:
+            refused = second.take([at("prints/mk4"), at("", "root"), at("prints2", "two")])
+            assert refused["p"].startswith(f"locked by link-sync run, pid {os.getpid()} ")
+            assert refused["p"].endswith(", which syncs 'prints' (this destination is inside it)")
+            assert refused["root"] == (
+                "locked by another link-sync run (on this destination or a folder inside it)"
+            )
+            assert second.held == {"two"}  # prints2 is not inside prints
+        first.release_all()
+        assert first.take([at("prints/a")]) == {}
+        with PrinterLocks(tmp_path, command="watch") as second:
+            assert second.take([at("prints/b")]) == {}  # side by side
+            assert list(second.take([at("prints", "outer")])) == ["outer"]
+    with PrinterLocks(tmp_path, command="sync") as run:
+        refused = run.take([at("prints"), at("prints/mk4", "inner"), at("other", "free")])
+        assert refused == {
+            "inner": "refused: its destination and that of 'p' (one inside the other) in this run"
+        }
+        run.release("p")
+        assert run.take([at("prints/mk4", "inner")]) == {}  # free once p let go
+
+
 # --- real processes -------------------------------------------------------------------
 
 
@@ -299,3 +330,44 @@ def test_two_processes_recording_at_once_keep_every_entry(tmp_path: Path) -> Non
                 assert journal.cached_hash(f"/master/{who}/{i}", i, i) == f"d{i}"
     finally:
         journal.close()
+
+
+def test_runs_on_nested_destinations_of_one_printer_never_overlap(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """Two configs of one printer, `prints` and `prints/mk4`: whichever runs second is
+    refused (skipped, exit 3) while the other works, in both orders."""
+    shared, _ = emulator.names
+    write_master(tmp_path / "big", {"big.gcode": b"G1 X2 ; big\n" * (BIG // 12)})
+    write_master(tmp_path / "small", {"small.gcode": b"G1 X9\n"})
+    for outer_first in (True, False):
+        first, second = ("prints", "prints/mk4") if outer_first else ("prints/mk4", "prints")
+        long_run = start_sync(
+            tmp_path, emulator.config, tmp_path / "big", "-p", shared, "--destination", first
+        )
+        wait_for(lambda: uploading(emulator, shared), 20, f"the upload to {first}")
+        other = start_sync(
+            tmp_path,
+            emulator.config,
+            tmp_path / "small",
+            "-p",
+            shared,
+            "--json",
+            "--destination",
+            second,
+        )
+        out, err = other.communicate(timeout=60)
+        assert other.returncode == 3, (out, err)
+        [report] = json.loads(out)["printers"]
+        assert report["status"] == "skipped" and report["actions"] == [], report
+        if outer_first:
+            assert report["error"].startswith(f"locked by link-sync run, pid {long_run.pid} ")
+            assert report["error"].endswith("which syncs 'prints' (this destination is inside it)")
+        else:
+            assert report["error"] == (
+                "locked by another link-sync run (on this destination or a folder inside it)"
+            )
+        assert long_run.poll() is None  # refused while the first run was at work
+        out, err = long_run.communicate(timeout=60)
+        assert long_run.returncode == 0, (out, err)
+        assert "small.gcode" not in {Path(p).name for p in emulator.files(shared)}

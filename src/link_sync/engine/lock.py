@@ -23,10 +23,13 @@ from link_sync.errors import LockHeld, UsageError
 class RunLock:
     """`with RunLock(path):` — hold the run lock, or raise LockHeld at once."""
 
-    def __init__(self, path: Path, command: str | None = None) -> None:
+    def __init__(self, path: Path, command: str | None = None, *, shared: bool = False) -> None:
         self.path = path
         #: which command holds it ("watch"), named to a run that finds it taken
         self.command = command
+        #: a shared lock: many holders at once, none while the lock is held exclusively
+        #: (it writes no holder: the file names its exclusive holder only)
+        self.shared = shared
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
@@ -50,7 +53,7 @@ class RunLock:
                 "folder this user can write"
             ) from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
@@ -63,7 +66,10 @@ class RunLock:
             os.close(fd)
             raise
         self._fd = fd
-        _write_holder(fd, self.command)
+        if self.shared:
+            os.ftruncate(fd, 0)  # no exclusive holder now: what the file says is stale
+        else:
+            _write_holder(fd, self.command)
 
     def release(self) -> None:
         """Let go of the lock (also done by the kernel if this process dies)."""
