@@ -179,8 +179,9 @@ def selection_options(func: F) -> F:
 def bundled(func: F) -> F:
     """Hands the command the options of `selection_options` as two values:
     `selection` (-c, -s, -p, -x, and --destination where the command has it) and
-    `output` (--json, -q, -v); and, where the command has `sync_options`, those as
-    `run` (the engine's `SyncOptions`)."""
+    `output` (--json, -q, -v); where the command has `sync_options`, those as
+    `run` (the engine's `SyncOptions`); and for `watch`, the selection, `run` and
+    the watch's own options as one `request` (a `WatchRequest`)."""
 
     @functools.wraps(func)
     def wrapper(**options: Any) -> Any:
@@ -205,6 +206,18 @@ def bundled(func: F) -> F:
                 allow_empty=options.pop("allow_empty"),
                 parallel=options.pop("jobs"),
             )
+        if "settle" in options:
+            from link_sync.watch.run import WatchRequest
+
+            options["request"] = WatchRequest(
+                selection=selection,
+                sync=options.pop("run"),
+                settle=options.pop("settle"),
+                poll_interval=options.pop("poll_interval"),
+                poll=options.pop("poll"),
+                http=options.pop("http"),
+            )
+            return func(output=output, **options)
         return func(selection=selection, output=output, **options)
 
     return wrapper  # type: ignore[return-value]

@@ -16,8 +16,6 @@ from link_sync.cli import (
     sync_options,
 )
 from link_sync.commands.output import Output
-from link_sync.commands.selection import Selection
-from link_sync.engine.options import SyncOptions
 from link_sync.watch.output import JsonLines, LineWriter, LiveTable, PlainLines
 from link_sync.watch.run import WatchRequest, watch_async
 from link_sync.watch.state import FarmState
@@ -50,15 +48,7 @@ from link_sync.watch.state import FarmState
 )
 @reports_errors
 @bundled
-def watch_command(
-    selection: Selection,
-    output: Output,
-    run: SyncOptions,
-    settle: float | None,
-    poll_interval: float | None,
-    poll: bool,
-    http: str | None,
-) -> None:
+def watch_command(request: WatchRequest, output: Output) -> None:
     """Stay running: sync each printer as soon as it is idle and out of date.
 
     A full sync of every idle printer first; then every master change (once the
@@ -74,14 +64,6 @@ def watch_command(
       link-sync watch --http 127.0.0.1:8321   with the farm page
     """
     _setup_logging(output.verbose)
-    request = WatchRequest(
-        selection=selection,
-        sync=run,
-        settle=settle,
-        poll_interval=poll_interval,
-        poll=poll,
-        http=http,
-    )
     state = FarmState()
     if output.terminal:
         table = LiveTable(Console(), state)
