@@ -5,6 +5,8 @@ Every request reads its whole answer into a `Response` before it returns (answer
 are small JSON documents), at most its cap (`limits`); downloads stream into a file
 instead (`download_to`). Upload bodies stream from disk with a known length. No
 redirect is followed: every request stays on the printer's configured address.
+The waits aiohttp does not keep (a whole answer's deadline, an upload that waits
+as long as the printer takes its body in) are `deadline.py`'s.
 
 Why aiohttp: per request it costs about a third of the CPU httpx did
 (`bench/request_bench.py`), which is what bounds a farm already in sync and
@@ -13,24 +15,21 @@ Why aiohttp: per request it costs about a third of the CPU httpx did
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import errno
 import json
 import logging
 import math
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import aiohttp
-from aiohttp.abc import AbstractStreamWriter
-from aiohttp.payload import AsyncIterablePayload
 from multidict import CIMultiDictProxy
 from yarl import URL
 
 from link_sync import __version__, errors, redact
-from link_sync.backends import limits, send_queue, tls
+from link_sync.backends import limits, tls
+from link_sync.backends.deadline import WIRE_TRACE, Deadline, UploadPayload, WatchedBody
 
 if TYPE_CHECKING:
     from link_sync.backends.base import ProgressCallback
@@ -61,7 +60,7 @@ class Waits:
     answer) is `first_contact`: `connect_timeout`, or `timeout` if that is shorter.
     From its first answer on, a request fails when no byte has moved for
     `inactivity` (`timeout`) while sending or receiving: a slow link keeps going, a
-    hung one does not. An upload's answer is awaited by `_Deadline`, not aiohttp
+    hung one does not. An upload's answer is awaited by `Deadline`, not aiohttp
     (`upload`): the printer may still be taking the body in.
     """
 
@@ -163,7 +162,7 @@ class PrinterClient:
                 middlewares=(self.auth,) if self.auth is not None else (),
                 cookie_jar=aiohttp.DummyCookieJar(),  # an API client, not a browser
                 trust_env=False,  # never send printer traffic through a proxy from the env
-                trace_configs=[_WIRE_TRACE],
+                trace_configs=[WIRE_TRACE],
             )
         return self._session
 
@@ -213,18 +212,18 @@ class PrinterClient:
         A request without a streamed body must be answered whole within the
         printer's `timeout` (plus a second per `limits.ANSWER_RATE` bytes of
         answer); an upload waits as long as bytes keep moving, its answer included
-        (`_WatchedBody`)."""
+        (`WatchedBody`)."""
         url = self._url(path, params)
         timeout = self._timeout()
-        body: _WatchedBody | None = None
-        data: bytes | AsyncIterable[bytes] | _UploadPayload | None = content
+        body: WatchedBody | None = None
+        data: bytes | AsyncIterable[bytes] | UploadPayload | None = content
         streamed = content is not None and not isinstance(content, bytes)
         total = None if streamed else self.waits.inactivity
         with _translate_errors(what, self, timeout, total) as deadline:
             session = self._open_session()
             if content is not None and not isinstance(content, bytes):
-                body = _WatchedBody(content, deadline, self.waits.inactivity, timeout.sock_read)
-                data = _UploadPayload(body)
+                body = WatchedBody(content, deadline, self.waits.inactivity, timeout.sock_read)
+                data = UploadPayload(body)
                 timeout = self.waits.upload
             try:
                 async with (
@@ -298,98 +297,8 @@ class PrinterClient:
             self._session = None
 
 
-class _Deadline:
-    """The waits aiohttp's own (connecting, reading) do not cover.
-
-    A streamed upload (`total` None): the wait ends when no chunk has gone out for
-    `inactivity` seconds, then when the printer has acknowledged no byte of the body
-    and sent none of its answer for `wait` (`_WatchedBody`). Any other request: the
-    whole answer must be in within `total` seconds of the request going out, plus a
-    second per `limits.ANSWER_RATE` bytes received, however slowly the bytes trickle in.
-    """
-
-    def __init__(self, total: float | None = None) -> None:
-        self._scope: asyncio.Timeout | None = None
-        self.total = total
-        self._since: float | None = None
-        #: bytes of the answer in so far
-        self.got = 0
-        #: the wait last set by `extend` (what "no answer in ..." names)
-        self.wait: float | None = None
-        self._watch: asyncio.Task[None] | None = None
-
-    def scope(self) -> asyncio.Timeout:
-        self._scope = asyncio.timeout(None)
-        return self._scope
-
-    def extend(self, seconds: float | None) -> None:
-        if self._scope is not None and not self._scope.expired():
-            self.wait = seconds
-            when = None if seconds is None else asyncio.get_running_loop().time() + seconds
-            with contextlib.suppress(RuntimeError):  # the request is over already
-                self._scope.reschedule(when)
-
-    def watch_send_queue(self, transport: asyncio.BaseTransport | None, wait: float) -> None:
-        """The body goes out on `transport`: each time the printer is seen to take in
-        more of it (`send_queue`), the current wait starts again."""
-        if transport is not None and self._watch is None:
-            watch = send_queue.watch(transport, wait, self._progress)
-            self._watch = asyncio.create_task(watch)
-
-    def _progress(self) -> None:
-        if self.wait is not None:
-            self.extend(self.wait)
-
-    def answering(self) -> None:
-        """The answer's head is in: progress, and the send queue says no more."""
-        self.stop_watching()
-        if self.total is None:
-            self.extend(self.wait)
-
-    def stop_watching(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-            self._watch = None
-
-    def sent(self) -> None:
-        """The request went out (it had waited its turn for a connection until now)."""
-        if self.total is not None and self._since is None and self._scope is not None:
-            self._since = asyncio.get_running_loop().time()
-            self._scope.reschedule(self._since + self.total)
-
-    def received(self, count: int) -> None:
-        """`count` bytes of the answer are in."""
-        self.got = count
-        if self.total is None:  # an upload's answer: a wait per chunk, like its body's
-            self.extend(self.wait)
-        elif self._since is not None and self._scope is not None:
-            self._scope.reschedule(self._since + self.total + count / limits.ANSWER_RATE)
-
-    def fired(self) -> bool:
-        return self._scope is not None and self._scope.expired()
-
-    def trickled(self) -> bool:
-        """The answer began but was not in whole before the deadline."""
-        return self._since is not None and self.got > 0 and self.fired()
-
-
-async def _on_request_sent(
-    session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestHeadersSentParams
-) -> None:
-    deadline = context.trace_request_ctx
-    if isinstance(deadline, _Deadline):
-        deadline.sent()
-
-
-#: Starts a request's whole-answer deadline once it is on the wire, not while it
-#: waits for one of the printer's connections.
-_WIRE_TRACE = aiohttp.TraceConfig()
-_WIRE_TRACE.on_request_headers_sent.append(_on_request_sent)
-_WIRE_TRACE.freeze()
-
-
 async def _read_capped(
-    answer: aiohttp.ClientResponse, cap: int, what: str, deadline: _Deadline | None
+    answer: aiohttp.ClientResponse, cap: int, what: str, deadline: Deadline | None
 ) -> bytes:
     """The answer's body chunk by chunk; `ProtocolError` past `cap` bytes (decoded:
     a compressed answer counts as it unpacks)."""
@@ -435,73 +344,6 @@ def _shown_location(value: str | None) -> str:
     return shown if len(shown) <= 200 else shown[:200] + "..."
 
 
-class _WatchedBody:
-    """An upload body that pushes the deadline forward with every chunk, and keeps an
-    error reading the local file apart from the printer's failures.
-
-    A chunk handed to aiohttp is a coarse sign of progress: the socket's send queue
-    (megabytes) lies between it and the printer. Once the last chunk is written, the
-    printer may still be taking megabytes in (at 34 kB/s a 1.25 MB body outlasted the
-    30 s wait for the answer while the printer read steadily), and while the queue is
-    full, the kernel takes the next chunk only once a third of it has drained. So each
-    time the printer acknowledges more of the body (`send_queue.watch`), the current
-    wait starts again: `wait` (`timeout`) while chunks go out, then `answer_wait`
-    (`timeout`, or `connect_timeout` before the printer's first answer). A printer
-    that stops reading still fails that wait after its last acknowledged byte.
-
-    Bounding the send queue instead (a small SO_SNDBUF) caps the throughput of any
-    link whose bandwidth x delay exceeds it, and does not remove the gaps between
-    chunks: with 256 kB of queue, the 34 kB/s test (tests/test_slow_link.py) still
-    failed. The send queue's count needs no size per link.
-    """
-
-    def __init__(
-        self,
-        source: AsyncIterable[bytes],
-        deadline: _Deadline,
-        wait: float,
-        answer_wait: float | None,
-    ) -> None:
-        self._source = source
-        self._deadline = deadline
-        self._wait = wait
-        self._answer_wait = wait if answer_wait is None else answer_wait
-        self.local_error: OSError | None = None
-
-    def watch(self, transport: asyncio.BaseTransport | None) -> None:
-        """The body goes out on `transport` (told by `_UploadPayload`)."""
-        self._deadline.watch_send_queue(transport, min(self._wait, self._answer_wait))
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        iterator = aiter(self._source)
-        while True:
-            self._deadline.extend(self._wait)
-            try:
-                chunk = await anext(iterator)
-            except StopAsyncIteration:
-                break
-            except OSError as exc:
-                self.local_error = exc
-                raise
-            yield chunk
-        # All written: the printer may still be reading it from the send queue.
-        self._deadline.extend(self._answer_wait)
-
-
-class _UploadPayload(AsyncIterablePayload):
-    """A `_WatchedBody` as aiohttp sends it; tells the body its connection."""
-
-    def __init__(self, body: _WatchedBody) -> None:
-        super().__init__(body.chunks())
-        self._body = body
-
-    async def write_with_length(
-        self, writer: AbstractStreamWriter, content_length: int | None
-    ) -> None:
-        self._body.watch(writer.transport)
-        await super().write_with_length(writer, content_length)
-
-
 class _translate_errors:
     """Map aiohttp's failures to the error tree, once.
 
@@ -520,9 +362,9 @@ class _translate_errors:
         self.what = what
         self.client = client
         self.timeout = timeout
-        self.deadline = _Deadline(total)
+        self.deadline = Deadline(total)
 
-    def __enter__(self) -> _Deadline:
+    def __enter__(self) -> Deadline:
         return self.deadline
 
     def __exit__(
@@ -532,7 +374,7 @@ class _translate_errors:
             return
         ours = isinstance(exc, TimeoutError) and self.deadline.fired()  # an OSError too
         if isinstance(exc, OSError) and not isinstance(exc, aiohttp.ClientError) and not ours:
-            return  # a local file error (see _WatchedBody), passed on as it is
+            return  # a local file error (see WatchedBody), passed on as it is
         error = _error_for(exc, self.what, self.client, self.timeout, self.deadline)
         if error is not None:
             raise error from exc
@@ -543,7 +385,7 @@ def _error_for(
     what: str,
     client: PrinterClient,
     timeout: aiohttp.ClientTimeout,
-    deadline: _Deadline,
+    deadline: Deadline,
 ) -> errors.PrinterError | None:
     """The error `exc` means, or None for one that is not the printer's (a bug)."""
     if isinstance(exc, tls.TlsSetupError):
