@@ -5,6 +5,7 @@ The CLI renders these; nothing here prints.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -118,13 +119,23 @@ class PrinterResult:
         }
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class RunResult:
     """A whole run (sync or plan): what `--json` prints and the exit code says."""
 
     printers: list[PrinterResult]
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # Short, not the dataclass's every printer and action: asyncio.run (3.11)
+        # builds the repr of the run's finished task, result included (3 ms for 500).
+        counts = Counter(str(printer.status) for printer in self.printers)
+        statuses = ", ".join(f"{status}={count}" for status, count in sorted(counts.items()))
+        return (
+            f"RunResult({len(self.printers)} printers: {statuses or 'none'}; "
+            f"dry_run={self.dry_run}, {len(self.warnings)} warnings)"
+        )
 
     @property
     def ok(self) -> bool:
