@@ -237,3 +237,28 @@ async def test_a_failed_upload_after_the_delete_says_the_file_is_missing_and_nex
     assert report.status == "synced" and after.exit_code == 0, report.to_json()
     assert [(a.op, a.path) for a in report.actions] == [("upload", "a.gcode")]
     assert farm["mk4"].files() == {"a.gcode": b"G1 X1\n" * 500}
+
+
+async def test_a_print_whose_file_the_printer_does_not_name_leaves_every_file_alone(
+    farm_factory: Any, master: Master, run_sync: SyncRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Pi PrusaLink's job answer can lag its state for a moment after a print starts
+    # (seen against the real server under load): PRINTING, but no file named. Which file
+    # is printed is then unknown, so nothing is replaced or deleted, even under
+    # `while_printing: upload` or --include-busy. The lag is made here by answering
+    # /api/v1/job as a printer with no job does (204).
+    from aiohttp import web
+
+    from link_sync.emulator import status as emulated_status
+
+    monkeypatch.setattr(emulated_status, "job", lambda ctx: web.Response(status=204))
+    fill(master, {"job.gcode": JOB + b"; edited\n", "new.gcode": NEW})
+    farm = await farm_factory([printing("pi", "mk3")])
+    [printer] = farm
+    before = printer.files()
+    for extra, flags in (({"pi": {"while_printing": "upload"}}, {}), ({}, {"include_busy": True})):
+        result = await run_sync(farm, printer_extra=extra, **flags)
+        [report] = result.printers
+        assert (report.status, report.actions) == ("busy", []), report.to_json()
+        assert writes(printer) == [], writes(printer)
+        assert printer.files() == before

@@ -242,3 +242,10 @@ def printing_file(status: PrinterStatus) -> str | None:
     if status.state in PRINTING_STATES or status.state in DURING_JOB_STATES:
         return status.job_path
     return None
+
+
+def printed_file_unknown(status: PrinterStatus) -> bool:
+    """A print runs but the printer does not (yet) name its file: then no file can be
+    known safe to replace or delete. Seen on the Pi PrusaLink, whose job answer lags
+    its state for a moment after a print starts."""
+    return status.state in PRINTING_STATES and not status.job_path

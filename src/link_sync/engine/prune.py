@@ -7,7 +7,7 @@ import contextlib
 import functools
 
 from link_sync import errors
-from link_sync.core.model import PrinterState, PrinterStatus, printing_file
+from link_sync.core.model import PrinterState, PrinterStatus, printed_file_unknown, printing_file
 from link_sync.core.planner import KEPT_EXCESS, Action, Plan, path_key
 from link_sync.engine.context import RunContext, retrying
 from link_sync.engine.events import Activity
@@ -23,7 +23,7 @@ async def delete_excess(
     state = PrinterState(status.state)
     protected: str | None = None
     if not state.idle:
-        if not ctx.options.include_busy:
+        if not ctx.options.include_busy or printed_file_unknown(status):
             ctx.ledger.note(f"deletes postponed: printer is now {state}")
             return False
         protected = printing_file(status)

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from link_sync import errors
 from link_sync.backends.base import Backend
 from link_sync.config import PrinterConfig
-from link_sync.core.model import LocalFile, Op, PrinterState, PrinterStatus, SyncStatus
+from link_sync.core.model import (
+    LocalFile,
+    Op,
+    PrinterState,
+    PrinterStatus,
+    SyncStatus,
+    printed_file_unknown,
+)
 from link_sync.core.planner import Action, Plan
 from link_sync.core.routing import MasterTargets, routing_of
 from link_sync.core.space import fit_note, space_need
@@ -49,6 +56,12 @@ class PrinterWork:
     unreadable: tuple[str, ...] = ()
     #: the master files' targets, for routing by model; None: every file to every printer
     targets: MasterTargets | None = None
+
+
+#: Why a printer that takes files while printing gets none this run.
+UNKNOWN_JOB_NOTE = (
+    "printing, but the printer does not say which file: nothing is sent until it does"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +111,10 @@ async def run_printer(
         if mode == WhilePrinting.UPLOAD and not options.include_busy:
             # It takes files during a print, as with --include-busy (never the printed one).
             ctx = dataclasses.replace(ctx, options=dataclasses.replace(options, include_busy=True))
-        if not probed.state.idle and not ctx.options.include_busy:
+        unknown_job = printed_file_unknown(probed.status)
+        if not probed.state.idle and (unknown_job or not ctx.options.include_busy):
+            if unknown_job and ctx.options.include_busy:
+                ledger.note(UNKNOWN_JOB_NOTE)
             observer.printer_busy(name, probed.state)
             ending = Ending(SyncStatus.BUSY)
         else:

@@ -153,15 +153,29 @@ class PrusaLinkServer(RealServer):
             timeout=30,
             what=f"PrusaLink to print {path}",
         )
+        # Its job answer lags the state for a moment: until it names the file, a sync
+        # (rightly) leaves every file alone, as it cannot tell which one is printed.
+        wait_for(
+            lambda: self._job_names_a_file() or None,
+            timeout=30,
+            what=f"PrusaLink's job to name {path}",
+        )
 
-    def stop_printing(self) -> None:
+    def _job_names_a_file(self) -> bool:
         with self.client() as client:
             job = client.get("/api/v1/job")
-            if job.status_code == 200:
-                job_id = job.json()["id"]
-                client.delete(f"/api/v1/job/{job_id}").raise_for_status()
-        wait_for(
-            lambda: self.printer_state() not in ("PRINTING", "PAUSED", None) or None,
-            timeout=60,
-            what="PrusaLink to stop the print",
-        )
+        return job.status_code == 200 and isinstance(job.json().get("file"), dict)
+
+    def stop_printing(self) -> None:
+        # The stop is asked again while the print goes on: a stop sent while the job
+        # answer lags (or while the print is still starting) can be lost.
+        def stopped() -> bool | None:
+            if self.printer_state() not in ("PRINTING", "PAUSED", None):
+                return True
+            with self.client() as client:
+                job = client.get("/api/v1/job")
+                if job.status_code == 200:
+                    client.delete(f"/api/v1/job/{job.json()['id']}")
+            return None
+
+        wait_for(stopped, timeout=60, interval=2.0, what="PrusaLink to stop the print")
