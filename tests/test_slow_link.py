@@ -8,11 +8,15 @@ printer still acknowledges the body, and end `timeout` after it stops.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
+from pathlib import Path
 from typing import Any
 
-from link_sync.backends import send_queue
+from link_sync.backends import open_backend, send_queue
+from link_sync.config import PrinterConfig
 from link_sync.emulator import PrinterSpec
 from tcp_proxy import TcpProxy
 
@@ -77,3 +81,38 @@ async def test_without_the_send_queue_count_the_answer_wait_starts_when_the_body
     result = await run_sync(farm, printer_extra={"mk4": {"timeout": TIMEOUT}})
     assert result.printers[0].status == "synced", result.printers[0].to_json()
     assert farm["mk4"].files()["small.gcode"] == small
+
+
+async def test_an_upload_given_up_mid_body_frees_the_printers_transfer_at_once(
+    farm_factory: Any, tmp_path: Path
+) -> None:
+    # Given up with most of the body still in link-sync's send queue (a stopped watch,
+    # a failed wait): closed normally, the socket would still send it all, the printer
+    # would read it at RATE (~10 s) before seeing the end, and answer the next upload
+    # 409 "Another transfer in progress" meanwhile. The queue is dropped with a reset.
+    farm = await farm_factory([PrinterSpec("mk4", rate=RATE)])
+    printer = farm["mk4"]
+    big = tmp_path / "big.gcode"
+    big.write_bytes(BODY)
+    small = tmp_path / "small.gcode"
+    small.write_bytes(b"G1\n")
+    backend = await open_backend(
+        PrinterConfig(name="mk4", type="prusalink", host=printer.url, password=printer.spec.password)
+    )
+    try:
+        upload = asyncio.create_task(backend.upload("big.gcode", big, len(BODY), overwrite=True))
+        while printer.transfer is None or printer.transfer.transferred < RATE // 2:
+            await asyncio.sleep(0.05)
+        upload.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await upload
+        given_up = time.monotonic()
+        while printer.transfer is not None and time.monotonic() - given_up < 15:
+            await asyncio.sleep(0.05)
+        held = time.monotonic() - given_up
+        assert printer.transfer is None
+        assert held < 3.0, held
+        await backend.upload("small.gcode", small, 3, overwrite=True)  # not 409
+    finally:
+        await backend.aclose()
+    assert printer.files() == {"small.gcode": b"G1\n"}

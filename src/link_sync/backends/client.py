@@ -239,6 +239,8 @@ class PrinterClient:
                     ) as answer,
                 ):
                     deadline.answering()
+                    if body is not None:
+                        body.answered()
                     self._note_answer(method, url, answer.status)
                     _refuse_redirect(answer, what)
                     payload = await _read_capped(answer, limit, what, deadline)

@@ -143,10 +143,22 @@ class WatchedBody:
         self._wait = wait
         self._answer_wait = wait if answer_wait is None else answer_wait
         self.local_error: OSError | None = None
+        self._transport: asyncio.BaseTransport | None = None
 
     def watch(self, transport: asyncio.BaseTransport | None) -> None:
-        """The body goes out on `transport` (told by `UploadPayload`)."""
+        """The body goes out on `transport` (told by `UploadPayload`). Until the
+        answer's head is in, closing the connection drops what the send queue still
+        holds for the printer (`send_queue.discard_on_close`): an upload given up
+        frees the printer's transfer slot at once."""
+        self._transport = transport
+        send_queue.discard_on_close(transport, True)
         self._deadline.watch_send_queue(transport, min(self._wait, self._answer_wait))
+
+    def answered(self) -> None:
+        """The answer's head is in: the printer is done with the body, and the
+        connection closes normally again."""
+        send_queue.discard_on_close(self._transport, False)
+        self._transport = None
 
     async def chunks(self) -> AsyncIterator[bytes]:
         iterator = aiter(self._source)

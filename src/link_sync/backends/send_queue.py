@@ -10,12 +10,21 @@ may run out.
 
 Where the count cannot be read (not Linux), `pending` says None and the wait for the
 answer counts from the moment the body was written, as before.
+
+An upload given up before its answer (a stopped watch, a failed wait, a file changed
+mid-upload) must not leave that queue behind: closed normally, the socket still sends
+it, the printer reads it at its pace before it sees the end, and its one transfer slot
+stays taken all that while (409 "Another transfer in progress" to the next upload).
+`discard_on_close` makes a close drop the queue with a reset (SO_LINGER 0), which the
+printer notices at once; it holds until the answer's head is in, and also when the
+process exits without closing the socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import struct
 import sys
 from collections.abc import Callable
@@ -63,3 +72,20 @@ async def watch(transport: Any, wait: float, progress: Callable[[], None]) -> No
         if now is not None and now < last:
             progress()
         last = now
+
+
+_LINGER_RESET = struct.pack("ii", 1, 0)  # l_onoff 1, l_linger 0: close() resets
+_LINGER_NORMAL = struct.pack("ii", 0, 0)
+
+
+def discard_on_close(transport: Any, discard: bool) -> None:
+    """Whether closing `transport`'s socket drops its send queue with a reset (True)
+    or sends the queue first and then a FIN (False, the default)."""
+    if transport is None or transport.is_closing():
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    linger = _LINGER_RESET if discard else _LINGER_NORMAL
+    with contextlib.suppress(OSError, ValueError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
