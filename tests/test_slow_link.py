@@ -96,9 +96,10 @@ async def test_an_upload_given_up_mid_body_frees_the_printers_transfer_at_once(
     big.write_bytes(BODY)
     small = tmp_path / "small.gcode"
     small.write_bytes(b"G1\n")
-    backend = await open_backend(
-        PrinterConfig(name="mk4", type="prusalink", host=printer.url, password=printer.spec.password)
+    config = PrinterConfig(
+        name="mk4", type="prusalink", host=printer.url, password=printer.spec.password
     )
+    backend = await open_backend(config)
     try:
         upload = asyncio.create_task(backend.upload("big.gcode", big, len(BODY), overwrite=True))
         while printer.transfer is None or printer.transfer.transferred < RATE // 2:
