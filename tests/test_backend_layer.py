@@ -306,3 +306,27 @@ async def test_a_nonce_that_runs_out_is_renewed_before_an_upload_not_during_it(
             await backend.aclose()
     finally:
         await runner.cleanup()
+
+
+async def test_a_pi_names_its_printed_file_without_the_storage_label_before_any_probe(
+    farm_factory: Any,
+) -> None:
+    # The run reads the state while it probes; the job's path ("/PrusaLink gcodes/...")
+    # must lose its storage label even when the status answer comes first, or the
+    # printed file is not recognised and could be replaced (seen under load).
+    files = {"prints/job.gcode": b"G28\n" * 10}
+    spec = PrinterSpec(
+        "p",
+        profile="mk3",
+        api_key="PiJobKey-4711",
+        files=files,
+        state="PRINTING",
+        job_file="prints/job.gcode",
+    )
+    farm = await farm_factory([spec])
+    backend = await open_backend(emulated(farm["p"]))
+    try:
+        status = await backend.status()  # no probe yet
+        assert status.job_path == "prints/job.gcode"
+    finally:
+        await backend.aclose()

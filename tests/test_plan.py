@@ -272,3 +272,16 @@ def test_nothing_is_deleted_below_an_unreadable_master_path() -> None:
     listing = [folder("nas"), remote("nas/a.gcode"), remote("other.gcode")]
     plan = make_plan([], listing, {}, rules)
     assert ops(plan) == [("delete", "other.gcode")]
+
+
+def test_a_job_path_with_a_storage_prefix_still_protects_its_file() -> None:
+    from link_sync.core.model import RemoteEntry
+    from link_sync.engine.paths import names_job, protected_path
+
+    entry = RemoteEntry(path="job.gcode", is_dir=False, size=1, mtime=0.0)
+    remote = [entry]
+    for job in ("prints/job.gcode", "/PrusaLink gcodes/prints/job.gcode"):
+        assert protected_path(job, remote, "prints", ci=False) == "job.gcode", job
+    assert protected_path("other/job.gcode", remote, "prints", ci=False) is None
+    assert not names_job("prints/xjob.gcode", "job.gcode")  # whole components only
+    assert not names_job("job.gcode", "")

@@ -230,11 +230,25 @@ class PrusaLinkBackend(HttpBackend):
         job = body.get("job")
         job_path: str | None = None
         progress: float | None = None
+        # The same answer names the storage, which the job's path starts with: read
+        # here, the label need not wait for the probe's storage read (they run at once).
+        self._learn_storage_label(body.get("storage"))
         if isinstance(job, dict):
             raw = job.get("progress")
             progress = float(raw) if isinstance(raw, int | float) else None
             job_path = await self._job_path()
         return PrinterStatus(state=state.upper(), job_path=job_path, job_progress=progress)
+
+    def _learn_storage_label(self, storages: object) -> None:
+        """Take this storage's `name` from a status answer's storage (a list on the Pi,
+        one object on Buddy), where it is given."""
+        listed = storages if isinstance(storages, list) else [storages]
+        for storage in listed:
+            if not isinstance(storage, dict):
+                continue
+            label = storage.get("name")
+            if str(storage.get("path", "")).strip("/") == self.storage and isinstance(label, str):
+                self._storage_label = label or self.storage
 
     async def _job_path(self) -> str | None:
         """The storage-relative display path of the file being printed."""

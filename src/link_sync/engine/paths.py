@@ -51,7 +51,16 @@ def protected_path(
     prefix = path_key(destination, ci) + "/" if destination else ""
     for entry in remote:
         full = path_key(prefix + entry.path, ci) if prefix else path_key(entry.path, ci)
-        short = path_key(entry.short_path or "", ci)
-        if wanted in (full, short):
+        if names_job(wanted, full) or names_job(wanted, path_key(entry.short_path or "", ci)):
             return entry.path
     return None
+
+
+def names_job(job_key: str, path_key: str) -> bool:
+    """Whether a job path (as `path_key` gives it) names the file at `path_key`: the
+    same path, or the same path below a storage prefix the printer put in front (the
+    Pi names its job "PrusaLink gcodes/...", and a job read before the storage's label
+    is known keeps it). Matching more than needed only keeps a file: the safe side."""
+    if not path_key:
+        return False
+    return job_key == path_key or job_key.endswith("/" + path_key)

@@ -11,6 +11,7 @@ from link_sync.core.model import PrinterState, PrinterStatus, printed_file_unkno
 from link_sync.core.planner import KEPT_EXCESS, Action, Plan, path_key
 from link_sync.engine.context import RunContext, retrying
 from link_sync.engine.events import Activity
+from link_sync.engine.paths import names_job
 from link_sync.engine.probe import Place
 
 
@@ -33,7 +34,10 @@ async def delete_excess(
     for action in plan.deletes:
         remote_path = place.remote_path(action.path)
         short = action.remote.short_path if action.remote else None
-        if protected_key in {path_key(remote_path, ci), path_key(short or "", ci)}:
+        if protected_key is not None and (
+            names_job(protected_key, path_key(remote_path, ci))
+            or names_job(protected_key, path_key(short or "", ci))
+        ):
             ctx.ledger.keep(action.path, KEPT_EXCESS)
             continue
         ok = await ctx.do(action, functools.partial(_delete, ctx, remote_path))
