@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +85,9 @@ def deleted_first(ctx: RunContext, plan: Plan) -> str | None:
         return None
     return next((a.path for a in plan.transfers if a.op == Op.REPLACE), None)
 
+
+#: Seconds between the checks of an upload that its printer does not show yet.
+LISTING_LAG_PAUSES = (0.25, 0.5, 1.0)
 
 #: Why a replace deletes its file first (the plan's reason, the run's note).
 DELETE_FIRST = (
@@ -369,7 +372,19 @@ class _Sender:
         """An upload counts only when the printer then shows the expected size."""
         assert action.local is not None
         ctx = self.ctx
-        entry = await retrying(ctx, f"check {action.path}", lambda: ctx.backend.stat(remote_path))
+
+        def stat() -> Awaitable[RemoteEntry | None]:
+            return retrying(ctx, f"check {action.path}", lambda: ctx.backend.stat(remote_path))
+
+        entry = await stat()
+        # A printer's listing can lag an accepted upload for a moment (PrusaLink 0.8.1
+        # up to ~1 s; OctoPrint 1.11.8 once under load, while the next file went to the
+        # same folder): ask again before calling it missing.
+        for pause in LISTING_LAG_PAUSES:
+            if entry is not None:
+                break
+            await asyncio.sleep(pause)
+            entry = await stat()
         if entry is None:
             raise errors.ProtocolError(
                 f"upload {action.path}: accepted, but the file is not on the printer"
