@@ -157,3 +157,36 @@ async def test_without_a_journal_the_printers_files_are_asked_about_two_at_a_tim
     stats = [(label, running) for label, running in watched.starts if label.startswith("stat ")]
     assert len(stats) == 6  # Buddy lists no sizes: each file is asked about once
     assert any(any(r.startswith("stat ") for r in running) for _, running in stats)
+
+
+async def test_an_upload_the_listing_shows_late_counts_and_one_never_shown_fails(
+    farm_factory: Any, master: Master
+) -> None:
+    # A listing can lag an accepted upload (PrusaLink 0.8.1 up to ~1 s; OctoPrint once
+    # under load): the check asks again before calling the file missing.
+    for name in ("late", "never"):
+        master.write(f"{name}.gcode", f"G1 ; {name}\n".encode() * 1_000)
+    farm = await farm_factory([PrinterSpec("mk4")])
+    printer = link_sync.Config(**farm.config(source=master.root)).printers["mk4"]
+    backend = await open_backend(printer)
+    real_stat = backend.stat
+    asked: dict[str, int] = {}
+
+    async def lagging_stat(path: str) -> Any:
+        name = path.rpartition("/")[2]
+        asked[name] = asked.get(name, 0) + 1
+        if name == "never.gcode" or (name == "late.gcode" and asked[name] <= 2):
+            return None
+        return await real_stat(path)
+
+    backend.stat = lagging_stat  # type: ignore[method-assign]
+    work = PrinterWork(printer, scan_source(master.root).files)
+    async with Session(None, backends={"mk4": backend}) as session:
+        result = await session.run([work], SyncOptions(retry=FAST_RETRY))
+    await backend.aclose()
+    actions = {a.path: a for a in result.printers[0].actions}
+    assert actions["late.gcode"].ok, actions["late.gcode"]
+    assert asked["late.gcode"] == 3
+    assert not actions["never.gcode"].ok
+    assert "not on the printer" in (actions["never.gcode"].error or "")
+    assert result.exit_code == 1
