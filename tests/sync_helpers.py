@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+from link_sync.emulator import PrinterSpec
 from link_sync.engine.options import RetryPolicy
 from link_sync.result import RunResult
 
@@ -39,3 +42,16 @@ class Master:
             for p in sorted(self.root.rglob("*"))
             if p.is_file() and not any(part.startswith(".") for part in p.parts)
         }
+
+
+def spec(name: str, profile: str = "mk4", **kw: Any) -> PrinterSpec:
+    """An emulated printer; the Pi profile gets an API key, as its server requires."""
+    if profile == "mk3":
+        kw.setdefault("api_key", "pi-key-123")
+    return PrinterSpec(name, profile=profile, **kw)
+
+
+def fill(master: Master, files: dict[str, bytes], age: float = 3600) -> None:
+    """Master files written `age` seconds ago (older than the printers' copies)."""
+    for path, data in files.items():
+        master.write(path, data, mtime=time.time() - age)

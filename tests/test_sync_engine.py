@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 import link_sync
-from link_sync.emulator import Fault, PrinterSpec
+from link_sync.emulator import Fault
 from link_sync.engine.printer_locks import PrinterLocks
 from link_sync.errors import SafetyRefusal
 
-from sync_helpers import Master, SyncRunner
+from sync_helpers import Master, SyncRunner, fill, spec
 
 BUDDY_PROFILES = ["mk4", "mk4s", "mk3.5", "mk3.9", "xl", "mini", "coreone"]
 ALL_PROFILES = [*BUDDY_PROFILES, "mk3"]
@@ -31,17 +31,6 @@ NESTED = {
     "customers/ACME order 1042/bracket v3.gcode": b"G1 Z0.2\n" * 40,
     "calibration/first_layer.g": b"M104 S215\n" * 10,
 }
-
-
-def spec(name: str, profile: str = "mk4", **kw: Any) -> PrinterSpec:
-    if profile == "mk3":
-        kw.setdefault("api_key", "pi-key-123")
-    return PrinterSpec(name, profile=profile, **kw)
-
-
-def fill(master: Master, files: dict[str, bytes], age: float = 3600) -> None:
-    for path, data in files.items():
-        master.write(path, data, mtime=time.time() - age)
 
 
 def file_gets(printer: Any) -> list[str]:

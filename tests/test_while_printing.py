@@ -8,7 +8,6 @@ which take files during a print by default, are covered against the real servers
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -17,21 +16,10 @@ import link_sync
 from link_sync.emulator import Fault, PrinterSpec
 from link_sync.report import status_lines, summary_line
 
-from sync_helpers import Master, SyncRunner
+from sync_helpers import Master, SyncRunner, fill, spec
 
 JOB = b"G28\nG1 X10\n" * 40
 NEW = b"G1 Y2\n" * 30
-
-
-def spec(name: str, profile: str = "mk4", **kw: Any) -> PrinterSpec:
-    if profile == "mk3":
-        kw.setdefault("api_key", "pi-key-123")
-    return PrinterSpec(name, profile=profile, **kw)
-
-
-def fill(master: Master, files: dict[str, bytes], age: float = 3600) -> None:
-    for path, data in files.items():
-        master.write(path, data, mtime=time.time() - age)
 
 
 def writes(printer: Any) -> list[tuple[str, str]]:
